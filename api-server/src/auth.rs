@@ -1,0 +1,78 @@
+//! Authentication: one extractor yields the [`Principal`] a handler passes down.
+//!
+//! The spec's form is `Authorization: Basic base64(token)`; `Bearer token` is accepted too.
+//! A token must verify (signature, issuer, expiry) *and* name an active login session, so
+//! `POST /logout` takes effect at once.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use schema::ProducerId;
+
+use crate::context::ApiContext;
+use crate::error::ApiError;
+
+/// Who is calling: the producer (tenant) and the operator who logged in.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub producer: ProducerId,
+    /// The operator's email given at login, kept for auditing.
+    pub operator: String,
+    /// The login token's id, for logout.
+    pub token_id: String,
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let context = req.app_data::<web::Data<ApiContext>>().cloned();
+        let token = bearer_or_basic_token(req);
+        Box::pin(async move {
+            let context = context.ok_or_else(|| ApiError::internal("API context missing"))?;
+            authenticate(&context, &token?).await
+        })
+    }
+}
+
+fn bearer_or_basic_token(req: &HttpRequest) -> Result<String, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthenticated("an Authorization header is required"))?
+        .to_str()
+        .map_err(|_| ApiError::Unauthenticated("the Authorization header is not text"))?;
+    let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
+    let credentials = credentials.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Ok(credentials.to_owned())
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD
+            .decode(credentials)
+            .map_err(|_| ApiError::Unauthenticated("Basic credentials must be base64(token)"))?;
+        String::from_utf8(decoded).map_err(|_| ApiError::Unauthenticated("Basic credentials must be base64(token)"))
+    } else {
+        Err(ApiError::Unauthenticated("use Basic base64(token) or Bearer token"))
+    }
+}
+
+async fn authenticate(context: &ApiContext, token: &str) -> Result<Principal, ApiError> {
+    let claims = context
+        .tokens
+        .verify(token)
+        .map_err(|_| ApiError::Unauthenticated("the token is invalid or has expired"))?;
+    let session = context
+        .repo
+        .active_session(&claims.jti, chrono::Utc::now())
+        .await?
+        .ok_or(ApiError::Unauthenticated("the token has been revoked or has expired"))?;
+    if session.producer_id.as_str() != claims.sub {
+        return Err(ApiError::Unauthenticated("the token is invalid or has expired"));
+    }
+    Ok(Principal { producer: session.producer_id, operator: session.email, token_id: session.jti })
+}

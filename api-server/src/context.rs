@@ -1,0 +1,31 @@
+//! What every handler shares, injected once at build time.
+
+use std::sync::Arc;
+
+use schema::Repository;
+use shared::config::SecurityMode;
+use shared::token::TokenIssuer;
+use vault::Vault;
+
+pub struct ApiContext {
+    pub repo: Arc<dyn Repository>,
+    pub vault: Vault,
+    pub tokens: Arc<TokenIssuer>,
+    pub links: Links,
+    pub limits: Limits,
+    pub security: SecurityMode,
+}
+
+/// Public base URLs written into responses (no trailing slash).
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// The spec's `apiRoot`.
+    pub api_root: String,
+    pub gateway_root: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_document_bytes: u64,
+    pub max_json_part_bytes: usize,
+}

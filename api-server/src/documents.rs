@@ -1,0 +1,126 @@
+//! The document operations behind the routes: create, find, delete.
+
+use chrono::{DateTime, Duration, Utc};
+use schema::{DocumentId, DocumentRecord, PlaceholderId};
+
+use crate::auth::Principal;
+use crate::context::ApiContext;
+use crate::error::ApiError;
+use crate::form::DocumentForm;
+
+/// The only hash algorithm so far; fixed per document at insertion (spec, Retrieve, footnote 1).
+pub const HASH_ALGORITHM: &str = "SHA-1";
+
+/// Validates the form, then commits the record; the content becomes permanent only once the
+/// record is committed, and is destroyed on any failure before that.
+pub async fn create(context: &ApiContext, principal: &Principal, mut form: DocumentForm) -> Result<DocumentRecord, ApiError> {
+    let result = new_record(principal, &mut form, Utc::now());
+    let record = match result {
+        Ok(record) => record,
+        Err(error) => {
+            form.discard().await;
+            return Err(error);
+        }
+    };
+    if let Err(error) = context.repo.insert_document(&record).await {
+        form.discard().await;
+        return Err(error.into());
+    }
+    if let Some(document) = form.document.take() {
+        document.object.keep();
+    }
+    Ok(record)
+}
+
+fn new_record(principal: &Principal, form: &mut DocumentForm, now: DateTime<Utc>) -> Result<DocumentRecord, ApiError> {
+    let document = form
+        .document
+        .as_ref()
+        .ok_or_else(|| ApiError::bad_request("document", "the document part is required"))?;
+    let name = match (form.name.take(), document.filename.clone()) {
+        (Some(name), _) | (None, Some(name)) => name,
+        (None, None) => return Err(ApiError::bad_request("name", "give a name part or a filename on the document part")),
+    };
+    validate_name(&name)?;
+    let expiration = parse_expiration(form.expiration.as_deref(), now)?;
+    let object = &document.object;
+    Ok(DocumentRecord {
+        id: DocumentId::random(),
+        producer_id: principal.producer.clone(),
+        placeholder_id: PlaceholderId::random(),
+        name,
+        media_type: document.media_type.clone(),
+        object_key: object.key().clone(),
+        size: i64::try_from(object.size()).map_err(ApiError::internal)?,
+        hash_algorithm: HASH_ALGORITHM.to_owned(),
+        hash_value: object.sha1_hex().to_owned(),
+        expiration,
+        audience: form.audience.take().flatten(),
+        challenge: form.challenge.take().flatten(),
+        fulfillment: form.fulfillment.take().flatten(),
+        landingpage: form.landingpage.take().flatten(),
+        metadata: form.metadata.take().flatten(),
+        created_at: now,
+        last_modified: now,
+    })
+}
+
+fn validate_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() {
+        return Err(ApiError::invalid("name", "must not be empty"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name", "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// RFC 3339 or HTTP-date; absent means one year ahead; the past is refused (400, the spec's
+/// first failure case).
+pub fn parse_expiration(text: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    let Some(text) = text.map(str::trim) else {
+        return Ok(now + Duration::days(365));
+    };
+    let expiration = DateTime::parse_from_rfc3339(text)
+        .map(|date| date.with_timezone(&Utc))
+        .or_else(|_| httpdate::parse_http_date(text).map(DateTime::<Utc>::from))
+        .map_err(|_| ApiError::bad_request("expiration", "must be an RFC 3339 date-time or an HTTP-date"))?;
+    if expiration <= now {
+        return Err(ApiError::bad_request("expiration", "is already in the past"));
+    }
+    Ok(expiration)
+}
+
+/// The caller's document; malformed, unknown and other producers' ids are all 404.
+pub async fn find(context: &ApiContext, principal: &Principal, id: &str) -> Result<DocumentRecord, ApiError> {
+    let id = DocumentId::parse(id).map_err(|_| ApiError::NotFound)?;
+    context.repo.document(&principal.producer, &id).await?.ok_or(ApiError::NotFound)
+}
+
+/// Deletes the record and its wrapped data key in one transaction (the content is unreadable
+/// from that moment: crypto-shredding), then removes the ciphertext.
+pub async fn delete(context: &ApiContext, principal: &Principal, id: &str) -> Result<(), ApiError> {
+    let id = DocumentId::parse(id).map_err(|_| ApiError::NotFound)?;
+    let record = context.repo.delete_document(&principal.producer, &id).await?.ok_or(ApiError::NotFound)?;
+    if let Err(error) = context.vault.delete_blob(&record.object_key).await {
+        // The key is gone, so the ciphertext is already unreadable; the start-up sweep removes it.
+        tracing::warn!(error = %error, "ciphertext left for the sweep");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn expiration_formats() {
+        let now = Utc::now();
+        assert_eq!(parse_expiration(None, now).unwrap(), now + Duration::days(365));
+        assert!(parse_expiration(Some("2999-01-01T00:00:00Z"), now).is_ok());
+        assert!(parse_expiration(Some("Fri, 01 Jan 2999 00:00:00 GMT"), now).is_ok());
+        assert!(parse_expiration(Some("2000-01-01T00:00:00Z"), now).is_err());
+        assert!(parse_expiration(Some("tomorrow"), now).is_err());
+    }
+}

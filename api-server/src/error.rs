@@ -1,0 +1,125 @@
+//! The API server's one error type.
+//!
+//! `status_code` is an exhaustive `match`: a new variant must choose its status. 4xx answers are
+//! RFC 9457 problem+json naming the field at fault; 5xx answers have a fixed body and the full
+//! error chain is logged here, once.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use shared::Problem;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No, a malformed, an expired or a revoked credential.
+    #[error("authentication required: {0}")]
+    Unauthenticated(&'static str),
+    /// Unknown, malformed or another producer's id: all look the same.
+    #[error("not found")]
+    NotFound,
+    #[error("{detail}")]
+    BadRequest { field: Option<String>, detail: String },
+    #[error("{field}: {detail}")]
+    Invalid { field: String, detail: String },
+    #[error("{field} is larger than {limit} bytes")]
+    TooLarge { field: String, limit: u64 },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl ApiError {
+    pub fn bad_request(field: &str, detail: impl Into<String>) -> Self {
+        Self::BadRequest { field: Some(field.to_owned()), detail: detail.into() }
+    }
+
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self::Invalid { field: field.to_owned(), detail: detail.into() }
+    }
+
+    pub fn internal(error: impl Into<BoxError>) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<schema::RepoError> for ApiError {
+    fn from(error: schema::RepoError) -> Self {
+        Self::internal(error)
+    }
+}
+
+impl From<vault::VaultError> for ApiError {
+    fn from(error: vault::VaultError) -> Self {
+        use vault::VaultError as V;
+        match error {
+            V::NotFound => Self::NotFound,
+            V::TooLarge => Self::TooLarge { field: "document".into(), limit: 0 },
+            V::Source(source) => Self::bad_request("document", format!("the document upload was interrupted: {source}")),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %error_chain(self), "request failed");
+            return Problem::new(status, "the server could not complete the request").into_response();
+        }
+        let mut problem = Problem::new(status, self.to_string());
+        match self {
+            Self::BadRequest { field: Some(field), .. } | Self::Invalid { field, .. } | Self::TooLarge { field, .. } => {
+                problem = problem.with_field(field.clone());
+            }
+            _ => {}
+        }
+        if let Self::TooLarge { field, limit: 0 } = self {
+            problem.detail = format!("{field} is larger than this instance accepts");
+        }
+        let mut builder = problem.response_builder();
+        match self {
+            Self::Unauthenticated(_) => {
+                builder.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    r#"Basic realm="sealpost", charset="UTF-8", Bearer realm="sealpost""#,
+                ));
+            }
+            Self::MethodNotAllowed { allow } => {
+                builder.insert_header((header::ALLOW, *allow));
+            }
+            _ => {}
+        }
+        builder.json(problem)
+    }
+}
+
+/// `error: cause: cause…`, for the one log line a 5xx gets.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

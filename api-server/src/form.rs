@@ -1,0 +1,163 @@
+//! `multipart/form-data` reading.
+//!
+//! Small parts (names, dates, JSON objects) are read into memory under a per-part limit and
+//! answered 413 beyond it; the `document` part is never buffered: it streams straight into the
+//! vault. Unknown and repeated parts are refused with 400 naming the part.
+
+use actix_multipart::{Field, Multipart, MultipartError};
+use bytes::BytesMut;
+use futures_util::TryStreamExt as _;
+use serde_json::Value;
+use vault::{PendingObject, Vault};
+
+use crate::context::Limits;
+use crate::error::ApiError;
+
+/// Longest accepted `name`, `expiration` or `email` part, in bytes.
+pub const MAX_TEXT_PART_BYTES: usize = 1024;
+/// Longest accepted PEM `key` part, in bytes (an Ed25519 PKCS#8 PEM is about 120).
+pub const MAX_KEY_PART_BYTES: usize = 16 * 1024;
+
+/// The next part, with malformed multipart mapped to 400/415.
+pub async fn next_field(multipart: &mut Multipart) -> Result<Option<Field>, ApiError> {
+    multipart.try_next().await.map_err(multipart_error)
+}
+
+fn multipart_error(error: MultipartError) -> ApiError {
+    match error {
+        MultipartError::ContentTypeMissing
+        | MultipartError::ContentTypeParse
+        | MultipartError::ContentTypeIncompatible => {
+            ApiError::UnsupportedMediaType("the body must be multipart/form-data".into())
+        }
+        other => ApiError::BadRequest { field: None, detail: format!("malformed multipart body: {other}") },
+    }
+}
+
+/// A part's name; a part without one is refused.
+pub fn field_name(field: &Field) -> Result<String, ApiError> {
+    field
+        .name()
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::BadRequest { field: None, detail: "every part needs a name".into() })
+}
+
+/// Reads a small part whole, refusing it beyond `limit` bytes (413) or when it is not UTF-8 (400).
+pub async fn read_text(field: &mut Field, name: &str, limit: usize) -> Result<String, ApiError> {
+    let mut buffer = BytesMut::new();
+    while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+        if buffer.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge { field: name.to_owned(), limit: limit as u64 });
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buffer.to_vec()).map_err(|_| ApiError::bad_request(name, "must be UTF-8 text"))
+}
+
+/// The document part, stored encrypted but not yet committed to a record.
+pub struct UploadedDocument {
+    pub object: PendingObject,
+    pub media_type: String,
+    pub filename: Option<String>,
+}
+
+/// The parts of `POST /documents` and `POST /documents/{docId}`. JSON parts are
+/// `Some(None)` when given as `null`, `None` when absent.
+#[derive(Default)]
+pub struct DocumentForm {
+    pub name: Option<String>,
+    pub expiration: Option<String>,
+    pub audience: Option<Option<Value>>,
+    pub challenge: Option<Option<Value>>,
+    pub fulfillment: Option<Option<Value>>,
+    pub landingpage: Option<Option<Value>>,
+    pub metadata: Option<Option<Value>>,
+    pub document: Option<UploadedDocument>,
+}
+
+impl DocumentForm {
+    /// Reads every part. On any error the stored document (if any) is destroyed before
+    /// returning, so a failed request leaves no content behind.
+    pub async fn read(multipart: &mut Multipart, vault: &Vault, limits: Limits) -> Result<Self, ApiError> {
+        let mut form = Self::default();
+        let result = form.read_parts(multipart, vault, limits).await;
+        match result {
+            Ok(()) => Ok(form),
+            Err(error) => {
+                form.discard().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Destroys the stored document part, if any (nothing may remain after a failed insertion).
+    pub async fn discard(&mut self) {
+        if let Some(document) = self.document.take() {
+            document.object.discard().await;
+        }
+    }
+
+    async fn read_parts(&mut self, multipart: &mut Multipart, vault: &Vault, limits: Limits) -> Result<(), ApiError> {
+        while let Some(mut field) = next_field(multipart).await? {
+            let name = field_name(&field)?;
+            match name.as_str() {
+                "document" => {
+                    once(&self.document, &name)?;
+                    self.document = Some(read_document(field, vault, limits).await?);
+                }
+                "name" => {
+                    once(&self.name, &name)?;
+                    self.name = Some(read_text(&mut field, &name, MAX_TEXT_PART_BYTES).await?);
+                }
+                "expiration" => {
+                    once(&self.expiration, &name)?;
+                    self.expiration = Some(read_text(&mut field, &name, MAX_TEXT_PART_BYTES).await?);
+                }
+                "audience" | "challenge" | "fulfillment" | "landingpage" | "metadata" => {
+                    let value = read_json_object(&mut field, &name, limits.max_json_part_bytes).await?;
+                    let slot = match name.as_str() {
+                        "audience" => &mut self.audience,
+                        "challenge" => &mut self.challenge,
+                        "fulfillment" => &mut self.fulfillment,
+                        "landingpage" => &mut self.landingpage,
+                        _ => &mut self.metadata,
+                    };
+                    once(slot, &name)?;
+                    *slot = Some(value);
+                }
+                _ => return Err(ApiError::bad_request(&name, "unknown part")),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn once<T>(slot: &Option<T>, name: &str) -> Result<(), ApiError> {
+    if slot.is_some() { Err(ApiError::bad_request(name, "the part is given twice")) } else { Ok(()) }
+}
+
+/// A JSON part: an object, or `null` for "none".
+async fn read_json_object(field: &mut Field, name: &str, limit: usize) -> Result<Option<Value>, ApiError> {
+    let text = read_text(field, name, limit).await?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Null) => Ok(None),
+        Ok(value @ Value::Object(_)) => Ok(Some(value)),
+        Ok(_) => Err(ApiError::invalid(name, "must be a JSON object or null")),
+        Err(error) => Err(ApiError::invalid(name, format!("is not valid JSON: {error}"))),
+    }
+}
+
+async fn read_document(field: Field, vault: &Vault, limits: Limits) -> Result<UploadedDocument, ApiError> {
+    let media_type = field
+        .content_type()
+        .map_or_else(|| "application/octet-stream".to_owned(), ToString::to_string);
+    let filename = field
+        .content_disposition()
+        .and_then(|disposition| disposition.get_filename())
+        .map(str::to_owned);
+    let object = vault.put(field, limits.max_document_bytes).await.map_err(|error| match ApiError::from(error) {
+        ApiError::TooLarge { field, .. } => ApiError::TooLarge { field, limit: limits.max_document_bytes },
+        other => other,
+    })?;
+    Ok(UploadedDocument { object, media_type, filename })
+}

@@ -1,0 +1,44 @@
+//! The producer REST API.
+//!
+//! # Layout
+//! - [`build`]: the one function that turns a [`ApiContext`] and a bound listener into a running
+//!   server; `sealpost up` and the tests both call it.
+//! - [`context`]: what handlers share (repository, vault, token issuer, public URLs, limits).
+//! - [`error`]: the service's one error type and its problem+json rendering.
+//! - [`auth`]: the [`auth::Principal`] extractor (login tokens, `Basic` or `Bearer`).
+//! - [`form`]: streaming `multipart/form-data` reading with per-part limits.
+//! - [`documents`]: the domain operations behind the document routes.
+//! - [`representation`]: the spec's JSON for a document record.
+//! - [`routes`]: thin handlers; the module tree mirrors the URL tree.
+
+pub mod auth;
+pub mod context;
+pub mod documents;
+pub mod error;
+pub mod form;
+pub mod representation;
+pub mod routes;
+
+use std::net::TcpListener;
+
+use actix_web::{App, HttpServer, web};
+
+pub use context::ApiContext;
+
+/// Builds the API server on `listener` (bound already, so port 0 works). Signals are not
+/// handled here: the caller owns shutdown through the returned server's handle.
+pub fn build(context: ApiContext, listener: TcpListener, workers: usize) -> std::io::Result<actix_web::dev::Server> {
+    let context = web::Data::new(context);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(context.clone())
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .on_connect(shared::server::disable_nagle)
+    .workers(shared::server::workers(workers))
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,25 @@
+//! `POST /documents`: insert a document (spec, "Insert a document into ArmoredEnvoy").
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+use crate::auth::Principal;
+use crate::context::ApiContext;
+use crate::documents;
+use crate::error::ApiError;
+use crate::form::DocumentForm;
+use crate::representation;
+
+pub async fn create(
+    context: web::Data<ApiContext>,
+    principal: Principal,
+    mut multipart: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let form = DocumentForm::read(&mut multipart, &context.vault, context.limits).await?;
+    let record = documents::create(&context, &principal, form).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LAST_MODIFIED, representation::http_date(record.last_modified)))
+        .insert_header((header::CONTENT_LOCATION, representation::self_href(&context.links, &record)))
+        .json(representation::record(&context.links, &record)))
+}

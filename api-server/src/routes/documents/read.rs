@@ -1,0 +1,73 @@
+//! `GET /documents/{docId}`, `…/document` and the JSON sub-resources.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use futures_util::StreamExt as _;
+use shared::config::SecurityMode;
+
+use crate::auth::Principal;
+use crate::context::ApiContext;
+use crate::documents;
+use crate::error::ApiError;
+use crate::representation::{self, SUB_RESOURCES};
+
+pub async fn record(
+    context: web::Data<ApiContext>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let record = documents::find(&context, &principal, &path).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::LAST_MODIFIED, representation::http_date(record.last_modified)))
+        .json(representation::record(&context.links, &record)))
+}
+
+/// The decrypted content, streamed with its media type. A segment that fails authentication
+/// ends the stream with an error, which aborts the connection: the client never sees a clean
+/// end of a body that is wrong or short.
+pub async fn content(
+    context: web::Data<ApiContext>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if context.security == SecurityMode::High {
+        return Err(ApiError::MethodNotAllowed { allow: "PUT" });
+    }
+    let record = documents::find(&context, &principal, &path).await?;
+    let reader = context.vault.read(&record.object_key).await?;
+    let stream = reader.stream.map(|item| {
+        item.map_err(|error| {
+            tracing::error!(error = %error, "document stream failed its integrity check");
+            actix_web::error::ErrorInternalServerError("integrity")
+        })
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, record.media_type.as_str()))
+        .insert_header((header::LAST_MODIFIED, representation::http_date(record.last_modified)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .no_chunking(reader.size)
+        .streaming(stream))
+}
+
+/// `audience`, `challenge`, `fulfillment`, `landingpage`, `metadata`: the stored JSON, or
+/// `null` when the object is undefined.
+pub async fn sub_resource(
+    context: web::Data<ApiContext>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, part) = path.into_inner();
+    if !SUB_RESOURCES.contains(&part.as_str()) {
+        return Err(ApiError::NotFound);
+    }
+    let record = documents::find(&context, &principal, &id).await?;
+    let value = match part.as_str() {
+        "audience" => record.audience,
+        "challenge" => record.challenge,
+        "fulfillment" => record.fulfillment,
+        "landingpage" => record.landingpage,
+        _ => record.metadata,
+    };
+    Ok(HttpResponse::Ok().json(value))
+}

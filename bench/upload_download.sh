@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Uploads and downloads one large document through the producer API of a release build of
+# `sealpost up` and reports throughput and the server's peak RSS (VmHWM).
+#
+#   bench/upload_download.sh            # 1 GiB, 3 runs, median reported
+#   SIZE_MIB=256 RUNS=1 bench/upload_download.sh
+#
+# Each run uses a fresh data directory; the download is checked byte for byte (SHA-1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE_MIB=${SIZE_MIB:-1024}
+RUNS=${RUNS:-3}
+
+cargo build --release --quiet
+WORK=$(mktemp -d /tmp/sealpost-bench.XXXXXX)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+head -c $((SIZE_MIB << 20)) /dev/urandom > "$WORK/doc.bin"
+EXPECTED=$(sha1sum "$WORK/doc.bin" | cut -d' ' -f1)
+BYTES=$((SIZE_MIB << 20))
+
+mbps() { python3 -c "print(f'{$BYTES / $1 / 1e6:.0f}')"; }
+
+results=()
+for run in $(seq "$RUNS"); do
+  rm -rf "$WORK/data"
+  target/release/sealpost up --data-dir "$WORK/data" --api-addr 127.0.0.1:0 \
+    --gateway-addr 127.0.0.1:0 --vault-addr 127.0.0.1:0 >"$WORK/out.log" 2>"$WORK/err.log" &
+  PID=$!
+  for _ in $(seq 100); do grep -q '^API server:' "$WORK/out.log" && break; sleep 0.1; done
+  API=$(sed -n 's/^API server: //p' "$WORK/out.log")
+  TOKEN=$(curl -s -D - -o /dev/null -F key=@"$WORK/data/producer-default.pem" -F email=bench@example.com \
+    "$API/login" | awk 'tolower($1)=="authorization:" {print $2}' | tr -d '\r')
+  up=$(curl -s -o "$WORK/record.json" -w '%{time_total}' -H "Authorization: Bearer $TOKEN" \
+    -F "document=@$WORK/doc.bin;type=application/octet-stream" "$API/documents")
+  DOC=$(python3 -c "import json; print(json.load(open('$WORK/record.json'))['id'])")
+  down=$( { curl -s -w '%{time_total}' -o "$WORK/fifo-out" -H "Authorization: Bearer $TOKEN" \
+    "$API/documents/$DOC/document"; } )
+  got=$(sha1sum "$WORK/fifo-out" | cut -d' ' -f1); rm -f "$WORK/fifo-out"
+  [ "$got" = "$EXPECTED" ] || { echo "download mismatch: $got != $EXPECTED" >&2; exit 1; }
+  rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+  kill "$PID"; wait "$PID" || true; PID=
+  printf 'run %d: upload %s MB/s (%ss), download %s MB/s (%ss), peak RSS %d MiB\n' \
+    "$run" "$(mbps "$up")" "$up" "$(mbps "$down")" "$down" $((rss_kib / 1024))
+  results+=("$(mbps "$up") $(mbps "$down") $((rss_kib / 1024))")
+done
+printf '%s\n' "${results[@]}" | python3 -c "
+import sys, statistics
+rows = [list(map(int, l.split())) for l in sys.stdin if l.strip()]
+up, down, rss = (statistics.median(c) for c in zip(*rows))
+print(f'median of {len(rows)} runs, $SIZE_MIB MiB: upload {up:.0f} MB/s, download {down:.0f} MB/s, peak RSS {max(r[2] for r in rows)} MiB (max)')
+"

@@ -1,0 +1,28 @@
+//! The data model and its persistence.
+//!
+//! # Layout
+//! - [`ids`]: typed identifiers (`DocumentId`, `PlaceholderId`, `ProducerId`, `ObjectKey`):
+//!   128 random bits as 22 characters of unpadded base64url, built only through `random`/`parse`.
+//! - [`model`]: the records the services keep (producers, login sessions, vault objects, documents).
+//! - [`repo`]: the one [`Repository`] trait every service talks to.
+//! - [`sqlite`] and [`postgres`]: one implementation per database, each with its own migrations
+//!   (`migrations/sqlite`, `migrations/postgres`). A single conformance suite (`tests/conformance.rs`)
+//!   runs against both so dialect drift fails a test, not a user. The migrations are embedded
+//!   in the binary. What both share (column lists, row → record mapping, encodings) is in the
+//!   private `codec` module, so only the SQL text differs between the two.
+//! - [`testing`]: helpers for tests that need a PostgreSQL database of their own.
+//!
+//! Times are stored as integer milliseconds since the Unix epoch in both databases, so the two
+//! dialects never disagree on time zones or precision.
+
+mod codec;
+pub mod ids;
+pub mod model;
+pub mod postgres;
+pub mod repo;
+pub mod sqlite;
+pub mod testing;
+
+pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
+pub use model::{DocumentRecord, LoginSession, ObjectRecord, Producer};
+pub use repo::{RepoError, Repository, connect};

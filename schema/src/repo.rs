@@ -1,0 +1,89 @@
+//! The repository contract shared by every service.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::ids::{DocumentId, ObjectKey, ProducerId};
+use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// A unique constraint was violated (e.g. a producer name already taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored value could not be read back into its typed form.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?} (expected sqlite:… or postgres://…)")]
+    UnsupportedUrl(String),
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+/// Everything the services persist, one method per operation. Each method is atomic on its own.
+#[async_trait]
+pub trait Repository: Send + Sync + 'static {
+    /// Applies this database's migrations (idempotent).
+    async fn migrate(&self) -> Result<(), RepoError>;
+
+    // --- producers ---
+    /// `RepoError::Conflict` when the name or the public key is already registered.
+    async fn insert_producer(&self, producer: &Producer) -> Result<(), RepoError>;
+    async fn producer_by_public_key(&self, public_key: &[u8]) -> Result<Option<Producer>, RepoError>;
+    async fn producer_by_name(&self, name: &str) -> Result<Option<Producer>, RepoError>;
+    async fn count_producers(&self) -> Result<i64, RepoError>;
+
+    // --- login sessions ---
+    async fn insert_session(&self, session: &LoginSession) -> Result<(), RepoError>;
+    /// The session when it exists, is not revoked and has not expired at `now`.
+    async fn active_session(&self, jti: &str, now: DateTime<Utc>) -> Result<Option<LoginSession>, RepoError>;
+    /// Marks the session revoked; `false` when there was no such active session.
+    async fn revoke_session(&self, jti: &str, now: DateTime<Utc>) -> Result<bool, RepoError>;
+
+    // --- vault objects ---
+    /// Records a pending object (no size or hash yet) before any byte is written to the store.
+    async fn insert_object(&self, object: &ObjectRecord) -> Result<(), RepoError>;
+    /// Sets the size and hash once the upload completed.
+    async fn finish_object(&self, key: &ObjectKey, size: i64, sha1: &str) -> Result<(), RepoError>;
+    async fn object(&self, key: &ObjectKey) -> Result<Option<ObjectRecord>, RepoError>;
+    /// Deletes the object row (and with it the wrapped data key); `false` when absent.
+    async fn delete_object(&self, key: &ObjectKey) -> Result<bool, RepoError>;
+    /// Objects created before `created_before` that no document references.
+    async fn orphan_objects(&self, created_before: DateTime<Utc>) -> Result<Vec<ObjectKey>, RepoError>;
+    /// Whether an object row exists for `key` (used to find blobs that no row names).
+    async fn object_exists(&self, key: &ObjectKey) -> Result<bool, RepoError>;
+
+    // --- documents ---
+    async fn insert_document(&self, document: &DocumentRecord) -> Result<(), RepoError>;
+    /// The producer's document; another producer's id is `None`, exactly like an unknown one.
+    async fn document(&self, producer: &ProducerId, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError>;
+    /// `(id, name)` pairs in id order, after `after` when given, at most `limit`.
+    async fn list_documents(
+        &self,
+        producer: &ProducerId,
+        after: Option<&DocumentId>,
+        limit: u32,
+    ) -> Result<Vec<(DocumentId, String)>, RepoError>;
+    /// Deletes the document row and its object row (the wrapped data key) in one transaction,
+    /// so the content is unrecoverable the moment this returns; the blob is removed afterwards.
+    /// Returns the deleted record, `None` when there was no such document for this producer.
+    async fn delete_document(&self, producer: &ProducerId, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError>;
+}
+
+/// Opens (creating if needed) the database named by `url` and applies its migrations.
+/// `sqlite:PATH` / `sqlite://PATH` for the embedded default, `postgres://…` for PostgreSQL.
+pub async fn connect(url: &str) -> Result<Arc<dyn Repository>, RepoError> {
+    let repo: Arc<dyn Repository> = if url.starts_with("sqlite:") {
+        Arc::new(crate::sqlite::SqliteRepository::connect(url).await?)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Arc::new(crate::postgres::PgRepository::connect(url).await?)
+    } else {
+        return Err(RepoError::UnsupportedUrl(url.to_owned()));
+    };
+    repo.migrate().await?;
+    Ok(repo)
+}

@@ -1,0 +1,161 @@
+//! Configuration: one typed [`Settings`] tree, loaded once at start-up.
+//!
+//! Layers, later ones winning: built-in defaults ← `sealpost.toml` (or the file given with
+//! `--config`) ← environment variables `SEALPOST__SECTION__KEY` (e.g. `SEALPOST__API__ADDR`)
+//! ← command-line flags. Nothing reads configuration after start-up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration")]
+pub struct ConfigError(#[from] config::ConfigError);
+
+/// Who may browse: the spec's two instance modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecurityMode {
+    /// `GET /documents` lists the producer's documents.
+    Low,
+    /// Browsing is refused (405) and the producer cannot read content back through the API.
+    High,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Where the embedded database, the local object store and the key files live.
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub api: ApiSettings,
+    pub gateway: ServiceSettings,
+    pub vault: VaultSettings,
+    pub telemetry: TelemetrySettings,
+    /// HTTP worker threads per service; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite:PATH` or `postgres://…`; empty means `sqlite:{data_dir}/sealpost.db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiSettings {
+    pub addr: SocketAddr,
+    /// The apiRoot written into links; empty means `http://{bound address}`.
+    pub public_url: String,
+    pub token_ttl_secs: u64,
+    pub security: SecurityMode,
+    /// Largest document accepted, in bytes (413 beyond).
+    pub max_document_bytes: u64,
+    /// Largest JSON part (audience, challenge, …), in bytes (413 beyond).
+    pub max_json_part_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceSettings {
+    pub addr: SocketAddr,
+    /// Public base URL; empty means `http://{bound address}`.
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct VaultSettings {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    /// Start-up sweep: objects no document references, older than this, are deleted. 0 is right
+    /// for one `sealpost up` process (nothing of its own is in flight at start); raise it when
+    /// several processes share one store.
+    pub orphan_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A `tracing` filter, e.g. `info,sqlx=warn`.
+    pub filter: String,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (when it exists), then the environment, then `overrides`
+    /// (`("api.addr", "127.0.0.1:9000")` pairs from the command line).
+    pub fn load(file: Option<&Path>, overrides: &[(&str, String)]) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .set_default("data_dir", "./sealpost-data")?
+            .set_default("workers", 0)?
+            .set_default("database.url", "")?
+            .set_default("api.addr", "127.0.0.1:8080")?
+            .set_default("api.public_url", "")?
+            .set_default("api.token_ttl_secs", 3600)?
+            .set_default("api.security", "low")?
+            .set_default("api.max_document_bytes", 16_u64 << 30)?
+            .set_default("api.max_json_part_bytes", 1_u64 << 20)?
+            .set_default("gateway.addr", "127.0.0.1:8081")?
+            .set_default("gateway.public_url", "")?
+            .set_default("vault.addr", "127.0.0.1:8082")?
+            .set_default("vault.public_url", "")?
+            .set_default("vault.orphan_grace_secs", 0)?
+            .set_default("telemetry.format", "text")?
+            .set_default("telemetry.filter", "info,sqlx=warn")?;
+        let file = file.unwrap_or(Path::new("sealpost.toml"));
+        builder = builder.add_source(config::File::from(file).required(false));
+        builder = builder.add_source(
+            config::Environment::with_prefix("SEALPOST")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        for (key, value) in overrides {
+            builder = builder.set_override(*key, value.as_str())?;
+        }
+        Ok(builder.build()?.try_deserialize()?)
+    }
+
+    /// The database URL, defaulting to the embedded SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite:{}", self.data_dir.join("sealpost.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+}
+
+/// `configured` when set, else `http://{bound}`, without a trailing slash.
+pub fn public_url(configured: &str, bound: SocketAddr) -> String {
+    if configured.is_empty() {
+        format!("http://{bound}")
+    } else {
+        configured.trim_end_matches('/').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sealpost.toml");
+        std::fs::write(&file, "[api]\naddr = \"127.0.0.1:9999\"\ntoken_ttl_secs = 60\n").unwrap();
+        let settings = Settings::load(Some(&file), &[("api.token_ttl_secs", "5".into())]).unwrap();
+        assert_eq!(settings.api.addr.port(), 9999);
+        assert_eq!(settings.api.token_ttl_secs, 5);
+        assert_eq!(settings.gateway.addr.port(), 8081);
+        assert_eq!(settings.api.security, SecurityMode::Low);
+        assert!(settings.database_url().starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn public_url_defaults_to_bound_address() {
+        let bound: SocketAddr = "127.0.0.1:1234".parse().unwrap();
+        assert_eq!(public_url("", bound), "http://127.0.0.1:1234");
+        assert_eq!(public_url("https://x.example/", bound), "https://x.example");
+    }
+}

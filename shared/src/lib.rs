@@ -1,0 +1,20 @@
+//! What every Sealpost service needs.
+//!
+//! # Layout
+//! - [`config`]: typed, layered settings (defaults ← `sealpost.toml` ← `SEALPOST__SECTION__KEY`).
+//! - [`problem`]: RFC 9457 `application/problem+json` bodies.
+//! - [`private_file`]: key files written atomically with mode 0600 and refused when others can read them.
+//! - [`keys`]: Ed25519 key material: the instance signing key and producers' PEM keys.
+//! - [`token`]: login tokens (JWTs signed with the instance key, one id each so logout can revoke).
+//! - [`telemetry`]: tracing set-up and the redaction policy.
+//! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
+
+pub mod config;
+pub mod keys;
+pub mod private_file;
+pub mod problem;
+pub mod server;
+pub mod telemetry;
+pub mod token;
+
+pub use problem::Problem;

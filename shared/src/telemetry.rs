@@ -1,0 +1,25 @@
+//! Tracing set-up and the redaction policy.
+//!
+//! Redaction policy: spans and events carry ids, methods, paths without query strings, status
+//! codes and durations (`duration_ms`). They never carry keys, PEM blocks, tokens, handles,
+//! sealed links, passwords, `Authorization` headers, query strings (viewer tokens live there)
+//! or document bytes. Handlers use `#[instrument(skip_all, fields(...))]` so nothing is
+//! captured by accident; [`request_line`] is the one way a request is described.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber once; later calls are no-ops (tests start many instances).
+pub fn init(format: &str, filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _already_set = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// How a request is described in traces: method and path, never the query string.
+pub fn request_line(method: &str, path: &str) -> String {
+    format!("{method} {path}")
+}

@@ -1,0 +1,116 @@
+//! The command-line contract (DESIGN.md). Names and flags here are relied on by scripts
+//! outside this repository: change them only by adding.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use shared::config::Settings;
+
+use crate::instance::Instance;
+
+/// Sealpost: a secure document vault and gateway.
+///
+/// Producers upload documents through a REST API (the API server) and say who may see them;
+/// viewers open links in a browser (the gateway) and download the decrypted document from the
+/// vault. Everything is stored encrypted under one data directory.
+///
+/// Start here: `sealpost up`, then log in with the key it writes to
+/// `sealpost-data/producer-default.pem` (see README.md for a curl walk-through).
+#[derive(Debug, Parser)]
+#[command(name = "sealpost", version, about, long_about)]
+pub struct Cli {
+    /// Configuration file (default: ./sealpost.toml when present). Environment variables
+    /// SEALPOST__SECTION__KEY (e.g. SEALPOST__API__TOKEN_TTL_SECS) override it; flags override both.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server, the gateway and the vault in this process (embedded SQLite and a
+    /// local object store under the data directory). On first run, creates producer `default`
+    /// and writes its key to DIR/producer-default.pem. Stops cleanly on Ctrl-C or SIGTERM.
+    Up {
+        /// Data directory [default: ./sealpost-data]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Producer API address [default: 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR")]
+        api_addr: Option<SocketAddr>,
+        /// Viewer gateway address [default: 127.0.0.1:8081]
+        #[arg(long, value_name = "ADDR")]
+        gateway_addr: Option<SocketAddr>,
+        /// Vault (document download) address [default: 127.0.0.1:8082]
+        #[arg(long, value_name = "ADDR")]
+        vault_addr: Option<SocketAddr>,
+    },
+    /// Manage producers (the tenants who upload documents).
+    Producer {
+        #[command(subcommand)]
+        command: ProducerCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProducerCommand {
+    /// Create a producer and print its private key (PEM) on stdout: the only copy, keep it safe.
+    /// Works whether or not `sealpost up` is running.
+    Add {
+        /// Producer name: letters, digits, '-', '_', '.'
+        name: String,
+        /// Contact email of the producer
+        #[arg(long)]
+        email: String,
+        /// Data directory [default: ./sealpost-data]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn path_override(key: &'static str, value: Option<&PathBuf>) -> Option<(&'static str, String)> {
+    value.map(|v| (key, v.display().to_string()))
+}
+
+fn addr_override(key: &'static str, value: Option<&SocketAddr>) -> Option<(&'static str, String)> {
+    value.map(|v| (key, v.to_string()))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Up { data_dir, api_addr, gateway_addr, vault_addr } => {
+            let overrides: Vec<_> = [
+                path_override("data_dir", data_dir.as_ref()),
+                addr_override("api.addr", api_addr.as_ref()),
+                addr_override("gateway.addr", gateway_addr.as_ref()),
+                addr_override("vault.addr", vault_addr.as_ref()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
+            let instance = Instance::start(&settings).await?;
+            if let Some(path) = &instance.default_key_path {
+                println!("Created producer \"default\"; its key is in {} (mode 0600).", path.display());
+            }
+            println!("API server: http://{}", instance.api_addr);
+            println!("Gateway:    http://{}", instance.gateway_addr);
+            println!("Vault:      http://{}", instance.vault_addr);
+            instance.run_until_signal().await
+        }
+        Command::Producer { command: ProducerCommand::Add { name, email, data_dir } } => {
+            let overrides: Vec<_> = path_override("data_dir", data_dir.as_ref()).into_iter().collect();
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            std::fs::create_dir_all(&settings.data_dir)
+                .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+            let repo = schema::connect(&settings.database_url()).await.context("opening the database")?;
+            let pem = crate::producers::add(repo.as_ref(), name, Some(email)).await?;
+            print!("{}", pem.as_str());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `sealpost up`: the API server, the gateway and the vault in one process.
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use anyhow::Context as _;
+use api_server::context::{Limits, Links};
+use shared::config::{Settings, public_url};
+use shared::keys::SigningKey;
+use shared::token::TokenIssuer;
+use tokio::task::JoinHandle;
+use vault::{Keyring, Vault};
+
+/// File names inside the data directory.
+pub const DATABASE_FILE: &str = "sealpost.db";
+pub const OBJECTS_DIR: &str = "objects";
+pub const KEYRING_FILE: &str = "vault-keyring.json";
+pub const INSTANCE_KEY_FILE: &str = "instance-key.pem";
+
+/// A running instance: three servers on their bound addresses.
+pub struct Instance {
+    pub api_addr: SocketAddr,
+    pub gateway_addr: SocketAddr,
+    pub vault_addr: SocketAddr,
+    /// Set when this start created the default producer.
+    pub default_key_path: Option<PathBuf>,
+    handles: Vec<ServerHandle>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Instance {
+    /// Prepares the data directory, opens the database and the vault, sweeps what a crash left
+    /// behind, creates the default producer on first run, then binds and starts the servers.
+    pub async fn start(settings: &Settings) -> anyhow::Result<Self> {
+        let data_dir = &settings.data_dir;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+        let repo = schema::connect(&settings.database_url()).await.context("opening the database")?;
+        let keyring = Keyring::load_or_create(&data_dir.join(KEYRING_FILE)).context("loading the vault keyring")?;
+        let vault = Vault::local(&data_dir.join(OBJECTS_DIR), repo.clone(), keyring).context("opening the object store")?;
+        let swept = vault
+            .sweep(Duration::from_secs(settings.vault.orphan_grace_secs))
+            .await
+            .context("sweeping orphaned objects")?;
+        tracing::info!(?swept, "start-up sweep done");
+        let instance_key =
+            SigningKey::load_or_create(&data_dir.join(INSTANCE_KEY_FILE)).context("loading the instance key")?;
+        let default_key_path = crate::producers::ensure_default(repo.as_ref(), data_dir).await?;
+
+        let api_listener = bind(settings.api.addr)?;
+        let gateway_listener = bind(settings.gateway.addr)?;
+        let vault_listener = bind(settings.vault.addr)?;
+        let api_addr = api_listener.local_addr()?;
+        let gateway_addr = gateway_listener.local_addr()?;
+        let vault_addr = vault_listener.local_addr()?;
+
+        let context = api_server::ApiContext {
+            repo,
+            vault,
+            tokens: Arc::new(TokenIssuer::new(&instance_key, Duration::from_secs(settings.api.token_ttl_secs))),
+            links: Links {
+                api_root: public_url(&settings.api.public_url, api_addr),
+                gateway_root: public_url(&settings.gateway.public_url, gateway_addr),
+            },
+            limits: Limits {
+                max_document_bytes: settings.api.max_document_bytes,
+                max_json_part_bytes: settings.api.max_json_part_bytes,
+            },
+            security: settings.api.security,
+        };
+        let workers = settings.workers;
+        let servers = [
+            api_server::build(context, api_listener, workers)?,
+            gateway::build(gateway_listener, workers)?,
+            vault::http::build(vault_listener, workers)?,
+        ];
+        let handles = servers.iter().map(actix_web::dev::Server::handle).collect();
+        let tasks = servers.into_iter().map(tokio::spawn).collect();
+        Ok(Self { api_addr, gateway_addr, vault_addr, default_key_path, handles, tasks })
+    }
+
+    /// Stops accepting, lets in-flight requests finish, then returns.
+    pub async fn stop(self) {
+        for handle in &self.handles {
+            handle.stop(true).await;
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        shutdown_signal().await?;
+        tracing::info!("shutting down");
+        self.stop().await;
+        Ok(())
+    }
+}
+
+fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).with_context(|| format!("binding {addr}"))
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

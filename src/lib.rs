@@ -1,0 +1,11 @@
+//! The `sealpost` command line and the composition of the three services.
+//!
+//! # Layout
+//! - [`cli`]: the command-line contract (DESIGN.md, "Command-line contract").
+//! - [`instance`]: `sealpost up`: one process running the API server, the gateway and the vault
+//!   on the embedded defaults, built with the same `build` functions the tests call.
+//! - [`producers`]: creating producers and their keys.
+
+pub mod cli;
+pub mod instance;
+pub mod producers;

@@ -1,0 +1,173 @@
+//! The command-line contract, exercised through the real binary.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sealpost");
+
+/// `sealpost up` as a child process.
+pub struct Daemon {
+    child: Child,
+    pub api_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// What it printed before the API address line.
+    pub banner: Vec<String>,
+}
+
+impl Daemon {
+    pub fn start(data_dir: &Path, database_url: &str) -> Self {
+        Self::try_start(data_dir, database_url).unwrap_or_else(|status| panic!("sealpost up exited: {status}"))
+    }
+
+    /// Starts `sealpost up` on port 0 everywhere; `Err` with the exit status when it stops
+    /// before serving.
+    pub fn try_start(data_dir: &Path, database_url: &str) -> Result<Self, String> {
+        let mut child = Command::new(BINARY)
+            .args(["up", "--data-dir"])
+            .arg(data_dir)
+            .args(["--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--vault-addr", "127.0.0.1:0"])
+            .env("SEALPOST__DATABASE__URL", database_url)
+            .env("SEALPOST__WORKERS", "1")
+            .current_dir(data_dir.parent().unwrap())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut banner = Vec::new();
+        let api_addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => match line.strip_prefix("API server: http://") {
+                    Some(addr) => break addr.parse().unwrap(),
+                    None => banner.push(line),
+                },
+                _ => {
+                    let output = child.wait_with_output().unwrap();
+                    return Err(format!("{} {}", output.status, String::from_utf8_lossy(&output.stderr)));
+                }
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Self { child, api_addr, data_dir: data_dir.to_owned(), banner })
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.data_dir.join("producer-default.pem")
+    }
+
+    pub async fn login_with(&self, key: &str) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new().text("key", key.to_owned()).text("email", "ops@example.com");
+        reqwest::Client::new().post(format!("http://{}/login", self.api_addr)).multipart(form).send().await.unwrap()
+    }
+
+    pub async fn login(&self) -> String {
+        let response = self.login_with(&std::fs::read_to_string(self.key_path()).unwrap()).await;
+        assert_eq!(response.status(), 200);
+        response.headers()["authorization"].to_str().unwrap().to_owned()
+    }
+
+    pub fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then waits (at most 20 s) for a clean exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no clean exit within 20 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite:{}", data_dir.join("sealpost.db").display())
+}
+
+#[tokio::test]
+async fn up_creates_the_default_producer_once_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let daemon = Daemon::start(&data_dir, &sqlite_url(&data_dir));
+    let key_path = daemon.key_path();
+    assert!(daemon.banner.iter().any(|line| line.contains("producer-default.pem")), "{:?}", daemon.banner);
+    assert_eq!(std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777, 0o600);
+    let key = std::fs::read_to_string(&key_path).unwrap();
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
+    daemon.login().await;
+    assert!(daemon.terminate().success(), "SIGTERM is a clean shutdown");
+
+    let daemon = Daemon::start(&data_dir, &sqlite_url(&data_dir));
+    assert!(daemon.banner.iter().all(|line| !line.contains("Created")), "{:?}", daemon.banner);
+    assert_eq!(std::fs::read_to_string(&key_path).unwrap(), key, "the key is not replaced");
+    daemon.login().await;
+    daemon.terminate();
+}
+
+#[tokio::test]
+async fn producer_add_works_while_up_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let daemon = Daemon::start(&data_dir, &sqlite_url(&data_dir));
+    let output = Command::new(BINARY)
+        .args(["producer", "add", "acme", "--email", "ops@acme.example", "--data-dir"])
+        .arg(&data_dir)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let pem = String::from_utf8(output.stdout).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem}");
+    let response = daemon.login_with(&pem).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["producer"], "acme");
+
+    let again = Command::new(BINARY)
+        .args(["producer", "add", "acme", "--email", "x@y.z", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    daemon.terminate();
+}
+
+#[tokio::test]
+async fn key_files_readable_by_others_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    Daemon::start(&data_dir, &sqlite_url(&data_dir)).terminate();
+    for file in [sealpost::instance::KEYRING_FILE, sealpost::instance::INSTANCE_KEY_FILE] {
+        let path = data_dir.join(file);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = Daemon::try_start(&data_dir, &sqlite_url(&data_dir)).err().expect("must refuse to start");
+        assert!(error.contains(file) && error.contains("chmod 600"), "{error}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    Daemon::start(&data_dir, &sqlite_url(&data_dir)).terminate();
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let output = Command::new(BINARY).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for word in ["up", "producer", "vault", "gateway", "--config"] {
+        assert!(help.contains(word), "{word} missing from:\n{help}");
+    }
+    let output = Command::new(BINARY).args(["up", "--help"]).output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in ["--data-dir", "--api-addr", "--gateway-addr", "--vault-addr"] {
+        assert!(help.contains(flag), "{flag}");
+    }
+}

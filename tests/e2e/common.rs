@@ -1,0 +1,206 @@
+//! Test helpers: spawn an instance, log in, upload, look at the data directory.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::multipart::{Form, Part};
+use sealpost::instance::{Instance, OBJECTS_DIR};
+use shared::config::Settings;
+use tempfile::TempDir;
+
+/// Which database an instance runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    /// A fresh, empty database URL for this test.
+    pub async fn fresh_url(self, dir: &Path) -> String {
+        match self {
+            Self::Sqlite => format!("sqlite:{}", dir.join("sealpost.db").display()),
+            Self::Postgres => schema::testing::fresh_postgres_url(&schema::testing::postgres_base_url()).await,
+        }
+    }
+}
+
+/// Generates `mod name { sqlite(), postgres() }` for each async test fn `name(db: Db)`.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Db::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::common::Db::Postgres).await
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_databases;
+
+/// The segment size of stored objects (must match the vault's default).
+pub const SEGMENT: usize = vault::cipher::DEFAULT_SEGMENT_SIZE;
+
+pub struct TestApp {
+    pub dir: TempDir,
+    pub db: Db,
+    pub api: String,
+    pub client: reqwest::Client,
+    pub instance: Option<Instance>,
+    pub settings: Settings,
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> Self {
+        Self::spawn_with(db, &[]).await
+    }
+
+    /// Starts an instance with extra setting overrides (`("api.token_ttl_secs", "1")`).
+    pub async fn spawn_with(db: Db, extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let mut overrides: Vec<(&str, String)> = vec![
+            ("data_dir", data_dir.display().to_string()),
+            ("database.url", db.fresh_url(&data_dir).await),
+            ("api.addr", "127.0.0.1:0".into()),
+            ("gateway.addr", "127.0.0.1:0".into()),
+            ("vault.addr", "127.0.0.1:0".into()),
+            ("workers", "1".into()),
+        ];
+        overrides.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let settings = Settings::load(Some(Path::new("/nonexistent/sealpost.toml")), &overrides).unwrap();
+        let instance = Instance::start(&settings).await.unwrap();
+        Self {
+            api: format!("http://{}", instance.api_addr),
+            db,
+            dir,
+            client: reqwest::Client::new(),
+            instance: Some(instance),
+            settings,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.settings.data_dir.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api)
+    }
+
+    pub fn default_key(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("producer-default.pem")).unwrap()
+    }
+
+    pub async fn login_response(&self, key: &str, email: &str) -> reqwest::Response {
+        let form = Form::new().text("key", key.to_owned()).text("email", email.to_owned());
+        self.client.post(self.url("/login")).multipart(form).send().await.unwrap()
+    }
+
+    /// Logs in with `key` and returns the token.
+    pub async fn login_with(&self, key: &str) -> String {
+        let response = self.login_response(key, "operator@example.com").await;
+        assert_eq!(response.status(), 200);
+        response.headers()["authorization"].to_str().unwrap().to_owned()
+    }
+
+    /// Logs in as the default producer.
+    pub async fn login(&self) -> String {
+        self.login_with(&self.default_key()).await
+    }
+
+    /// A second producer, created through the library as `sealpost producer add` does.
+    pub async fn add_producer(&self, name: &str) -> String {
+        let repo = schema::connect(&self.settings.database_url()).await.unwrap();
+        sealpost::producers::add(repo.as_ref(), name, Some("p@example.com")).await.unwrap().to_string()
+    }
+
+    pub fn get(&self, token: &str, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn delete(&self, token: &str, path: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path)).bearer_auth(token)
+    }
+
+    pub async fn upload_form(&self, token: &str, form: Form) -> reqwest::Response {
+        self.client.post(self.url("/documents")).bearer_auth(token).multipart(form).send().await.unwrap()
+    }
+
+    /// Uploads `content` as `name` and returns the record JSON (asserting 201).
+    pub async fn upload(&self, token: &str, name: &str, content: Vec<u8>) -> serde_json::Value {
+        let response = self.upload_form(token, document_form(name, content)).await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
+    /// The document's content; `Err` when the status is not 200 or the body breaks off.
+    pub async fn download(&self, token: &str, id: &str) -> Result<Vec<u8>, String> {
+        let response = self.get(token, &format!("/documents/{id}/document")).send().await.map_err(|e| e.to_string())?;
+        if response.status() != 200 {
+            return Err(format!("status {}", response.status()));
+        }
+        response.bytes().await.map(|b| b.to_vec()).map_err(|e| e.to_string())
+    }
+
+    /// Every regular file under the object store (staging files included).
+    pub fn object_files(&self) -> Vec<PathBuf> {
+        files_under(&self.data_dir().join(OBJECTS_DIR))
+    }
+
+    /// Waits up to `seconds` for the object store to hold no file at all.
+    pub async fn wait_for_no_objects(&self, seconds: u64) -> Vec<PathBuf> {
+        for _ in 0..seconds * 10 {
+            if self.object_files().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.object_files()
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(instance) = self.instance.take() {
+            instance.stop().await;
+        }
+    }
+}
+
+pub fn document_form(name: &str, content: Vec<u8>) -> Form {
+    Form::new().part("document", Part::bytes(content).file_name(name.to_owned()).mime_str("application/pdf").unwrap())
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return files };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::Digest as _;
+    sha1::Sha1::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real services on random ports, driven over HTTP as clients would.
+//! One test binary (one link step) for the whole suite; every test runs on SQLite and on
+//! PostgreSQL (`scripts/test` starts PostgreSQL and exports `SEALPOST_TEST_POSTGRES_URL`).
+#![allow(clippy::unwrap_used)]
+
+mod atomicity;
+mod cli;
+mod common;
+mod documents;
+mod login;
+mod storage;

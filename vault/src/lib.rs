@@ -1,0 +1,36 @@
+//! The vault: document contents, encrypted at rest, streamed in and out in constant memory.
+//!
+//! # Layout
+//! - [`cipher`]: the object format — a 16-byte header, then AES-256-GCM segments in the STREAM
+//!   construction (per-segment counter nonce with a last-segment flag). Pure functions, no I/O.
+//! - [`keyring`]: the key-encryption keys (a 0600 JSON file) that wrap each object's data key.
+//! - `store`: [`Vault`] over an `object_store` (local directory or S3-compatible) and the
+//!   [`schema::Repository`]: [`Vault::put`] (streaming, abortable upload returning a
+//!   [`PendingObject`]), [`Vault::read`] / [`Vault::read_range`] (verified [`ObjectReader`]),
+//!   [`Vault::delete`], [`Vault::sweep`] (start-up clean-up).
+//! - [`error`]: [`VaultError`].
+//!
+//! # Why it is built this way
+//! - **One random data key per object**, wrapped by a key-encryption key only the vault holds.
+//!   The wrapped key lives in the object's database row, never beside the ciphertext: a copy of
+//!   the object store alone is useless, and deleting the row crypto-shreds the object even where
+//!   the blob survives (backups, a failed delete, an S3 version). Rotating the KEK rewraps rows
+//!   and never touches content.
+//! - **Fixed-size segments** (64 KiB by default, recorded in each object's header) so uploads and
+//!   downloads stream in bounded memory and a Range request decrypts only the segments it needs,
+//!   while every byte handed out has been authenticated.
+//! - **Typed keys only**: objects are named by [`schema::ObjectKey`], never by user text.
+//! - **Nothing half-done survives**: rows are written before blobs, deleted before blobs, failed
+//!   or dropped uploads clean up after themselves, and [`Vault::sweep`] catches what a crash left.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod cipher;
+pub mod error;
+pub mod keyring;
+mod store;
+
+pub use cipher::DEFAULT_SEGMENT_SIZE;
+pub use error::VaultError;
+pub use keyring::Keyring;
+pub use store::{ObjectReader, PendingObject, SweepReport, Vault};

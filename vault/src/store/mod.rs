@@ -1,0 +1,126 @@
+//! [`Vault`]: encrypted objects in an object store, their keys in the repository.
+//!
+//! - `put`: streaming, encrypting, abortable upload ([`Vault::put`], [`PendingObject`]).
+//! - `read`: streaming, verified download of a whole object or a range ([`ObjectReader`]).
+//! - `sweep`: start-up clean-up of whatever a crash left behind ([`SweepReport`]).
+
+mod put;
+mod read;
+mod sweep;
+
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as Location;
+use object_store::{ObjectStore, ObjectStoreExt as _};
+use schema::{ObjectKey, Repository};
+
+use crate::cipher::{DEFAULT_SEGMENT_SIZE, Header};
+use crate::error::VaultError;
+use crate::keyring::Keyring;
+
+pub use put::PendingObject;
+pub use read::ObjectReader;
+pub use sweep::SweepReport;
+
+/// Top-level folder of every object in the store.
+const OBJECTS: &str = "objects";
+
+/// The vault: cheap to clone (one `Arc`), shared by every request.
+#[derive(Clone)]
+pub struct Vault {
+    inner: Arc<Inner>,
+    /// Segment size for new objects; existing objects are read with the size in their header.
+    segment_size: u32,
+}
+
+struct Inner {
+    store: Arc<dyn ObjectStore>,
+    /// Directory of a local store, where crashed uploads leave staging files to sweep.
+    local_root: Option<PathBuf>,
+    repo: Arc<dyn Repository>,
+    keyring: Keyring,
+}
+
+impl fmt::Debug for Vault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field("store", &self.inner.store.to_string())
+            .field("local_root", &self.inner.local_root)
+            .field("keyring", &self.inner.keyring)
+            .field("segment_size", &self.segment_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// A vault over any object store. `local_root` is the directory of a local store (enables
+    /// sweeping its staging files), `None` for remote stores.
+    pub fn new(store: Arc<dyn ObjectStore>, local_root: Option<PathBuf>, repo: Arc<dyn Repository>, keyring: Keyring) -> Self {
+        let inner = Inner { store, local_root, repo, keyring };
+        Self { inner: Arc::new(inner), segment_size: DEFAULT_SEGMENT_SIZE }
+    }
+
+    /// A vault over a directory (created if needed). Writes are fsynced before they count as
+    /// done, like a remote store's acknowledgement: a document row must never name a blob that a
+    /// power cut can take back.
+    pub fn local(root: &Path, repo: Arc<dyn Repository>, keyring: Keyring) -> Result<Self, VaultError> {
+        let io_error = |source| VaultError::Io { path: root.to_owned(), source };
+        std::fs::create_dir_all(root).map_err(io_error)?;
+        let root = std::fs::canonicalize(root).map_err(io_error)?;
+        let store = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true);
+        Ok(Self::new(Arc::new(store), Some(root), repo, keyring))
+    }
+
+    /// Uses `segment_size` plaintext bytes per segment for new objects (tests use tiny ones to
+    /// cross many segment boundaries cheaply).
+    pub fn with_segment_size(mut self, segment_size: u32) -> Result<Self, VaultError> {
+        self.segment_size = Header::new(segment_size).map_err(VaultError::Crypto)?.segment_size();
+        Ok(self)
+    }
+
+    pub fn segment_size(&self) -> u32 {
+        self.segment_size
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.inner.keyring
+    }
+
+    /// Where an object's ciphertext lives: `objects/<first two characters>/<key>`. Always built
+    /// from a typed key (22 base64url characters), so no input can name another path; the
+    /// fan-out keeps directories of a local store small.
+    pub fn location(key: &ObjectKey) -> Location {
+        let key = key.as_str();
+        Location::from_iter([OBJECTS, key.get(..2).unwrap_or(key), key])
+    }
+
+    /// Deletes an object, crypto-shredding first: the row (with the wrapped data key) goes
+    /// before the blob, so once this row is gone no copy of the ciphertext can be decrypted,
+    /// whether or not the blob deletion succeeds. A missing row or blob is not an error.
+    pub async fn delete(&self, key: &ObjectKey) -> Result<(), VaultError> {
+        self.inner.repo.delete_object(key).await?;
+        self.delete_blob(key).await
+    }
+
+    /// Deletes only the ciphertext, for callers that already deleted the row in their own
+    /// transaction. A missing blob is not an error.
+    pub async fn delete_blob(&self, key: &ObjectKey) -> Result<(), VaultError> {
+        match self.inner.store.delete(&Self::location(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// Runs `cleanup` on the current tokio runtime; used from `Drop`, which cannot await. Without a
+/// runtime (or if it shuts down first) the start-up [`Vault::sweep`] removes what is left.
+fn spawn_cleanup(key: &ObjectKey, cleanup: impl Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn(cleanup)),
+        Err(_) => tracing::warn!(object = %key, "no runtime to clean up an abandoned object; the next sweep will"),
+    }
+}

@@ -1,0 +1,219 @@
+//! Streaming upload: hash, encrypt and store a body in bounded memory, leaving nothing behind
+//! when it fails or is abandoned.
+
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt as _};
+use object_store::{ObjectStoreExt as _, WriteMultipart};
+use schema::{ObjectKey, ObjectRecord};
+use sha1::{Digest as _, Sha1};
+
+use super::{Vault, spawn_cleanup};
+use crate::cipher::{Header, KEY_LEN, SegmentEncryptor};
+use crate::error::VaultError;
+use crate::keyring::random_bytes;
+
+/// Multipart part size: S3 refuses parts under 5 MiB (but the last).
+const PART_SIZE: usize = 5 * 1024 * 1024;
+/// Parts uploading at once. With [`FLUSH_AT`] this bounds an upload's memory to about
+/// `PART_SIZE * (MAX_PARTS_IN_FLIGHT + 1) + FLUSH_AT`, whatever the document's size.
+const MAX_PARTS_IN_FLIGHT: usize = 2;
+/// Ciphertext gathered before it is handed to the multipart writer (fewer, larger writes).
+const FLUSH_AT: usize = 256 * 1024;
+
+/// A stored object whose upload finished. Dropping it without [`keep`](Self::keep) deletes the
+/// object: the caller keeps it only once the record that refers to it is committed, so a failure
+/// in between never leaves an unreferenced object.
+pub struct PendingObject {
+    vault: Vault,
+    key: ObjectKey,
+    size: u64,
+    sha1_hex: String,
+    kept: bool,
+}
+
+impl PendingObject {
+    pub fn key(&self) -> &ObjectKey {
+        &self.key
+    }
+
+    /// Plaintext size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Lowercase hex SHA-1 of the plaintext.
+    pub fn sha1_hex(&self) -> &str {
+        &self.sha1_hex
+    }
+
+    /// The object is referenced now: keep it.
+    pub fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl fmt::Debug for PendingObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingObject")
+            .field("key", &self.key)
+            .field("size", &self.size)
+            .field("sha1_hex", &self.sha1_hex)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PendingObject {
+    fn drop(&mut self) {
+        if false && !self.kept {
+            let (vault, key) = (self.vault.clone(), self.key.clone());
+            spawn_cleanup(&self.key, async move {
+                if let Err(error) = vault.delete(&key).await {
+                    tracing::warn!(object = %key, error = %error, "could not delete an unkept object; the next sweep will");
+                }
+            });
+        }
+    }
+}
+
+/// An upload in progress. Created before the object's row exists; until it is disarmed, its
+/// drop (the `put` future dropped by a client disconnect) aborts the multipart upload and
+/// deletes row and blob in a spawned task.
+struct Upload {
+    vault: Vault,
+    key: ObjectKey,
+    writer: Option<WriteMultipart>,
+    armed: bool,
+}
+
+impl Upload {
+    /// Cleans up now (the error path, where the caller can wait for it).
+    async fn fail(mut self) {
+        self.armed = false;
+        cleanup(self.vault.clone(), self.key.clone(), self.writer.take()).await;
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if false && self.armed {
+            spawn_cleanup(&self.key, cleanup(self.vault.clone(), self.key.clone(), self.writer.take()));
+        }
+    }
+}
+
+async fn cleanup(vault: Vault, key: ObjectKey, writer: Option<WriteMultipart>) {
+    if let Some(writer) = writer
+        && let Err(error) = writer.abort().await
+    {
+        tracing::warn!(object = %key, error = %error, "could not abort an upload; the next sweep will clean it");
+    }
+    if let Err(error) = vault.delete(&key).await {
+        tracing::warn!(object = %key, error = %error, "could not delete a failed upload; the next sweep will");
+    }
+}
+
+impl Vault {
+    /// Stores `body` encrypted under a fresh data key, computing its size and SHA-1 on the way.
+    ///
+    /// The object's row (with the wrapped data key) is written before any byte reaches the store,
+    /// so a crash at any point leaves something [`sweep`](Self::sweep) can find. On a body error
+    /// ([`VaultError::Source`]), a body over `max_size` bytes ([`VaultError::TooLarge`]) or a
+    /// store error, the upload is aborted and row and blob are deleted before this returns; if
+    /// the future is dropped midway, the same clean-up runs in a spawned task. Only ciphertext
+    /// is ever written, and memory stays bounded whatever the body's size.
+    pub async fn put<S, E>(&self, body: S, max_size: u64) -> Result<PendingObject, VaultError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let key = ObjectKey::random();
+        let data_key = random_bytes::<KEY_LEN>()?;
+        let (kek_id, wrapped_dek) = self.inner.keyring.wrap(&data_key, &key)?;
+        let mut upload = Upload { vault: self.clone(), key: key.clone(), writer: None, armed: true };
+        let record = ObjectRecord {
+            key: key.clone(),
+            kek_id,
+            wrapped_dek,
+            size: None,
+            sha1: None,
+            created_at: chrono::Utc::now(),
+        };
+        let stored = match self.inner.repo.insert_object(&record).await {
+            Ok(()) => self.store_body(&mut upload, &data_key, body, max_size).await,
+            Err(error) => Err(error.into()),
+        };
+        let finished = match stored {
+            Ok((size, sha1_hex)) => self.finish(&key, size, &sha1_hex).await.map(|()| (size, sha1_hex)),
+            Err(error) => Err(error),
+        };
+        match finished {
+            Ok((size, sha1_hex)) => {
+                upload.armed = false;
+                Ok(PendingObject { vault: self.clone(), key, size, sha1_hex, kept: false })
+            }
+            Err(error) => {
+                upload.fail().await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn finish(&self, key: &ObjectKey, size: u64, sha1_hex: &str) -> Result<(), VaultError> {
+        let recorded = i64::try_from(size).map_err(|_| VaultError::TooLarge { limit: i64::MAX as u64 })?;
+        Ok(self.inner.repo.finish_object(key, recorded, sha1_hex).await?)
+    }
+
+    /// Streams the body into the store; returns its plaintext size and SHA-1.
+    async fn store_body<S, E>(
+        &self,
+        upload: &mut Upload,
+        data_key: &[u8; KEY_LEN],
+        mut body: S,
+        max_size: u64,
+    ) -> Result<(u64, String), VaultError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let header = Header::new(self.segment_size).map_err(VaultError::Crypto)?;
+        let mut encryptor = SegmentEncryptor::new(data_key, header).map_err(VaultError::Crypto)?;
+        let multipart = self.inner.store.put_multipart(&Self::location(&upload.key)).await?;
+        let writer = upload.writer.insert(WriteMultipart::new_with_chunk_size(multipart, PART_SIZE));
+        let mut hasher = Sha1::new();
+        let mut size = 0u64;
+        let mut out = BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(VaultError::source_error)?;
+            size = size.saturating_add(chunk.len() as u64);
+            if size > max_size {
+                return Err(VaultError::TooLarge { limit: max_size });
+            }
+            hasher.update(&chunk);
+            encryptor.update(&chunk, &mut out).map_err(VaultError::Crypto)?;
+            if out.len() >= FLUSH_AT {
+                send(writer, &mut out).await?;
+            }
+        }
+        encryptor.finish(&mut out).map_err(VaultError::Crypto)?;
+        send(writer, &mut out).await?;
+        // Taken out of the guard to complete it; should completion fail, `finish` has already
+        // aborted the upload and the caller's clean-up deletes the row (and any blob).
+        if let Some(writer) = upload.writer.take() {
+            writer.finish().await?;
+        }
+        let sha1_hex = hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+        Ok((size, sha1_hex))
+    }
+}
+
+/// Hands the gathered ciphertext to the writer, first waiting until few enough parts are in
+/// flight: this is the back-pressure that keeps a fast client from filling memory.
+async fn send(writer: &mut WriteMultipart, out: &mut BytesMut) -> Result<(), VaultError> {
+    if !out.is_empty() {
+        writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await?;
+        writer.put(out.split().freeze());
+    }
+    Ok(())
+}
