@@ -81,7 +81,12 @@ fn addr_override(key: &'static str, value: Option<&SocketAddr>) -> Option<(&'sta
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Up { data_dir, api_addr, gateway_addr, vault_addr } => {
+        Command::Up {
+            data_dir,
+            api_addr,
+            gateway_addr,
+            vault_addr,
+        } => {
             let overrides: Vec<_> = [
                 path_override("data_dir", data_dir.as_ref()),
                 addr_override("api.addr", api_addr.as_ref()),
@@ -95,19 +100,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
             let instance = Instance::start(&settings).await?;
             if let Some(path) = &instance.default_key_path {
-                println!("Created producer \"default\"; its key is in {} (mode 0600).", path.display());
+                println!(
+                    "Created producer \"default\"; its key is in {} (mode 0600).",
+                    path.display()
+                );
             }
             println!("API server: http://{}", instance.api_addr);
             println!("Gateway:    http://{}", instance.gateway_addr);
             println!("Vault:      http://{}", instance.vault_addr);
             instance.run_until_signal().await
         }
-        Command::Producer { command: ProducerCommand::Add { name, email, data_dir } } => {
-            let overrides: Vec<_> = path_override("data_dir", data_dir.as_ref()).into_iter().collect();
+        Command::Producer {
+            command:
+                ProducerCommand::Add {
+                    name,
+                    email,
+                    data_dir,
+                },
+        } => {
+            let overrides: Vec<_> = path_override("data_dir", data_dir.as_ref())
+                .into_iter()
+                .collect();
             let settings = Settings::load(cli.config.as_deref(), &overrides)?;
             std::fs::create_dir_all(&settings.data_dir)
                 .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-            let repo = schema::connect(&settings.database_url()).await.context("opening the database")?;
+            let repo = schema::connect(&settings.database_url())
+                .await
+                .context("opening the database")?;
             let pem = crate::producers::add(repo.as_ref(), name, Some(email)).await?;
             print!("{}", pem.as_str());
             Ok(())

@@ -42,16 +42,20 @@ impl Instance {
             .mode(0o700)
             .create(data_dir)
             .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-        let repo = schema::connect(&settings.database_url()).await.context("opening the database")?;
-        let keyring = Keyring::load_or_create(&data_dir.join(KEYRING_FILE)).context("loading the vault keyring")?;
-        let vault = Vault::local(&data_dir.join(OBJECTS_DIR), repo.clone(), keyring).context("opening the object store")?;
+        let repo = schema::connect(&settings.database_url())
+            .await
+            .context("opening the database")?;
+        let keyring = Keyring::load_or_create(&data_dir.join(KEYRING_FILE))
+            .context("loading the vault keyring")?;
+        let vault = Vault::local(&data_dir.join(OBJECTS_DIR), repo.clone(), keyring)
+            .context("opening the object store")?;
         let swept = vault
             .sweep(Duration::from_secs(settings.vault.orphan_grace_secs))
             .await
             .context("sweeping orphaned objects")?;
         tracing::info!(?swept, "start-up sweep done");
-        let instance_key =
-            SigningKey::load_or_create(&data_dir.join(INSTANCE_KEY_FILE)).context("loading the instance key")?;
+        let instance_key = SigningKey::load_or_create(&data_dir.join(INSTANCE_KEY_FILE))
+            .context("loading the instance key")?;
         let default_key_path = crate::producers::ensure_default(repo.as_ref(), data_dir).await?;
 
         let api_listener = bind(settings.api.addr)?;
@@ -64,7 +68,10 @@ impl Instance {
         let context = api_server::ApiContext {
             repo,
             vault,
-            tokens: Arc::new(TokenIssuer::new(&instance_key, Duration::from_secs(settings.api.token_ttl_secs))),
+            tokens: Arc::new(TokenIssuer::new(
+                &instance_key,
+                Duration::from_secs(settings.api.token_ttl_secs),
+            )),
             links: Links {
                 api_root: public_url(&settings.api.public_url, api_addr),
                 gateway_root: public_url(&settings.gateway.public_url, gateway_addr),
@@ -83,7 +90,14 @@ impl Instance {
         ];
         let handles = servers.iter().map(actix_web::dev::Server::handle).collect();
         let tasks = servers.into_iter().map(tokio::spawn).collect();
-        Ok(Self { api_addr, gateway_addr, vault_addr, default_key_path, handles, tasks })
+        Ok(Self {
+            api_addr,
+            gateway_addr,
+            vault_addr,
+            default_key_path,
+            handles,
+            tasks,
+        })
     }
 
     /// Stops accepting, lets in-flight requests finish, then returns.
@@ -111,7 +125,8 @@ fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 
 async fn shutdown_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
         _ = terminate.recv() => {}

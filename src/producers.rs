@@ -18,16 +18,24 @@ pub const DEFAULT_PRODUCER: &str = "default";
 pub fn validate_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !name.starts_with('.');
     if !ok {
-        bail!("producer names are 1 to 64 characters of letters, digits, '-', '_' and '.' (not starting with '.')");
+        bail!(
+            "producer names are 1 to 64 characters of letters, digits, '-', '_' and '.' (not starting with '.')"
+        );
     }
     Ok(())
 }
 
 /// Registers a new producer and returns its private key as PEM (the only copy).
-pub async fn add(repo: &dyn Repository, name: &str, email: Option<&str>) -> anyhow::Result<Zeroizing<String>> {
+pub async fn add(
+    repo: &dyn Repository,
+    name: &str,
+    email: Option<&str>,
+) -> anyhow::Result<Zeroizing<String>> {
     validate_name(name)?;
     let key = SigningKey::generate().context("generating the producer key")?;
     let producer = Producer {
@@ -37,21 +45,29 @@ pub async fn add(repo: &dyn Repository, name: &str, email: Option<&str>) -> anyh
         public_key: key.public_key().to_vec(),
         created_at: Utc::now(),
     };
-    repo.insert_producer(&producer).await.map_err(|error| match error {
-        schema::RepoError::Conflict(_) => anyhow::anyhow!("a producer named {name:?} already exists"),
-        other => anyhow::Error::new(other).context("saving the producer"),
-    })?;
+    repo.insert_producer(&producer)
+        .await
+        .map_err(|error| match error {
+            schema::RepoError::Conflict(_) => {
+                anyhow::anyhow!("a producer named {name:?} already exists")
+            }
+            other => anyhow::Error::new(other).context("saving the producer"),
+        })?;
     Ok(key.to_pem())
 }
 
 /// On a data directory with no producer, creates `default` and writes its key to
 /// `DIR/producer-default.pem` (mode 0600). Returns the path when it did.
-pub async fn ensure_default(repo: &dyn Repository, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+pub async fn ensure_default(
+    repo: &dyn Repository,
+    data_dir: &Path,
+) -> anyhow::Result<Option<PathBuf>> {
     if repo.count_producers().await? > 0 {
         return Ok(None);
     }
     let pem = add(repo, DEFAULT_PRODUCER, None).await?;
     let path = data_dir.join(format!("producer-{DEFAULT_PRODUCER}.pem"));
-    shared::private_file::write(&path, pem.as_bytes()).context("writing the default producer's key")?;
+    shared::private_file::write(&path, pem.as_bytes())
+        .context("writing the default producer's key")?;
     Ok(Some(path))
 }

@@ -44,7 +44,9 @@ fn bearer_or_basic_token(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthenticated("an Authorization header is required"))?
+        .ok_or(ApiError::Unauthenticated(
+            "an Authorization header is required",
+        ))?
         .to_str()
         .map_err(|_| ApiError::Unauthenticated("the Authorization header is not text"))?;
     let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
@@ -55,9 +57,12 @@ fn bearer_or_basic_token(req: &HttpRequest) -> Result<String, ApiError> {
         let decoded = STANDARD
             .decode(credentials)
             .map_err(|_| ApiError::Unauthenticated("Basic credentials must be base64(token)"))?;
-        String::from_utf8(decoded).map_err(|_| ApiError::Unauthenticated("Basic credentials must be base64(token)"))
+        String::from_utf8(decoded)
+            .map_err(|_| ApiError::Unauthenticated("Basic credentials must be base64(token)"))
     } else {
-        Err(ApiError::Unauthenticated("use Basic base64(token) or Bearer token"))
+        Err(ApiError::Unauthenticated(
+            "use Basic base64(token) or Bearer token",
+        ))
     }
 }
 
@@ -70,9 +75,17 @@ async fn authenticate(context: &ApiContext, token: &str) -> Result<Principal, Ap
         .repo
         .active_session(&claims.jti, chrono::Utc::now())
         .await?
-        .ok_or(ApiError::Unauthenticated("the token has been revoked or has expired"))?;
+        .ok_or(ApiError::Unauthenticated(
+            "the token has been revoked or has expired",
+        ))?;
     if session.producer_id.as_str() != claims.sub {
-        return Err(ApiError::Unauthenticated("the token is invalid or has expired"));
+        return Err(ApiError::Unauthenticated(
+            "the token is invalid or has expired",
+        ));
     }
-    Ok(Principal { producer: session.producer_id, operator: session.email, token_id: session.jti })
+    Ok(Principal {
+        producer: session.producer_id,
+        operator: session.email,
+        token_id: session.jti,
+    })
 }

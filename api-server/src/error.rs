@@ -20,7 +20,10 @@ pub enum ApiError {
     #[error("not found")]
     NotFound,
     #[error("{detail}")]
-    BadRequest { field: Option<String>, detail: String },
+    BadRequest {
+        field: Option<String>,
+        detail: String,
+    },
     #[error("{field}: {detail}")]
     Invalid { field: String, detail: String },
     #[error("{field} is larger than {limit} bytes")]
@@ -35,11 +38,17 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(field: &str, detail: impl Into<String>) -> Self {
-        Self::BadRequest { field: Some(field.to_owned()), detail: detail.into() }
+        Self::BadRequest {
+            field: Some(field.to_owned()),
+            detail: detail.into(),
+        }
     }
 
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
-        Self::Invalid { field: field.to_owned(), detail: detail.into() }
+        Self::Invalid {
+            field: field.to_owned(),
+            detail: detail.into(),
+        }
     }
 
     pub fn internal(error: impl Into<BoxError>) -> Self {
@@ -58,8 +67,14 @@ impl From<vault::VaultError> for ApiError {
         use vault::VaultError as V;
         match error {
             V::NotFound => Self::NotFound,
-            V::TooLarge => Self::TooLarge { field: "document".into(), limit: 0 },
-            V::Source(source) => Self::bad_request("document", format!("the document upload was interrupted: {source}")),
+            V::TooLarge { limit } => Self::TooLarge {
+                field: "document".into(),
+                limit,
+            },
+            V::Source(source) => Self::bad_request(
+                "document",
+                format!("the document upload was interrupted: {source}"),
+            ),
             other => Self::internal(other),
         }
     }
@@ -83,17 +98,19 @@ impl ResponseError for ApiError {
         let status = self.status_code();
         if status.is_server_error() {
             tracing::error!(error = %error_chain(self), "request failed");
-            return Problem::new(status, "the server could not complete the request").into_response();
+            return Problem::new(status, "the server could not complete the request")
+                .into_response();
         }
         let mut problem = Problem::new(status, self.to_string());
         match self {
-            Self::BadRequest { field: Some(field), .. } | Self::Invalid { field, .. } | Self::TooLarge { field, .. } => {
+            Self::BadRequest {
+                field: Some(field), ..
+            }
+            | Self::Invalid { field, .. }
+            | Self::TooLarge { field, .. } => {
                 problem = problem.with_field(field.clone());
             }
             _ => {}
-        }
-        if let Self::TooLarge { field, limit: 0 } = self {
-            problem.detail = format!("{field} is larger than this instance accepts");
         }
         let mut builder = problem.response_builder();
         match self {

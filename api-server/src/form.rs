@@ -30,7 +30,10 @@ fn multipart_error(error: MultipartError) -> ApiError {
         | MultipartError::ContentTypeIncompatible => {
             ApiError::UnsupportedMediaType("the body must be multipart/form-data".into())
         }
-        other => ApiError::BadRequest { field: None, detail: format!("malformed multipart body: {other}") },
+        other => ApiError::BadRequest {
+            field: None,
+            detail: format!("malformed multipart body: {other}"),
+        },
     }
 }
 
@@ -39,7 +42,10 @@ pub fn field_name(field: &Field) -> Result<String, ApiError> {
     field
         .name()
         .map(str::to_owned)
-        .ok_or_else(|| ApiError::BadRequest { field: None, detail: "every part needs a name".into() })
+        .ok_or_else(|| ApiError::BadRequest {
+            field: None,
+            detail: "every part needs a name".into(),
+        })
 }
 
 /// Reads a small part whole, refusing it beyond `limit` bytes (413) or when it is not UTF-8 (400).
@@ -47,11 +53,15 @@ pub async fn read_text(field: &mut Field, name: &str, limit: usize) -> Result<St
     let mut buffer = BytesMut::new();
     while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
         if buffer.len() + chunk.len() > limit {
-            return Err(ApiError::TooLarge { field: name.to_owned(), limit: limit as u64 });
+            return Err(ApiError::TooLarge {
+                field: name.to_owned(),
+                limit: limit as u64,
+            });
         }
         buffer.extend_from_slice(&chunk);
     }
-    String::from_utf8(buffer.to_vec()).map_err(|_| ApiError::bad_request(name, "must be UTF-8 text"))
+    String::from_utf8(buffer.to_vec())
+        .map_err(|_| ApiError::bad_request(name, "must be UTF-8 text"))
 }
 
 /// The document part, stored encrypted but not yet committed to a record.
@@ -78,7 +88,11 @@ pub struct DocumentForm {
 impl DocumentForm {
     /// Reads every part. On any error the stored document (if any) is destroyed before
     /// returning, so a failed request leaves no content behind.
-    pub async fn read(multipart: &mut Multipart, vault: &Vault, limits: Limits) -> Result<Self, ApiError> {
+    pub async fn read(
+        multipart: &mut Multipart,
+        vault: &Vault,
+        limits: Limits,
+    ) -> Result<Self, ApiError> {
         let mut form = Self::default();
         let result = form.read_parts(multipart, vault, limits).await;
         match result {
@@ -97,7 +111,12 @@ impl DocumentForm {
         }
     }
 
-    async fn read_parts(&mut self, multipart: &mut Multipart, vault: &Vault, limits: Limits) -> Result<(), ApiError> {
+    async fn read_parts(
+        &mut self,
+        multipart: &mut Multipart,
+        vault: &Vault,
+        limits: Limits,
+    ) -> Result<(), ApiError> {
         while let Some(mut field) = next_field(multipart).await? {
             let name = field_name(&field)?;
             match name.as_str() {
@@ -111,10 +130,12 @@ impl DocumentForm {
                 }
                 "expiration" => {
                     once(&self.expiration, &name)?;
-                    self.expiration = Some(read_text(&mut field, &name, MAX_TEXT_PART_BYTES).await?);
+                    self.expiration =
+                        Some(read_text(&mut field, &name, MAX_TEXT_PART_BYTES).await?);
                 }
                 "audience" | "challenge" | "fulfillment" | "landingpage" | "metadata" => {
-                    let value = read_json_object(&mut field, &name, limits.max_json_part_bytes).await?;
+                    let value =
+                        read_json_object(&mut field, &name, limits.max_json_part_bytes).await?;
                     let slot = match name.as_str() {
                         "audience" => &mut self.audience,
                         "challenge" => &mut self.challenge,
@@ -133,31 +154,50 @@ impl DocumentForm {
 }
 
 fn once<T>(slot: &Option<T>, name: &str) -> Result<(), ApiError> {
-    if slot.is_some() { Err(ApiError::bad_request(name, "the part is given twice")) } else { Ok(()) }
+    if slot.is_some() {
+        Err(ApiError::bad_request(name, "the part is given twice"))
+    } else {
+        Ok(())
+    }
 }
 
 /// A JSON part: an object, or `null` for "none".
-async fn read_json_object(field: &mut Field, name: &str, limit: usize) -> Result<Option<Value>, ApiError> {
+async fn read_json_object(
+    field: &mut Field,
+    name: &str,
+    limit: usize,
+) -> Result<Option<Value>, ApiError> {
     let text = read_text(field, name, limit).await?;
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Null) => Ok(None),
         Ok(value @ Value::Object(_)) => Ok(Some(value)),
         Ok(_) => Err(ApiError::invalid(name, "must be a JSON object or null")),
-        Err(error) => Err(ApiError::invalid(name, format!("is not valid JSON: {error}"))),
+        Err(error) => Err(ApiError::invalid(
+            name,
+            format!("is not valid JSON: {error}"),
+        )),
     }
 }
 
-async fn read_document(field: Field, vault: &Vault, limits: Limits) -> Result<UploadedDocument, ApiError> {
-    let media_type = field
-        .content_type()
-        .map_or_else(|| "application/octet-stream".to_owned(), ToString::to_string);
+async fn read_document(
+    field: Field,
+    vault: &Vault,
+    limits: Limits,
+) -> Result<UploadedDocument, ApiError> {
+    let media_type = field.content_type().map_or_else(
+        || "application/octet-stream".to_owned(),
+        ToString::to_string,
+    );
     let filename = field
         .content_disposition()
         .and_then(|disposition| disposition.get_filename())
         .map(str::to_owned);
-    let object = vault.put(field, limits.max_document_bytes).await.map_err(|error| match ApiError::from(error) {
-        ApiError::TooLarge { field, .. } => ApiError::TooLarge { field, limit: limits.max_document_bytes },
-        other => other,
-    })?;
-    Ok(UploadedDocument { object, media_type, filename })
+    // actix's multipart errors are not `Send`; the vault keeps the cause as text.
+    let body = field.map_err(|error| std::io::Error::other(error.to_string()));
+    let object = vault.put(body, limits.max_document_bytes).await?;
+    Ok(UploadedDocument {
+        object,
+        media_type,
+        filename,
+    })
 }

@@ -27,11 +27,16 @@ pub use context::ApiContext;
 
 /// Builds the API server on `listener` (bound already, so port 0 works). Signals are not
 /// handled here: the caller owns shutdown through the returned server's handle.
-pub fn build(context: ApiContext, listener: TcpListener, workers: usize) -> std::io::Result<actix_web::dev::Server> {
+pub fn build(
+    context: ApiContext,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<actix_web::dev::Server> {
     let context = web::Data::new(context);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(context.clone())
+            .wrap(shared::server::request_trace())
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })

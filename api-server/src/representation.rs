@@ -8,7 +8,13 @@ use serde_json::{Value, json};
 use crate::context::Links;
 
 /// The sub-resources a record links to, in the spec's order.
-pub const SUB_RESOURCES: [&str; 5] = ["audience", "fulfillment", "challenge", "landingpage", "metadata"];
+pub const SUB_RESOURCES: [&str; 5] = [
+    "audience",
+    "fulfillment",
+    "challenge",
+    "landingpage",
+    "metadata",
+];
 
 pub fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -31,18 +37,30 @@ pub fn placeholder_href(links: &Links, record: &DocumentRecord) -> String {
         .and_then(|audience| audience.get("viewerToken"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    format!("{}/{}{}", links.gateway_root, record.placeholder_id, template)
+    format!(
+        "{}/{}{}",
+        links.gateway_root, record.placeholder_id, template
+    )
 }
 
 pub fn record(links: &Links, record: &DocumentRecord) -> Value {
     let base = self_href(links, record);
     let mut link_map = serde_json::Map::new();
     link_map.insert("self".into(), json!({"href": base, "rel": "self"}));
-    link_map.insert("document".into(), json!({"href": format!("{base}/document"), "rel": "edit"}));
+    link_map.insert(
+        "document".into(),
+        json!({"href": format!("{base}/document"), "rel": "edit"}),
+    );
     for name in SUB_RESOURCES {
-        link_map.insert(name.into(), json!({"href": format!("{base}/{name}"), "rel": "edit"}));
+        link_map.insert(
+            name.into(),
+            json!({"href": format!("{base}/{name}"), "rel": "edit"}),
+        );
     }
-    link_map.insert("placeholder".into(), json!({"href": placeholder_href(links, record), "rel": "alternate"}));
+    link_map.insert(
+        "placeholder".into(),
+        json!({"href": placeholder_href(links, record), "rel": "alternate"}),
+    );
     json!({
         "id": record.id,
         "name": record.name,

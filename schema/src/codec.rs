@@ -204,7 +204,9 @@ pub(crate) fn limit(limit: u32) -> i64 {
 /// Builds a migrator from migrations embedded at compile time, so an installed binary needs no
 /// migrations folder beside it. Versions and descriptions follow the file names, exactly as
 /// `sqlx::migrate!` would derive them, so switching to that macro later keeps the history valid.
-pub(crate) fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
+pub(crate) fn migrator(
+    migrations: &[(i64, &'static str, &'static str)],
+) -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};
     Migrator::with_migrations(
         migrations

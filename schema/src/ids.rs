@@ -107,7 +107,13 @@ mod tests {
 
     #[test]
     fn rejects_wrong_shapes() {
-        for bad in ["", "short", "../../../../etc/passwd", "AAAAAAAAAAAAAAAAAAAAA=", "AAAAAAAAAAAAAAAAAAAAAB"] {
+        for bad in [
+            "",
+            "short",
+            "../../../../etc/passwd",
+            "AAAAAAAAAAAAAAAAAAAAA=",
+            "AAAAAAAAAAAAAAAAAAAAAB",
+        ] {
             assert_eq!(DocumentId::parse(bad), Err(IdError), "{bad:?}");
         }
         assert!(DocumentId::parse("AAAAAAAAAAAAAAAAAAAAAA").is_ok());

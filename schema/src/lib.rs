@@ -6,7 +6,7 @@
 //! - [`model`]: the records the services keep (producers, login sessions, vault objects, documents).
 //! - [`repo`]: the one [`Repository`] trait every service talks to.
 //! - [`sqlite`] and [`postgres`]: one implementation per database, each with its own migrations
-//!   (`migrations/sqlite`, `migrations/postgres`). A single conformance suite (`tests/conformance.rs`)
+//!   (`migrations/sqlite`, `migrations/postgres`). A single conformance suite (`tests/conformance/`)
 //!   runs against both so dialect drift fails a test, not a user. The migrations are embedded
 //!   in the binary. What both share (column lists, row → record mapping, encodings) is in the
 //!   private `codec` module, so only the SQL text differs between the two.

@@ -67,7 +67,10 @@ impl Repository for PgRepository {
         Ok(())
     }
 
-    async fn producer_by_public_key(&self, public_key: &[u8]) -> Result<Option<Producer>, RepoError> {
+    async fn producer_by_public_key(
+        &self,
+        public_key: &[u8],
+    ) -> Result<Option<Producer>, RepoError> {
         sqlx::query(concat!(
             "SELECT ",
             producer_columns!(),
@@ -120,7 +123,11 @@ impl Repository for PgRepository {
         Ok(())
     }
 
-    async fn active_session(&self, jti: &str, now: DateTime<Utc>) -> Result<Option<LoginSession>, RepoError> {
+    async fn active_session(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LoginSession>, RepoError> {
         sqlx::query(concat!(
             "SELECT ",
             session_columns!(),
@@ -201,7 +208,10 @@ impl Repository for PgRepository {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn orphan_objects(&self, created_before: DateTime<Utc>) -> Result<Vec<ObjectKey>, RepoError> {
+    async fn orphan_objects(
+        &self,
+        created_before: DateTime<Utc>,
+    ) -> Result<Vec<ObjectKey>, RepoError> {
         sqlx::query(
             "SELECT o.key FROM objects o \
              WHERE o.created_at < $1 \
@@ -255,7 +265,11 @@ impl Repository for PgRepository {
         Ok(())
     }
 
-    async fn document(&self, producer: &ProducerId, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError> {
+    async fn document(
+        &self,
+        producer: &ProducerId,
+        id: &DocumentId,
+    ) -> Result<Option<DocumentRecord>, RepoError> {
         sqlx::query(concat!(
             "SELECT ",
             document_columns!(),
@@ -293,7 +307,11 @@ impl Repository for PgRepository {
         .collect()
     }
 
-    async fn delete_document(&self, producer: &ProducerId, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError> {
+    async fn delete_document(
+        &self,
+        producer: &ProducerId,
+        id: &DocumentId,
+    ) -> Result<Option<DocumentRecord>, RepoError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let Some(row) = sqlx::query(concat!(
             "DELETE FROM documents WHERE producer_id = $1 AND id = $2 RETURNING ",

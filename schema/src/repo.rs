@@ -33,14 +33,21 @@ pub trait Repository: Send + Sync + 'static {
     // --- producers ---
     /// `RepoError::Conflict` when the name or the public key is already registered.
     async fn insert_producer(&self, producer: &Producer) -> Result<(), RepoError>;
-    async fn producer_by_public_key(&self, public_key: &[u8]) -> Result<Option<Producer>, RepoError>;
+    async fn producer_by_public_key(
+        &self,
+        public_key: &[u8],
+    ) -> Result<Option<Producer>, RepoError>;
     async fn producer_by_name(&self, name: &str) -> Result<Option<Producer>, RepoError>;
     async fn count_producers(&self) -> Result<i64, RepoError>;
 
     // --- login sessions ---
     async fn insert_session(&self, session: &LoginSession) -> Result<(), RepoError>;
     /// The session when it exists, is not revoked and has not expired at `now`.
-    async fn active_session(&self, jti: &str, now: DateTime<Utc>) -> Result<Option<LoginSession>, RepoError>;
+    async fn active_session(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LoginSession>, RepoError>;
     /// Marks the session revoked; `false` when there was no such active session.
     async fn revoke_session(&self, jti: &str, now: DateTime<Utc>) -> Result<bool, RepoError>;
 
@@ -53,14 +60,21 @@ pub trait Repository: Send + Sync + 'static {
     /// Deletes the object row (and with it the wrapped data key); `false` when absent.
     async fn delete_object(&self, key: &ObjectKey) -> Result<bool, RepoError>;
     /// Objects created before `created_before` that no document references.
-    async fn orphan_objects(&self, created_before: DateTime<Utc>) -> Result<Vec<ObjectKey>, RepoError>;
+    async fn orphan_objects(
+        &self,
+        created_before: DateTime<Utc>,
+    ) -> Result<Vec<ObjectKey>, RepoError>;
     /// Whether an object row exists for `key` (used to find blobs that no row names).
     async fn object_exists(&self, key: &ObjectKey) -> Result<bool, RepoError>;
 
     // --- documents ---
     async fn insert_document(&self, document: &DocumentRecord) -> Result<(), RepoError>;
     /// The producer's document; another producer's id is `None`, exactly like an unknown one.
-    async fn document(&self, producer: &ProducerId, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError>;
+    async fn document(
+        &self,
+        producer: &ProducerId,
+        id: &DocumentId,
+    ) -> Result<Option<DocumentRecord>, RepoError>;
     /// `(id, name)` pairs in id order, after `after` when given, at most `limit`.
     async fn list_documents(
         &self,
@@ -71,7 +85,11 @@ pub trait Repository: Send + Sync + 'static {
     /// Deletes the document row and its object row (the wrapped data key) in one transaction,
     /// so the content is unrecoverable the moment this returns; the blob is removed afterwards.
     /// Returns the deleted record, `None` when there was no such document for this producer.
-    async fn delete_document(&self, producer: &ProducerId, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError>;
+    async fn delete_document(
+        &self,
+        producer: &ProducerId,
+        id: &DocumentId,
+    ) -> Result<Option<DocumentRecord>, RepoError>;
 }
 
 /// Opens (creating if needed) the database named by `url` and applies its migrations.

@@ -42,7 +42,8 @@ impl SqliteRepository {
     ///   is a promise made to someone (an audit record the request waited for, a deletion
     ///   reported as done, an upload acknowledged), so it must survive a crash.
     /// - foreign keys on: SQLite leaves them off unless asked.
-    /// - busy timeout of 5 s, see [`BUSY_TIMEOUT`].
+    /// - busy timeout of 5 s: another process writing (`sealpost producer add` while
+    ///   `sealpost up` runs) makes a statement wait, not fail with "database is locked".
     pub async fn connect(url: &str) -> Result<Self, RepoError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(RepoError::Database)?
@@ -102,7 +103,10 @@ impl Repository for SqliteRepository {
         Ok(())
     }
 
-    async fn producer_by_public_key(&self, public_key: &[u8]) -> Result<Option<Producer>, RepoError> {
+    async fn producer_by_public_key(
+        &self,
+        public_key: &[u8],
+    ) -> Result<Option<Producer>, RepoError> {
         sqlx::query(concat!(
             "SELECT ",
             producer_columns!(),
@@ -155,7 +159,11 @@ impl Repository for SqliteRepository {
         Ok(())
     }
 
-    async fn active_session(&self, jti: &str, now: DateTime<Utc>) -> Result<Option<LoginSession>, RepoError> {
+    async fn active_session(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LoginSession>, RepoError> {
         sqlx::query(concat!(
             "SELECT ",
             session_columns!(),
@@ -236,7 +244,10 @@ impl Repository for SqliteRepository {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn orphan_objects(&self, created_before: DateTime<Utc>) -> Result<Vec<ObjectKey>, RepoError> {
+    async fn orphan_objects(
+        &self,
+        created_before: DateTime<Utc>,
+    ) -> Result<Vec<ObjectKey>, RepoError> {
         sqlx::query(
             "SELECT o.key FROM objects o \
              WHERE o.created_at < ? \
@@ -290,7 +301,11 @@ impl Repository for SqliteRepository {
         Ok(())
     }
 
-    async fn document(&self, producer: &ProducerId, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError> {
+    async fn document(
+        &self,
+        producer: &ProducerId,
+        id: &DocumentId,
+    ) -> Result<Option<DocumentRecord>, RepoError> {
         sqlx::query(concat!(
             "SELECT ",
             document_columns!(),
@@ -328,7 +343,11 @@ impl Repository for SqliteRepository {
         .collect()
     }
 
-    async fn delete_document(&self, producer: &ProducerId, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError> {
+    async fn delete_document(
+        &self,
+        producer: &ProducerId,
+        id: &DocumentId,
+    ) -> Result<Option<DocumentRecord>, RepoError> {
         // IMMEDIATE: take the write lock up front, so the busy timeout applies to it rather
         // than failing when a read lock would have to be upgraded mid-transaction.
         let mut tx = self

@@ -82,6 +82,9 @@ mod tests {
             with_database("postgres://u:p@h/postgres?sslmode=disable", "sp_1"),
             "postgres://u:p@h/sp_1?sslmode=disable"
         );
-        assert_eq!(with_database("postgresql://h:5432", "sp_1"), "postgresql://h:5432/sp_1");
+        assert_eq!(
+            with_database("postgresql://h:5432", "sp_1"),
+            "postgresql://h:5432/sp_1"
+        );
     }
 }

@@ -20,13 +20,25 @@ async fn creates_the_file_with_durable_settings() {
     assert!(dir.path().join("nested-name.db").exists());
 
     let pool = repo.pool();
-    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(journal, "wal");
-    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.unwrap();
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(synchronous, 2, "FULL");
-    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(pool).await.unwrap();
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(foreign_keys, 1);
-    let busy_timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(pool).await.unwrap();
+    let busy_timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(busy_timeout, 5000);
 }
 
@@ -34,7 +46,9 @@ async fn creates_the_file_with_durable_settings() {
 async fn sqlite_and_sqlite_slashes_urls_both_work() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("slashes.db");
-    schema::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    schema::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
     assert!(path.exists());
 }
 
@@ -83,6 +97,9 @@ async fn independent_pools_share_one_file() {
     for key in &keys {
         assert!(repo.object_exists(key).await.unwrap());
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM objects").fetch_one(repo.pool()).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM objects")
+        .fetch_one(repo.pool())
+        .await
+        .unwrap();
     assert_eq!(count, 100);
 }

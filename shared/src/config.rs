@@ -143,7 +143,11 @@ mod tests {
     fn defaults_then_file_then_overrides() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sealpost.toml");
-        std::fs::write(&file, "[api]\naddr = \"127.0.0.1:9999\"\ntoken_ttl_secs = 60\n").unwrap();
+        std::fs::write(
+            &file,
+            "[api]\naddr = \"127.0.0.1:9999\"\ntoken_ttl_secs = 60\n",
+        )
+        .unwrap();
         let settings = Settings::load(Some(&file), &[("api.token_ttl_secs", "5".into())]).unwrap();
         assert_eq!(settings.api.addr.port(), 9999);
         assert_eq!(settings.api.token_ttl_secs, 5);

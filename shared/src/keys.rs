@@ -38,20 +38,27 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("key_id", &self.key_id()).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("key_id", &self.key_id())
+            .finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
     pub fn generate() -> Result<Self, KeyError> {
-        let document = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Random)?;
+        let document =
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Random)?;
         Self::from_pkcs8(document.as_ref())
     }
 
     /// Accepts PKCS#8 v1 (as `openssl genpkey -algorithm ed25519` writes) and v2 (with the public key).
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, KeyError> {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|_| KeyError::NotEd25519)?;
-        Ok(Self { pkcs8: Zeroizing::new(der.to_vec()), pair })
+        let pair =
+            Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|_| KeyError::NotEd25519)?;
+        Ok(Self {
+            pkcs8: Zeroizing::new(der.to_vec()),
+            pair,
+        })
     }
 
     pub fn from_pem(text: &str) -> Result<Self, KeyError> {
@@ -129,11 +136,20 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert!(matches!(public_key_from_pem("hello"), Err(KeyError::NotPem)));
+        assert!(matches!(
+            public_key_from_pem("hello"),
+            Err(KeyError::NotPem)
+        ));
         let other = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
-        assert!(matches!(public_key_from_pem(other), Err(KeyError::WrongPemTag(_))));
+        assert!(matches!(
+            public_key_from_pem(other),
+            Err(KeyError::WrongPemTag(_))
+        ));
         let not_ed = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
-        assert!(matches!(public_key_from_pem(not_ed), Err(KeyError::NotEd25519)));
+        assert!(matches!(
+            public_key_from_pem(not_ed),
+            Err(KeyError::NotEd25519)
+        ));
     }
 
     #[test]

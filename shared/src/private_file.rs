@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrivateFileError {
-    #[error("{path} is readable or writable by group or others (mode {mode:o}); run `chmod 600 {path}`")]
+    #[error(
+        "{path} is readable or writable by group or others (mode {mode:o}); run `chmod 600 {path}`"
+    )]
     Insecure { path: PathBuf, mode: u32 },
     #[error("cannot access {path}")]
     Io {
@@ -18,7 +20,10 @@ pub enum PrivateFileError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PrivateFileError + '_ {
-    move |source| PrivateFileError::Io { path: path.to_owned(), source }
+    move |source| PrivateFileError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Reads `path` after checking that only its owner can access it; `Ok(None)` when it is absent.
@@ -30,7 +35,10 @@ pub fn read(path: &Path) -> Result<Option<Vec<u8>>, PrivateFileError> {
     };
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(PrivateFileError::Insecure { path: path.to_owned(), mode });
+        return Err(PrivateFileError::Insecure {
+            path: path.to_owned(),
+            mode,
+        });
     }
     fs::read(path).map(Some).map_err(io(path))
 }
@@ -41,7 +49,10 @@ pub fn read(path: &Path) -> Result<Option<Vec<u8>>, PrivateFileError> {
 pub fn write(path: &Path, contents: &[u8]) -> Result<(), PrivateFileError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io(dir))?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let mut file = OpenOptions::new()
         .write(true)
@@ -53,7 +64,9 @@ pub fn write(path: &Path, contents: &[u8]) -> Result<(), PrivateFileError> {
     file.write_all(contents).map_err(io(&temp))?;
     file.sync_all().map_err(io(&temp))?;
     fs::rename(&temp, path).map_err(io(path))?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
     Ok(())
 }
 
@@ -67,7 +80,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
         write(&path, b"secret").unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(read(&path).unwrap().unwrap(), b"secret");
     }
 
@@ -77,7 +93,10 @@ mod tests {
         let path = dir.path().join("k");
         write(&path, b"secret").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(read(&path), Err(PrivateFileError::Insecure { .. })));
+        assert!(matches!(
+            read(&path),
+            Err(PrivateFileError::Insecure { .. })
+        ));
     }
 
     #[test]

@@ -64,7 +64,8 @@ mod tests {
 
     #[test]
     fn serializes_rfc9457_members() {
-        let problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "bad audience").with_field("audience");
+        let problem =
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "bad audience").with_field("audience");
         let json = serde_json::to_value(&problem).unwrap();
         assert_eq!(json["type"], "about:blank");
         assert_eq!(json["title"], "Unprocessable Entity");

@@ -21,6 +21,14 @@ pub fn workers(configured: usize) -> usize {
     }
 }
 
+/// Request tracing under the redaction policy (see [`crate::telemetry`]): peer, method, path
+/// (never the query string, where viewer tokens travel), status and duration in ms.
+pub fn request_trace() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%a %{method}xi %U %s %Dms")
+        .custom_request_replace("method", |req| req.method().to_string())
+        .log_target("sealpost::http")
+}
+
 /// A server answering every request with 404 problem+json: the face of a service whose routes
 /// have not landed yet, so nothing is learned from probing it.
 pub fn not_found_only(
@@ -30,9 +38,11 @@ pub fn not_found_only(
 ) -> std::io::Result<actix_web::dev::Server> {
     use actix_web::{App, HttpServer, http::StatusCode, web};
     let server = HttpServer::new(move || {
-        App::new().default_service(web::to(move || async move {
-            crate::Problem::new(StatusCode::NOT_FOUND, detail).into_response()
-        }))
+        App::new()
+            .wrap(request_trace())
+            .default_service(web::to(move || async move {
+                crate::Problem::new(StatusCode::NOT_FOUND, detail).into_response()
+            }))
     })
     .on_connect(disable_nagle)
     .workers(workers(worker_count))

@@ -11,7 +11,9 @@ use tracing_subscriber::EnvFilter;
 /// Installs the global subscriber once; later calls are no-ops (tests start many instances).
 pub fn init(format: &str, filter: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _already_set = if format == "json" {
         builder.json().try_init()
     } else {

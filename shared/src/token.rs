@@ -61,7 +61,12 @@ impl TokenIssuer {
     }
 
     /// Issues a token for `producer` with a fresh random id.
-    pub fn issue(&self, producer: &str, email: &str, now: DateTime<Utc>) -> Result<(String, Claims), TokenError> {
+    pub fn issue(
+        &self,
+        producer: &str,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Claims), TokenError> {
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
         let claims = Claims {
             sub: producer.to_owned(),
@@ -107,7 +112,9 @@ mod tests {
 
     #[test]
     fn other_keys_and_tampering_fail() {
-        let (token, _) = issuer(3600).issue("p1", "op@example.com", Utc::now()).unwrap();
+        let (token, _) = issuer(3600)
+            .issue("p1", "op@example.com", Utc::now())
+            .unwrap();
         assert!(issuer(3600).verify(&token).is_err());
         let issuer = issuer(3600);
         let (token, _) = issuer.issue("p1", "op@example.com", Utc::now()).unwrap();
@@ -120,7 +127,13 @@ mod tests {
     #[test]
     fn expired_tokens_fail() {
         let issuer = issuer(10);
-        let (token, _) = issuer.issue("p1", "op@example.com", Utc::now() - chrono::Duration::seconds(11)).unwrap();
+        let (token, _) = issuer
+            .issue(
+                "p1",
+                "op@example.com",
+                Utc::now() - chrono::Duration::seconds(11),
+            )
+            .unwrap();
         assert!(issuer.verify(&token).is_err());
     }
 }

@@ -19,7 +19,10 @@ on_both_databases!(
 /// Object rows no document references (pending or orphaned uploads).
 async fn orphan_rows(database_url: &str) -> usize {
     let repo = schema::connect(database_url).await.unwrap();
-    repo.orphan_objects(Utc::now() + chrono::Duration::hours(1)).await.unwrap().len()
+    repo.orphan_objects(Utc::now() + chrono::Duration::hours(1))
+        .await
+        .unwrap()
+        .len()
 }
 
 async fn a_bad_part_after_the_document_leaves_nothing(db: Db) {
@@ -28,7 +31,10 @@ async fn a_bad_part_after_the_document_leaves_nothing(db: Db) {
     let form = document_form("a.pdf", vec![5; 300_000]).text("challenge", "\"not an object\"");
     let response = app.upload_form(&token, form).await;
     assert_eq!(response.status(), 422);
-    assert_eq!(response.json::<Value>().await.unwrap()["field"], "challenge");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["field"],
+        "challenge"
+    );
     assert!(app.object_files().is_empty(), "{:?}", app.object_files());
     assert_eq!(orphan_rows(&app.settings.database_url()).await, 0);
 }
@@ -71,7 +77,11 @@ async fn a_client_disconnect_mid_upload_leaves_nothing(db: Db) {
     let socket = start_upload(app.instance.as_ref().unwrap().api_addr, &token, 12 << 20).await;
     wait_for_some_object(&app.data_dir().join(sealpost::instance::OBJECTS_DIR)).await;
     drop(socket);
-    assert!(app.wait_for_no_objects(10).await.is_empty(), "{:?}", app.object_files());
+    assert!(
+        app.wait_for_no_objects(10).await.is_empty(),
+        "{:?}",
+        app.object_files()
+    );
     for _ in 0..50 {
         if orphan_rows(&app.settings.database_url()).await == 0 {
             break;
@@ -79,7 +89,14 @@ async fn a_client_disconnect_mid_upload_leaves_nothing(db: Db) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(orphan_rows(&app.settings.database_url()).await, 0);
-    let listed: Value = app.get(&token, "/documents").send().await.unwrap().json().await.unwrap();
+    let listed: Value = app
+        .get(&token, "/documents")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["documents"], serde_json::json!([]));
 }
 
@@ -94,10 +111,17 @@ async fn kill_9_mid_upload_leaves_nothing_after_restart(db: Db) {
     wait_for_some_object(&objects).await;
     daemon.kill_9();
     drop(socket);
-    assert!(!files_under(&objects).is_empty(), "the crash left a partial object behind");
+    assert!(
+        !files_under(&objects).is_empty(),
+        "the crash left a partial object behind"
+    );
 
     let daemon = Daemon::start(&data_dir, &database_url);
-    assert!(files_under(&objects).is_empty(), "{:?}", files_under(&objects));
+    assert!(
+        files_under(&objects).is_empty(),
+        "{:?}",
+        files_under(&objects)
+    );
     assert_eq!(orphan_rows(&database_url).await, 0);
     daemon.terminate();
 }

@@ -20,7 +20,8 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(data_dir: &Path, database_url: &str) -> Self {
-        Self::try_start(data_dir, database_url).unwrap_or_else(|status| panic!("sealpost up exited: {status}"))
+        Self::try_start(data_dir, database_url)
+            .unwrap_or_else(|status| panic!("sealpost up exited: {status}"))
     }
 
     /// Starts `sealpost up` on port 0 everywhere; `Err` with the exit status when it stops
@@ -29,7 +30,14 @@ impl Daemon {
         let mut child = Command::new(BINARY)
             .args(["up", "--data-dir"])
             .arg(data_dir)
-            .args(["--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--vault-addr", "127.0.0.1:0"])
+            .args([
+                "--api-addr",
+                "127.0.0.1:0",
+                "--gateway-addr",
+                "127.0.0.1:0",
+                "--vault-addr",
+                "127.0.0.1:0",
+            ])
             .env("SEALPOST__DATABASE__URL", database_url)
             .env("SEALPOST__WORKERS", "1")
             .current_dir(data_dir.parent().unwrap())
@@ -47,12 +55,21 @@ impl Daemon {
                 },
                 _ => {
                     let output = child.wait_with_output().unwrap();
-                    return Err(format!("{} {}", output.status, String::from_utf8_lossy(&output.stderr)));
+                    return Err(format!(
+                        "{} {}",
+                        output.status,
+                        String::from_utf8_lossy(&output.stderr)
+                    ));
                 }
             }
         };
         std::thread::spawn(move || lines.for_each(drop));
-        Ok(Self { child, api_addr, data_dir: data_dir.to_owned(), banner })
+        Ok(Self {
+            child,
+            api_addr,
+            data_dir: data_dir.to_owned(),
+            banner,
+        })
     }
 
     pub fn key_path(&self) -> PathBuf {
@@ -60,14 +77,26 @@ impl Daemon {
     }
 
     pub async fn login_with(&self, key: &str) -> reqwest::Response {
-        let form = reqwest::multipart::Form::new().text("key", key.to_owned()).text("email", "ops@example.com");
-        reqwest::Client::new().post(format!("http://{}/login", self.api_addr)).multipart(form).send().await.unwrap()
+        let form = reqwest::multipart::Form::new()
+            .text("key", key.to_owned())
+            .text("email", "ops@example.com");
+        reqwest::Client::new()
+            .post(format!("http://{}/login", self.api_addr))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn login(&self) -> String {
-        let response = self.login_with(&std::fs::read_to_string(self.key_path()).unwrap()).await;
+        let response = self
+            .login_with(&std::fs::read_to_string(self.key_path()).unwrap())
+            .await;
         assert_eq!(response.status(), 200);
-        response.headers()["authorization"].to_str().unwrap().to_owned()
+        response.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub fn kill_9(mut self) {
@@ -77,14 +106,20 @@ impl Daemon {
 
     /// SIGTERM, then waits (at most 20 s) for a clean exit.
     pub fn terminate(mut self) -> ExitStatus {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "no clean exit within 20 s of SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "no clean exit within 20 s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -100,16 +135,34 @@ async fn up_creates_the_default_producer_once_and_stops_cleanly() {
     let data_dir = dir.path().join("data");
     let daemon = Daemon::start(&data_dir, &sqlite_url(&data_dir));
     let key_path = daemon.key_path();
-    assert!(daemon.banner.iter().any(|line| line.contains("producer-default.pem")), "{:?}", daemon.banner);
-    assert_eq!(std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(
+        daemon
+            .banner
+            .iter()
+            .any(|line| line.contains("producer-default.pem")),
+        "{:?}",
+        daemon.banner
+    );
+    assert_eq!(
+        std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let key = std::fs::read_to_string(&key_path).unwrap();
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
     daemon.login().await;
     assert!(daemon.terminate().success(), "SIGTERM is a clean shutdown");
 
     let daemon = Daemon::start(&data_dir, &sqlite_url(&data_dir));
-    assert!(daemon.banner.iter().all(|line| !line.contains("Created")), "{:?}", daemon.banner);
-    assert_eq!(std::fs::read_to_string(&key_path).unwrap(), key, "the key is not replaced");
+    assert!(
+        daemon.banner.iter().all(|line| !line.contains("Created")),
+        "{:?}",
+        daemon.banner
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key_path).unwrap(),
+        key,
+        "the key is not replaced"
+    );
     daemon.login().await;
     daemon.terminate();
 }
@@ -120,17 +173,31 @@ async fn producer_add_works_while_up_runs() {
     let data_dir = dir.path().join("data");
     let daemon = Daemon::start(&data_dir, &sqlite_url(&data_dir));
     let output = Command::new(BINARY)
-        .args(["producer", "add", "acme", "--email", "ops@acme.example", "--data-dir"])
+        .args([
+            "producer",
+            "add",
+            "acme",
+            "--email",
+            "ops@acme.example",
+            "--data-dir",
+        ])
         .arg(&data_dir)
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let pem = String::from_utf8(output.stdout).unwrap();
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem}");
     let response = daemon.login_with(&pem).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["producer"], "acme");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["producer"],
+        "acme"
+    );
 
     let again = Command::new(BINARY)
         .args(["producer", "add", "acme", "--email", "x@y.z", "--data-dir"])
@@ -147,11 +214,19 @@ async fn key_files_readable_by_others_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     Daemon::start(&data_dir, &sqlite_url(&data_dir)).terminate();
-    for file in [sealpost::instance::KEYRING_FILE, sealpost::instance::INSTANCE_KEY_FILE] {
+    for file in [
+        sealpost::instance::KEYRING_FILE,
+        sealpost::instance::INSTANCE_KEY_FILE,
+    ] {
         let path = data_dir.join(file);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let error = Daemon::try_start(&data_dir, &sqlite_url(&data_dir)).err().expect("must refuse to start");
-        assert!(error.contains(file) && error.contains("chmod 600"), "{error}");
+        let error = Daemon::try_start(&data_dir, &sqlite_url(&data_dir))
+            .err()
+            .expect("must refuse to start");
+        assert!(
+            error.contains(file) && error.contains("chmod 600"),
+            "{error}"
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     Daemon::start(&data_dir, &sqlite_url(&data_dir)).terminate();
@@ -165,7 +240,10 @@ fn help_explains_the_commands() {
     for word in ["up", "producer", "vault", "gateway", "--config"] {
         assert!(help.contains(word), "{word} missing from:\n{help}");
     }
-    let output = Command::new(BINARY).args(["up", "--help"]).output().unwrap();
+    let output = Command::new(BINARY)
+        .args(["up", "--help"])
+        .output()
+        .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
     for flag in ["--data-dir", "--api-addr", "--gateway-addr", "--vault-addr"] {
         assert!(help.contains(flag), "{flag}");

@@ -19,7 +19,9 @@ impl Db {
     pub async fn fresh_url(self, dir: &Path) -> String {
         match self {
             Self::Sqlite => format!("sqlite:{}", dir.join("sealpost.db").display()),
-            Self::Postgres => schema::testing::fresh_postgres_url(&schema::testing::postgres_base_url()).await,
+            Self::Postgres => {
+                schema::testing::fresh_postgres_url(&schema::testing::postgres_base_url()).await
+            }
         }
     }
 }
@@ -42,11 +44,11 @@ macro_rules! on_both_databases {
 pub(crate) use on_both_databases;
 
 /// The segment size of stored objects (must match the vault's default).
-pub const SEGMENT: usize = vault::cipher::DEFAULT_SEGMENT_SIZE;
+pub const SEGMENT: usize = vault::cipher::DEFAULT_SEGMENT_SIZE as usize;
 
 pub struct TestApp {
-    pub dir: TempDir,
-    pub db: Db,
+    /// Holds the data directory for as long as the app lives.
+    _dir: TempDir,
     pub api: String,
     pub client: reqwest::Client,
     pub instance: Option<Instance>,
@@ -71,12 +73,12 @@ impl TestApp {
             ("workers", "1".into()),
         ];
         overrides.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
-        let settings = Settings::load(Some(Path::new("/nonexistent/sealpost.toml")), &overrides).unwrap();
+        let settings =
+            Settings::load(Some(Path::new("/nonexistent/sealpost.toml")), &overrides).unwrap();
         let instance = Instance::start(&settings).await.unwrap();
         Self {
             api: format!("http://{}", instance.api_addr),
-            db,
-            dir,
+            _dir: dir,
             client: reqwest::Client::new(),
             instance: Some(instance),
             settings,
@@ -96,15 +98,25 @@ impl TestApp {
     }
 
     pub async fn login_response(&self, key: &str, email: &str) -> reqwest::Response {
-        let form = Form::new().text("key", key.to_owned()).text("email", email.to_owned());
-        self.client.post(self.url("/login")).multipart(form).send().await.unwrap()
+        let form = Form::new()
+            .text("key", key.to_owned())
+            .text("email", email.to_owned());
+        self.client
+            .post(self.url("/login"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Logs in with `key` and returns the token.
     pub async fn login_with(&self, key: &str) -> String {
         let response = self.login_response(key, "operator@example.com").await;
         assert_eq!(response.status(), 200);
-        response.headers()["authorization"].to_str().unwrap().to_owned()
+        response.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// Logs in as the default producer.
@@ -114,8 +126,13 @@ impl TestApp {
 
     /// A second producer, created through the library as `sealpost producer add` does.
     pub async fn add_producer(&self, name: &str) -> String {
-        let repo = schema::connect(&self.settings.database_url()).await.unwrap();
-        sealpost::producers::add(repo.as_ref(), name, Some("p@example.com")).await.unwrap().to_string()
+        let repo = schema::connect(&self.settings.database_url())
+            .await
+            .unwrap();
+        sealpost::producers::add(repo.as_ref(), name, Some("p@example.com"))
+            .await
+            .unwrap()
+            .to_string()
     }
 
     pub fn get(&self, token: &str, path: &str) -> reqwest::RequestBuilder {
@@ -127,7 +144,13 @@ impl TestApp {
     }
 
     pub async fn upload_form(&self, token: &str, form: Form) -> reqwest::Response {
-        self.client.post(self.url("/documents")).bearer_auth(token).multipart(form).send().await.unwrap()
+        self.client
+            .post(self.url("/documents"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Uploads `content` as `name` and returns the record JSON (asserting 201).
@@ -139,11 +162,19 @@ impl TestApp {
 
     /// The document's content; `Err` when the status is not 200 or the body breaks off.
     pub async fn download(&self, token: &str, id: &str) -> Result<Vec<u8>, String> {
-        let response = self.get(token, &format!("/documents/{id}/document")).send().await.map_err(|e| e.to_string())?;
+        let response = self
+            .get(token, &format!("/documents/{id}/document"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         if response.status() != 200 {
             return Err(format!("status {}", response.status()));
         }
-        response.bytes().await.map(|b| b.to_vec()).map_err(|e| e.to_string())
+        response
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| e.to_string())
     }
 
     /// Every regular file under the object store (staging files included).
@@ -170,12 +201,20 @@ impl TestApp {
 }
 
 pub fn document_form(name: &str, content: Vec<u8>) -> Form {
-    Form::new().part("document", Part::bytes(content).file_name(name.to_owned()).mime_str("application/pdf").unwrap())
+    Form::new().part(
+        "document",
+        Part::bytes(content)
+            .file_name(name.to_owned())
+            .mime_str("application/pdf")
+            .unwrap(),
+    )
 }
 
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return files };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -202,5 +241,8 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
 
 pub fn sha1_hex(bytes: &[u8]) -> String {
     use sha1::Digest as _;
-    sha1::Sha1::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha1::Sha1::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -8,7 +8,8 @@
 //!   [`schema::Repository`]: [`Vault::put`] (streaming, abortable upload returning a
 //!   [`PendingObject`]), [`Vault::read`] / [`Vault::read_range`] (verified [`ObjectReader`]),
 //!   [`Vault::delete`], [`Vault::sweep`] (start-up clean-up).
-//! - [`error`]: [`VaultError`].
+//! - [`error`]: the one error type, [`VaultError`].
+//! - [`http`]: the vault's HTTP face (the only module that knows actix-web).
 //!
 //! # Why it is built this way
 //! - **One random data key per object**, wrapped by a key-encryption key only the vault holds.
@@ -27,6 +28,7 @@
 
 pub mod cipher;
 pub mod error;
+pub mod http;
 pub mod keyring;
 mod store;
 

@@ -24,17 +24,31 @@ async fn round_trips_across_segment_boundaries() {
         for size in [0, 1, seg - 1, seg, seg + 1, 3 * seg, 40 * seg + 7] {
             let plaintext = data(size);
             for chunk in [7, 1000, 200_000] {
-                let pending = t.vault.put(body(&plaintext, chunk), size as u64).await.unwrap();
+                let pending = t
+                    .vault
+                    .put(body(&plaintext, chunk), size as u64)
+                    .await
+                    .unwrap();
                 assert_eq!(pending.size(), size as u64);
                 assert_eq!(pending.sha1_hex(), sha1_hex(&plaintext));
                 let key = pending.key().clone();
                 pending.keep();
 
                 let stored = fs::metadata(t.blob(&key)).unwrap().len();
-                assert_eq!(Some(stored), Header::new(segment).unwrap().ciphertext_len(size as u64));
+                assert_eq!(
+                    Some(stored),
+                    Header::new(segment).unwrap().ciphertext_len(size as u64)
+                );
                 let reader = t.vault.read(&key).await.unwrap();
-                assert_eq!((reader.size, reader.sha1_hex.as_str()), (size as u64, sha1_hex(&plaintext).as_str()));
-                assert_eq!(read_all(&t.vault, &key).await.unwrap(), plaintext, "segment {segment} size {size}");
+                assert_eq!(
+                    (reader.size, reader.sha1_hex.as_str()),
+                    (size as u64, sha1_hex(&plaintext).as_str())
+                );
+                assert_eq!(
+                    read_all(&t.vault, &key).await.unwrap(),
+                    plaintext,
+                    "segment {segment} size {size}"
+                );
             }
         }
     }
@@ -46,16 +60,34 @@ async fn ranges_decrypt_only_what_is_asked() {
     let plaintext = data(40 * SEG as usize + 7);
     let key = t.put_kept(&plaintext).await;
     let last = plaintext.len() as u64 - 1;
-    for (start, end) in [(0, 0), (0, last), (63, 64), (64, 127), (100, 2000), (1300, last), (last, last)] {
+    for (start, end) in [
+        (0, 0),
+        (0, last),
+        (63, 64),
+        (64, 127),
+        (100, 2000),
+        (1300, last),
+        (last, last),
+    ] {
         let got = read_range(&t.vault, &key, start, end).await.unwrap();
-        assert_eq!(got, &plaintext[start as usize..=end as usize], "{start}-{end}");
+        assert_eq!(
+            got,
+            &plaintext[start as usize..=end as usize],
+            "{start}-{end}"
+        );
     }
     for (start, end) in [(5, 4), (0, last + 1), (last + 1, last + 1)] {
         let error = t.vault.read_range(&key, start, end).await.unwrap_err();
-        assert!(matches!(error, VaultError::InvalidRange { size } if size == last + 1), "{start}-{end}: {error:?}");
+        assert!(
+            matches!(error, VaultError::InvalidRange { size } if size == last + 1),
+            "{start}-{end}: {error:?}"
+        );
     }
     let empty = t.put_kept(b"").await;
-    assert!(matches!(t.vault.read_range(&empty, 0, 0).await, Err(VaultError::InvalidRange { size: 0 })));
+    assert!(matches!(
+        t.vault.read_range(&empty, 0, 0).await,
+        Err(VaultError::InvalidRange { size: 0 })
+    ));
 }
 
 /// Asserts that reading `key` fails with an integrity error and hands out no byte.
@@ -91,7 +123,9 @@ async fn truncation_swaps_and_header_changes_are_refused() {
     let path = t.blob(&key);
     let original = fs::read(&path).unwrap();
 
-    let boundaries = (0..4).map(|i| HEADER_LEN + i * STRIDE).chain([0, original.len() - 1]);
+    let boundaries = (0..4)
+        .map(|i| HEADER_LEN + i * STRIDE)
+        .chain([0, original.len() - 1]);
     for cut in boundaries {
         fs::write(&path, &original[..cut]).unwrap();
         assert_refused(&t, &key, &format!("cut at {cut}")).await;
@@ -101,7 +135,13 @@ async fn truncation_swaps_and_header_changes_are_refused() {
     for (a, b) in [(0, 1), (1, 2), (0, 2)] {
         let mut swapped = original[..HEADER_LEN].to_vec();
         for i in 0..3 {
-            swapped.extend_from_slice(segment(if i == a { b } else if i == b { a } else { i }));
+            swapped.extend_from_slice(segment(if i == a {
+                b
+            } else if i == b {
+                a
+            } else {
+                i
+            }));
         }
         swapped.extend_from_slice(&original[HEADER_LEN + 3 * STRIDE..]);
         assert_eq!(swapped.len(), original.len());
@@ -114,7 +154,10 @@ async fn truncation_swaps_and_header_changes_are_refused() {
     relabelled[8..12].copy_from_slice(&32u32.to_be_bytes());
     let mut longer = relabelled.clone();
     longer.extend_from_slice(&[0; 3 * TAG_LEN]); // 224 bytes in 32-byte segments: 7 tags
-    for (what, bytes) in [("segment size", relabelled), ("segment size, padded", longer)] {
+    for (what, bytes) in [
+        ("segment size", relabelled),
+        ("segment size, padded", longer),
+    ] {
         fs::write(&path, &bytes).unwrap();
         assert_refused(&t, &key, what).await;
     }
@@ -152,7 +195,10 @@ async fn late_damage_ends_the_stream_after_only_good_bytes() {
         }
     }
     assert!(failed);
-    assert!(stream.next().await.is_none(), "the stream ends after the error");
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after the error"
+    );
     assert!(good.len() <= 35 * SEG as usize && plaintext.starts_with(&good));
 }
 
@@ -160,7 +206,10 @@ async fn late_damage_ends_the_stream_after_only_good_bytes() {
 async fn unfinished_and_unknown_objects_are_not_found() {
     let t = test_vault(SEG).await;
     let missing = schema::ObjectKey::random();
-    assert!(matches!(t.vault.read(&missing).await, Err(VaultError::NotFound)));
+    assert!(matches!(
+        t.vault.read(&missing).await,
+        Err(VaultError::NotFound)
+    ));
     let pending = schema::ObjectRecord {
         key: schema::ObjectKey::random(),
         kek_id: t.vault.keyring().current_id().to_owned(),
@@ -170,7 +219,10 @@ async fn unfinished_and_unknown_objects_are_not_found() {
         created_at: chrono::Utc::now(),
     };
     t.repo.insert_object(&pending).await.unwrap();
-    assert!(matches!(t.vault.read(&pending.key).await, Err(VaultError::NotFound)));
+    assert!(matches!(
+        t.vault.read(&pending.key).await,
+        Err(VaultError::NotFound)
+    ));
 }
 
 #[tokio::test]
@@ -179,13 +231,18 @@ async fn another_keyring_cannot_read() {
     let key = t.put_kept(b"secret").await;
     let other = vault::Keyring::load_or_create(&t.dir.path().join("other-keyring.json")).unwrap();
     let thief = vault::Vault::local(&t.root, std::sync::Arc::clone(&t.repo), other).unwrap();
-    assert!(matches!(thief.read(&key).await, Err(VaultError::UnknownKek { .. })));
+    assert!(matches!(
+        thief.read(&key).await,
+        Err(VaultError::UnknownKek { .. })
+    ));
 }
 
 const MARKER: &[u8] = b"SEALPOST-MARKER-1234";
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +250,9 @@ async fn plaintext_never_reaches_disk() {
     let t = test_vault(DEFAULT_SEGMENT_SIZE).await;
     let chunk = Bytes::from(MARKER.repeat(64 * 1024 / MARKER.len() + 1));
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let body = stream::unfold(receiver, |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) });
+    let body = stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
     let vault = t.vault.clone();
     let upload = tokio::spawn(async move { vault.put(Box::pin(body), u64::MAX).await });
 
@@ -206,13 +265,21 @@ async fn plaintext_never_reaches_disk() {
     let root = t.root.clone();
     common::eventually("a 5 MiB part in the staging file", move || {
         let root = root.clone();
-        async move { files_under(&root).iter().any(|f| fs::metadata(f).map(|m| m.len() >= 5 << 20).unwrap_or(false)) }
+        async move {
+            files_under(&root)
+                .iter()
+                .any(|f| fs::metadata(f).map(|m| m.len() >= 5 << 20).unwrap_or(false))
+        }
     })
     .await;
     let scan = |what: &str| {
         for file in files_under(t.dir.path()) {
             let bytes = fs::read(&file).unwrap();
-            assert!(!contains(&bytes, MARKER), "{what}: plaintext in {}", file.display());
+            assert!(
+                !contains(&bytes, MARKER),
+                "{what}: plaintext in {}",
+                file.display()
+            );
         }
     };
     scan("mid-upload");
@@ -226,7 +293,10 @@ async fn plaintext_never_reaches_disk() {
     pending.keep();
     scan("after upload");
     let files = files_under(t.dir.path());
-    assert!(files.iter().any(|f| f.to_string_lossy().ends_with("-wal")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.to_string_lossy().ends_with("-wal")),
+        "{files:?}"
+    );
     assert!(files.contains(&t.blob(&key)));
     assert!(contains(&read_all(&t.vault, &key).await.unwrap(), MARKER));
 }

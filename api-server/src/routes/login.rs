@@ -16,23 +16,32 @@ use crate::representation::rfc3339;
 
 /// Parts `key` (the producer's PEM private key) and `email` (the operator, for auditing).
 /// 200 with the token in `Authorization`; 401 for a bad or unknown key.
-pub async fn login(context: web::Data<ApiContext>, mut multipart: Multipart) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    context: web::Data<ApiContext>,
+    mut multipart: Multipart,
+) -> Result<HttpResponse, ApiError> {
     let (key, email) = read_login_form(&mut multipart).await?;
-    let public_key = shared::keys::public_key_from_pem(&key)
-        .map_err(|_| ApiError::Unauthenticated("the key is not an Ed25519 PKCS#8 PEM private key"))?;
+    let public_key = shared::keys::public_key_from_pem(&key).map_err(|_| {
+        ApiError::Unauthenticated("the key is not an Ed25519 PKCS#8 PEM private key")
+    })?;
     let producer = context
         .repo
         .producer_by_public_key(&public_key)
         .await?
-        .ok_or(ApiError::Unauthenticated("the key does not belong to any producer"))?;
+        .ok_or(ApiError::Unauthenticated(
+            "the key does not belong to any producer",
+        ))?;
     let now = Utc::now();
-    let (token, claims) = context.tokens.issue(producer.id.as_str(), &email, now).map_err(ApiError::internal)?;
+    let (token, claims) = context
+        .tokens
+        .issue(producer.id.as_str(), &email, now)
+        .map_err(ApiError::internal)?;
     let session = LoginSession {
+        expires_at: claims.expires_at(),
         jti: claims.jti,
         producer_id: producer.id,
         email,
         issued_at: now,
-        expires_at: claims.expires_at(),
         revoked_at: None,
     };
     context.repo.insert_session(&session).await?;
@@ -46,18 +55,30 @@ pub async fn login(context: web::Data<ApiContext>, mut multipart: Multipart) -> 
         })))
 }
 
-async fn read_login_form(multipart: &mut Multipart) -> Result<(Zeroizing<String>, String), ApiError> {
+async fn read_login_form(
+    multipart: &mut Multipart,
+) -> Result<(Zeroizing<String>, String), ApiError> {
     let (mut key, mut email) = (None, None);
     while let Some(mut field) = form::next_field(multipart).await? {
         let name = form::field_name(&field)?;
         match name.as_str() {
-            "key" => key = Some(Zeroizing::new(form::read_text(&mut field, &name, MAX_KEY_PART_BYTES).await?)),
+            "key" => {
+                key = Some(Zeroizing::new(
+                    form::read_text(&mut field, &name, MAX_KEY_PART_BYTES).await?,
+                ))
+            }
             "email" => email = Some(form::read_text(&mut field, &name, MAX_TEXT_PART_BYTES).await?),
-            _ => return Err(ApiError::bad_request(&name, "unknown part; /login takes key and email")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    &name,
+                    "unknown part; /login takes key and email",
+                ));
+            }
         }
     }
     let key = key.ok_or_else(|| ApiError::bad_request("key", "the key part is required"))?;
-    let email = email.ok_or_else(|| ApiError::bad_request("email", "the email part is required"))?;
+    let email =
+        email.ok_or_else(|| ApiError::bad_request("email", "the email part is required"))?;
     let email = email.trim().to_owned();
     if !looks_like_email(&email) {
         return Err(ApiError::invalid("email", "must be an email address"));
@@ -73,7 +94,13 @@ fn looks_like_email(text: &str) -> bool {
 }
 
 /// Revokes the calling token at once.
-pub async fn logout(context: web::Data<ApiContext>, principal: Principal) -> Result<HttpResponse, ApiError> {
-    context.repo.revoke_session(&principal.token_id, Utc::now()).await?;
+pub async fn logout(
+    context: web::Data<ApiContext>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    context
+        .repo
+        .revoke_session(&principal.token_id, Utc::now())
+        .await?;
     Ok(HttpResponse::Ok().finish())
 }

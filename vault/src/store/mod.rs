@@ -59,16 +59,36 @@ impl fmt::Debug for Vault {
 impl Vault {
     /// A vault over any object store. `local_root` is the directory of a local store (enables
     /// sweeping its staging files), `None` for remote stores.
-    pub fn new(store: Arc<dyn ObjectStore>, local_root: Option<PathBuf>, repo: Arc<dyn Repository>, keyring: Keyring) -> Self {
-        let inner = Inner { store, local_root, repo, keyring };
-        Self { inner: Arc::new(inner), segment_size: DEFAULT_SEGMENT_SIZE }
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        local_root: Option<PathBuf>,
+        repo: Arc<dyn Repository>,
+        keyring: Keyring,
+    ) -> Self {
+        let inner = Inner {
+            store,
+            local_root,
+            repo,
+            keyring,
+        };
+        Self {
+            inner: Arc::new(inner),
+            segment_size: DEFAULT_SEGMENT_SIZE,
+        }
     }
 
     /// A vault over a directory (created if needed). Writes are fsynced before they count as
     /// done, like a remote store's acknowledgement: a document row must never name a blob that a
     /// power cut can take back.
-    pub fn local(root: &Path, repo: Arc<dyn Repository>, keyring: Keyring) -> Result<Self, VaultError> {
-        let io_error = |source| VaultError::Io { path: root.to_owned(), source };
+    pub fn local(
+        root: &Path,
+        repo: Arc<dyn Repository>,
+        keyring: Keyring,
+    ) -> Result<Self, VaultError> {
+        let io_error = |source| VaultError::Io {
+            path: root.to_owned(),
+            source,
+        };
         std::fs::create_dir_all(root).map_err(io_error)?;
         let root = std::fs::canonicalize(root).map_err(io_error)?;
         let store = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true);
@@ -78,7 +98,9 @@ impl Vault {
     /// Uses `segment_size` plaintext bytes per segment for new objects (tests use tiny ones to
     /// cross many segment boundaries cheaply).
     pub fn with_segment_size(mut self, segment_size: u32) -> Result<Self, VaultError> {
-        self.segment_size = Header::new(segment_size).map_err(VaultError::Crypto)?.segment_size();
+        self.segment_size = Header::new(segment_size)
+            .map_err(VaultError::Crypto)?
+            .segment_size();
         Ok(self)
     }
 
@@ -121,6 +143,8 @@ impl Vault {
 fn spawn_cleanup(key: &ObjectKey, cleanup: impl Future<Output = ()> + Send + 'static) {
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => drop(runtime.spawn(cleanup)),
-        Err(_) => tracing::warn!(object = %key, "no runtime to clean up an abandoned object; the next sweep will"),
+        Err(_) => {
+            tracing::warn!(object = %key, "no runtime to clean up an abandoned object; the next sweep will")
+        }
     }
 }

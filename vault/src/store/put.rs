@@ -52,6 +52,15 @@ impl PendingObject {
     pub fn keep(mut self) {
         self.kept = true;
     }
+
+    /// Deletes the object now (row first, then blob), for error paths that can wait for it, so
+    /// the failed request's answer is sent only once nothing of its content remains.
+    pub async fn discard(mut self) {
+        self.kept = true;
+        if let Err(error) = self.vault.delete(&self.key).await {
+            tracing::warn!(object = %self.key, error = %error, "could not delete a discarded object; the next sweep will");
+        }
+    }
 }
 
 impl fmt::Debug for PendingObject {
@@ -66,7 +75,7 @@ impl fmt::Debug for PendingObject {
 
 impl Drop for PendingObject {
     fn drop(&mut self) {
-        if false && !self.kept {
+        if !self.kept {
             let (vault, key) = (self.vault.clone(), self.key.clone());
             spawn_cleanup(&self.key, async move {
                 if let Err(error) = vault.delete(&key).await {
@@ -97,8 +106,11 @@ impl Upload {
 
 impl Drop for Upload {
     fn drop(&mut self) {
-        if false && self.armed {
-            spawn_cleanup(&self.key, cleanup(self.vault.clone(), self.key.clone(), self.writer.take()));
+        if self.armed {
+            spawn_cleanup(
+                &self.key,
+                cleanup(self.vault.clone(), self.key.clone(), self.writer.take()),
+            );
         }
     }
 }
@@ -123,15 +135,23 @@ impl Vault {
     /// store error, the upload is aborted and row and blob are deleted before this returns; if
     /// the future is dropped midway, the same clean-up runs in a spawned task. Only ciphertext
     /// is ever written, and memory stays bounded whatever the body's size.
+    ///
+    /// The body need not be `Send` (actix-multipart's fields are not); the future is `Send`
+    /// whenever the body is.
     pub async fn put<S, E>(&self, body: S, max_size: u64) -> Result<PendingObject, VaultError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::error::Error + Send + Sync + 'static,
     {
         let key = ObjectKey::random();
         let data_key = random_bytes::<KEY_LEN>()?;
         let (kek_id, wrapped_dek) = self.inner.keyring.wrap(&data_key, &key)?;
-        let mut upload = Upload { vault: self.clone(), key: key.clone(), writer: None, armed: true };
+        let mut upload = Upload {
+            vault: self.clone(),
+            key: key.clone(),
+            writer: None,
+            armed: true,
+        };
         let record = ObjectRecord {
             key: key.clone(),
             kek_id,
@@ -141,17 +161,29 @@ impl Vault {
             created_at: chrono::Utc::now(),
         };
         let stored = match self.inner.repo.insert_object(&record).await {
-            Ok(()) => self.store_body(&mut upload, &data_key, body, max_size).await,
+            Ok(()) => {
+                self.store_body(&mut upload, &data_key, body, max_size)
+                    .await
+            }
             Err(error) => Err(error.into()),
         };
         let finished = match stored {
-            Ok((size, sha1_hex)) => self.finish(&key, size, &sha1_hex).await.map(|()| (size, sha1_hex)),
+            Ok((size, sha1_hex)) => self
+                .finish(&key, size, &sha1_hex)
+                .await
+                .map(|()| (size, sha1_hex)),
             Err(error) => Err(error),
         };
         match finished {
             Ok((size, sha1_hex)) => {
                 upload.armed = false;
-                Ok(PendingObject { vault: self.clone(), key, size, sha1_hex, kept: false })
+                Ok(PendingObject {
+                    vault: self.clone(),
+                    key,
+                    size,
+                    sha1_hex,
+                    kept: false,
+                })
             }
             Err(error) => {
                 upload.fail().await;
@@ -161,8 +193,14 @@ impl Vault {
     }
 
     async fn finish(&self, key: &ObjectKey, size: u64, sha1_hex: &str) -> Result<(), VaultError> {
-        let recorded = i64::try_from(size).map_err(|_| VaultError::TooLarge { limit: i64::MAX as u64 })?;
-        Ok(self.inner.repo.finish_object(key, recorded, sha1_hex).await?)
+        let recorded = i64::try_from(size).map_err(|_| VaultError::TooLarge {
+            limit: i64::MAX as u64,
+        })?;
+        Ok(self
+            .inner
+            .repo
+            .finish_object(key, recorded, sha1_hex)
+            .await?)
     }
 
     /// Streams the body into the store; returns its plaintext size and SHA-1.
@@ -174,13 +212,19 @@ impl Vault {
         max_size: u64,
     ) -> Result<(u64, String), VaultError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::error::Error + Send + Sync + 'static,
     {
         let header = Header::new(self.segment_size).map_err(VaultError::Crypto)?;
         let mut encryptor = SegmentEncryptor::new(data_key, header).map_err(VaultError::Crypto)?;
-        let multipart = self.inner.store.put_multipart(&Self::location(&upload.key)).await?;
-        let writer = upload.writer.insert(WriteMultipart::new_with_chunk_size(multipart, PART_SIZE));
+        let multipart = self
+            .inner
+            .store
+            .put_multipart(&Self::location(&upload.key))
+            .await?;
+        let writer = upload
+            .writer
+            .insert(WriteMultipart::new_with_chunk_size(multipart, PART_SIZE));
         let mut hasher = Sha1::new();
         let mut size = 0u64;
         let mut out = BytesMut::new();
@@ -191,7 +235,9 @@ impl Vault {
                 return Err(VaultError::TooLarge { limit: max_size });
             }
             hasher.update(&chunk);
-            encryptor.update(&chunk, &mut out).map_err(VaultError::Crypto)?;
+            encryptor
+                .update(&chunk, &mut out)
+                .map_err(VaultError::Crypto)?;
             if out.len() >= FLUSH_AT {
                 send(writer, &mut out).await?;
             }
@@ -203,7 +249,11 @@ impl Vault {
         if let Some(writer) = upload.writer.take() {
             writer.finish().await?;
         }
-        let sha1_hex = hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+        let sha1_hex = hasher
+            .finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         Ok((size, sha1_hex))
     }
 }

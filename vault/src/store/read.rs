@@ -72,7 +72,11 @@ impl Segments {
         let header = self.decryptor.header();
         let upto = self.end.min(self.next.saturating_add(self.batch));
         let size = self.size;
-        let segment_range = move |index| header.segment_range(size, index).map_err(VaultError::Integrity);
+        let segment_range = move |index| {
+            header
+                .segment_range(size, index)
+                .map_err(VaultError::Integrity)
+        };
         let range = segment_range(self.next)?.start..segment_range(upto - 1)?.end;
         let mut ciphertext = BytesMut::from(&self.fetch(range).await?[..]);
         let mut plaintext = Vec::new();
@@ -81,7 +85,10 @@ impl Segments {
             let segment_len = usize::try_from(bounds.end - bounds.start).unwrap_or(usize::MAX);
             let mut segment = ciphertext.split_to(segment_len.min(ciphertext.len()));
             let is_last = index + 1 == self.count;
-            let plain = self.decryptor.decrypt_in_place(index, is_last, &mut segment).map_err(VaultError::Integrity)?;
+            let plain = self
+                .decryptor
+                .decrypt_in_place(index, is_last, &mut segment)
+                .map_err(VaultError::Integrity)?;
             let plain_len = plain.len();
             segment.truncate(plain_len);
             segment.advance(self.skip.min(plain_len));
@@ -103,10 +110,17 @@ impl Segments {
         if range.end <= prefix.len() as u64 {
             return Ok(prefix.slice(range.start as usize..range.end as usize));
         }
-        let data = self.store.get_range(&self.location, range).await.map_err(not_found_is_integrity)?;
+        let data = self
+            .store
+            .get_range(&self.location, range)
+            .await
+            .map_err(not_found_is_integrity)?;
         if data.len() as u64 != wanted {
-            // The object changed under us since `head`.
-            return Err(VaultError::Integrity(CipherError::Length { expected: wanted, actual: data.len() as u64 }));
+            // The object changed under us since `open` measured it.
+            return Err(VaultError::Integrity(CipherError::Length {
+                expected: wanted,
+                actual: data.len() as u64,
+            }));
         }
         Ok(data)
     }
@@ -130,7 +144,8 @@ impl Vault {
     /// answer with an error status): the row, the data key, the header, the ciphertext length
     /// against the recorded size, and the first batch of segments — all of a small object.
     pub async fn read(&self, key: &ObjectKey) -> Result<ObjectReader, VaultError> {
-        let first_read = HEADER_LEN as u64 + SEGMENTS_PER_READ * (u64::from(self.segment_size) + TAG_LEN as u64);
+        let first_read =
+            HEADER_LEN as u64 + SEGMENTS_PER_READ * (u64::from(self.segment_size) + TAG_LEN as u64);
         let opened = self.open(key, first_read).await?;
         let whole = 0..opened.size;
         self.stream(opened, whole).await
@@ -138,7 +153,12 @@ impl Vault {
 
     /// Opens plaintext bytes `start..=end_inclusive` of a finished object, fetching and
     /// decrypting only the segments that hold them (for HTTP Range requests).
-    pub async fn read_range(&self, key: &ObjectKey, start: u64, end_inclusive: u64) -> Result<ObjectReader, VaultError> {
+    pub async fn read_range(
+        &self,
+        key: &ObjectKey,
+        start: u64,
+        end_inclusive: u64,
+    ) -> Result<ObjectReader, VaultError> {
         let opened = self.open(key, HEADER_LEN as u64).await?;
         if start > end_inclusive || end_inclusive >= opened.size {
             return Err(VaultError::InvalidRange { size: opened.size });
@@ -147,26 +167,50 @@ impl Vault {
     }
 
     async fn open(&self, key: &ObjectKey, first_read: u64) -> Result<Opened, VaultError> {
-        let row = self.inner.repo.object(key).await?.ok_or(VaultError::NotFound)?;
+        let row = self
+            .inner
+            .repo
+            .object(key)
+            .await?
+            .ok_or(VaultError::NotFound)?;
         let (Some(size), Some(sha1_hex)) = (row.size, row.sha1) else {
             return Err(VaultError::NotFound); // still uploading
         };
-        let size = u64::try_from(size).map_err(|_| RepoError::Corrupt(format!("object {key} has a negative size")))?;
-        let data_key = self.inner.keyring.unwrap(&row.kek_id, &row.wrapped_dek, key)?;
+        let size = u64::try_from(size)
+            .map_err(|_| RepoError::Corrupt(format!("object {key} has a negative size")))?;
+        let data_key = self
+            .inner
+            .keyring
+            .unwrap(&row.kek_id, &row.wrapped_dek, key)?;
         let location = Self::location(key);
         let (stored_len, prefix) = self.fetch_prefix(&location, first_read).await?;
         let header = Header::parse(&prefix).map_err(VaultError::Integrity)?;
-        let expected = header.ciphertext_len(size).ok_or(VaultError::Integrity(CipherError::TooLong))?;
+        let expected = header
+            .ciphertext_len(size)
+            .ok_or(VaultError::Integrity(CipherError::TooLong))?;
         if stored_len != expected {
-            return Err(VaultError::Integrity(CipherError::Length { expected, actual: stored_len }));
+            return Err(VaultError::Integrity(CipherError::Length {
+                expected,
+                actual: stored_len,
+            }));
         }
         let decryptor = SegmentDecryptor::new(&data_key, header).map_err(VaultError::Integrity)?;
-        Ok(Opened { size, sha1_hex, decryptor, location, prefix })
+        Ok(Opened {
+            size,
+            sha1_hex,
+            decryptor,
+            location,
+            prefix,
+        })
     }
 
     /// The object's length and its first `first_read` bytes (fewer if it is shorter), in one
     /// request: the length comes with the answer, no separate `head` needed.
-    async fn fetch_prefix(&self, location: &Location, first_read: u64) -> Result<(u64, Bytes), VaultError> {
+    async fn fetch_prefix(
+        &self,
+        location: &Location,
+        first_read: u64,
+    ) -> Result<(u64, Bytes), VaultError> {
         let store = &self.inner.store;
         let options = GetOptions::new().with_range(Some(0..first_read));
         let result = match store.get_opts(location, options).await {
@@ -174,7 +218,9 @@ impl Vault {
             Err(object_store::Error::NotFound { .. }) => return Err(missing()),
             // The only range a stored object cannot satisfy starts past its end: it is empty.
             Err(error) => match store.head(location).await {
-                Ok(meta) if meta.size < HEADER_LEN as u64 => return Err(VaultError::Integrity(CipherError::Header)),
+                Ok(meta) if meta.size < HEADER_LEN as u64 => {
+                    return Err(VaultError::Integrity(CipherError::Header));
+                }
                 _ => return Err(error.into()),
             },
         };
@@ -182,7 +228,10 @@ impl Vault {
         let prefix = result.bytes().await.map_err(not_found_is_integrity)?;
         let expected = first_read.min(stored_len);
         if prefix.len() as u64 != expected {
-            return Err(VaultError::Integrity(CipherError::Length { expected, actual: prefix.len() as u64 }));
+            return Err(VaultError::Integrity(CipherError::Length {
+                expected,
+                actual: prefix.len() as u64,
+            }));
         }
         Ok((stored_len, prefix))
     }
@@ -194,7 +243,9 @@ impl Vault {
         let (segments, skip) = if range.is_empty() {
             (0..count, 0) // the empty object: its single empty segment is still authenticated
         } else {
-            let span = header.span(opened.size, range.clone()).map_err(VaultError::Integrity)?;
+            let span = header
+                .span(opened.size, range.clone())
+                .map_err(VaultError::Integrity)?;
             (span.segments, span.skip)
         };
         let stride = u64::from(header.segment_size()) + TAG_LEN as u64;
@@ -224,6 +275,10 @@ impl Vault {
             .map_ok(|batch| stream::iter(batch.into_iter().map(Ok::<_, VaultError>)))
             .try_flatten()
             .boxed();
-        Ok(ObjectReader { size: opened.size, sha1_hex, stream })
+        Ok(ObjectReader {
+            size: opened.size,
+            sha1_hex,
+            stream,
+        })
     }
 }

@@ -65,11 +65,17 @@ impl Vault {
 
         if let Some(root) = &self.inner.local_root {
             let dir = root.join(OBJECTS);
-            let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+            let cutoff = SystemTime::now()
+                .checked_sub(grace)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
             let walked = tokio::task::spawn_blocking(move || remove_staging_files(&dir, cutoff))
                 .await
-                .map_err(|error| VaultError::Io { path: root.clone(), source: io::Error::other(error) })?;
-            report.staging_files = walked.map_err(|(path, source)| VaultError::Io { path, source })?;
+                .map_err(|error| VaultError::Io {
+                    path: root.clone(),
+                    source: io::Error::other(error),
+                })?;
+            report.staging_files =
+                walked.map_err(|(path, source)| VaultError::Io { path, source })?;
         }
         if report != SweepReport::default() {
             tracing::info!(
@@ -91,8 +97,9 @@ fn key_of(location: &Location) -> Option<ObjectKey> {
 
 /// Whether `name` is a staging file of `object_store`'s local multipart upload: `<dest>#<n>`.
 fn is_staging_name(name: &str) -> bool {
-    name.rsplit_once('#')
-        .is_some_and(|(dest, n)| !dest.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    name.rsplit_once('#').is_some_and(|(dest, n)| {
+        !dest.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// Removes staging files under `dir` last modified before `cutoff`; returns how many. A staging
@@ -111,7 +118,10 @@ fn remove_staging_files(dir: &Path, cutoff: SystemTime) -> Result<u64, (PathBuf,
         if file_type.is_dir() {
             removed += remove_staging_files(&path, cutoff)?;
         } else if file_type.is_file() && entry.file_name().to_str().is_some_and(is_staging_name) {
-            let modified = entry.metadata().and_then(|meta| meta.modified()).map_err(|error| (path.clone(), error))?;
+            let modified = entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .map_err(|error| (path.clone(), error))?;
             if modified < cutoff {
                 match std::fs::remove_file(&path) {
                     Ok(()) => removed += 1,
@@ -137,7 +147,10 @@ mod tests {
             assert!(!is_staging_name(name), "{name}");
         }
         let key = ObjectKey::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
-        assert_eq!(Vault::location(&key).as_ref(), "objects/AA/AAAAAAAAAAAAAAAAAAAAAA");
+        assert_eq!(
+            Vault::location(&key).as_ref(),
+            "objects/AA/AAAAAAAAAAAAAAAAAAAAAA"
+        );
         assert_eq!(key_of(&Vault::location(&key)), Some(key.clone()));
         assert_eq!(key_of(&Location::from(key.as_str())), None);
         assert_eq!(key_of(&Location::from(format!("objects/zz/{key}"))), None);

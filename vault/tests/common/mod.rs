@@ -27,9 +27,17 @@ pub async fn test_vault(segment_size: u32) -> TestVault {
     let repo = schema::connect(&url).await.unwrap();
     let keyring = Keyring::load_or_create(&dir.path().join("keyring.json")).unwrap();
     let root = dir.path().join("store");
-    let vault = Vault::local(&root, Arc::clone(&repo), keyring).unwrap().with_segment_size(segment_size).unwrap();
+    let vault = Vault::local(&root, Arc::clone(&repo), keyring)
+        .unwrap()
+        .with_segment_size(segment_size)
+        .unwrap();
     let root = root.canonicalize().unwrap();
-    TestVault { dir, vault, repo, root }
+    TestVault {
+        dir,
+        vault,
+        repo,
+        root,
+    }
 }
 
 impl TestVault {
@@ -63,8 +71,15 @@ impl TestVault {
 }
 
 /// A body of `data` in chunks of `chunk` bytes.
-pub fn body(data: &[u8], chunk: usize) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send + 'static {
-    let chunks: Vec<_> = data.chunks(chunk.max(1)).map(Bytes::copy_from_slice).map(Ok).collect();
+pub fn body(
+    data: &[u8],
+    chunk: usize,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send + 'static {
+    let chunks: Vec<_> = data
+        .chunks(chunk.max(1))
+        .map(Bytes::copy_from_slice)
+        .map(Ok)
+        .collect();
     stream::iter(chunks)
 }
 
@@ -75,23 +90,35 @@ pub async fn read_all(vault: &Vault, key: &ObjectKey) -> Result<Vec<u8>, VaultEr
     Ok(chunks.concat())
 }
 
-pub async fn read_range(vault: &Vault, key: &ObjectKey, start: u64, end: u64) -> Result<Vec<u8>, VaultError> {
+pub async fn read_range(
+    vault: &Vault,
+    key: &ObjectKey,
+    start: u64,
+    end: u64,
+) -> Result<Vec<u8>, VaultError> {
     let reader = vault.read_range(key, start, end).await?;
     let chunks: Vec<Bytes> = reader.stream.try_collect().await?;
     Ok(chunks.concat())
 }
 
 pub fn data(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+    (0..len)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
 }
 
 pub fn sha1_hex(data: &[u8]) -> String {
-    Sha1::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return files };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
     for entry in entries {
         let entry = entry.unwrap();
         let path = entry.path();

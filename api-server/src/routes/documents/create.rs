@@ -19,7 +19,13 @@ pub async fn create(
     let form = DocumentForm::read(&mut multipart, &context.vault, context.limits).await?;
     let record = documents::create(&context, &principal, form).await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LAST_MODIFIED, representation::http_date(record.last_modified)))
-        .insert_header((header::CONTENT_LOCATION, representation::self_href(&context.links, &record)))
+        .insert_header((
+            header::LAST_MODIFIED,
+            representation::http_date(record.last_modified),
+        ))
+        .insert_header((
+            header::CONTENT_LOCATION,
+            representation::self_href(&context.links, &record),
+        ))
         .json(representation::record(&context.links, &record)))
 }

@@ -30,7 +30,10 @@ pub async fn list(
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
     let mut after = match paging.after.as_deref() {
-        Some(text) => Some(DocumentId::parse(text).map_err(|_| ApiError::bad_request("after", "must be a docId"))?),
+        Some(text) => Some(
+            DocumentId::parse(text)
+                .map_err(|_| ApiError::bad_request("after", "must be a docId"))?,
+        ),
         None => None,
     };
     let mut remaining = paging.limit;
@@ -40,11 +43,17 @@ pub async fn list(
         if page_size == 0 {
             break;
         }
-        let page = context.repo.list_documents(&principal.producer, after.as_ref(), page_size).await?;
+        let page = context
+            .repo
+            .list_documents(&principal.producer, after.as_ref(), page_size)
+            .await?;
         let full = page.len() == page_size as usize;
         after = page.last().map(|(id, _)| id.clone());
         remaining = remaining.map(|left| left - page.len() as u32);
-        documents.extend(page.into_iter().map(|(id, name)| json!({ id.as_str(): name })));
+        documents.extend(
+            page.into_iter()
+                .map(|(id, name)| json!({ id.as_str(): name })),
+        );
         if !full {
             break;
         }

@@ -20,5 +20,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::delete().to(delete::delete)),
         )
         .service(web::resource("/documents/{doc_id}/document").route(web::get().to(read::content)))
-        .service(web::resource("/documents/{doc_id}/{part}").route(web::get().to(read::sub_resource)));
+        .service(
+            web::resource("/documents/{doc_id}/{part}").route(web::get().to(read::sub_resource)),
+        );
 }

@@ -18,7 +18,10 @@ pub async fn record(
 ) -> Result<HttpResponse, ApiError> {
     let record = documents::find(&context, &principal, &path).await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::LAST_MODIFIED, representation::http_date(record.last_modified)))
+        .insert_header((
+            header::LAST_MODIFIED,
+            representation::http_date(record.last_modified),
+        ))
         .json(representation::record(&context.links, &record)))
 }
 
@@ -43,7 +46,10 @@ pub async fn content(
     });
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, record.media_type.as_str()))
-        .insert_header((header::LAST_MODIFIED, representation::http_date(record.last_modified)))
+        .insert_header((
+            header::LAST_MODIFIED,
+            representation::http_date(record.last_modified),
+        ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .no_chunking(reader.size)

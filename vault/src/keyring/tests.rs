@@ -1,5 +1,10 @@
+use std::fs;
+use std::io;
 use std::os::unix::fs::PermissionsExt as _;
 
+use base64::engine::general_purpose::STANDARD;
+
+use super::file::{create_file, is_valid_id};
 use super::*;
 
 fn mode(path: &Path) -> u32 {
@@ -21,7 +26,10 @@ fn creates_a_0600_file_on_first_run_and_reloads_it() {
     assert_eq!(loaded.current_id(), created.current_id());
     let object = ObjectKey::random();
     let (kek_id, wrapped) = created.wrap(&[9; KEY_LEN], &object).unwrap();
-    assert_eq!(*loaded.unwrap(&kek_id, &wrapped, &object).unwrap(), [9; KEY_LEN]);
+    assert_eq!(
+        *loaded.unwrap(&kek_id, &wrapped, &object).unwrap(),
+        [9; KEY_LEN]
+    );
 
     let text = fs::read_to_string(&path).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -58,19 +66,35 @@ fn wrap_unwrap_round_trip_binds_the_object_and_kek() {
     assert_eq!(kek_id, keyring.current_id());
     assert_eq!(wrapped.len(), NONCE_LEN + KEY_LEN + TAG_LEN);
     assert!(!wrapped.windows(KEY_LEN).any(|w| w == data_key));
-    assert_eq!(*keyring.unwrap(&kek_id, &wrapped, &object).unwrap(), data_key);
+    assert_eq!(
+        *keyring.unwrap(&kek_id, &wrapped, &object).unwrap(),
+        data_key
+    );
     // Fresh nonce every time.
     assert_ne!(keyring.wrap(&data_key, &object).unwrap().1, wrapped);
 
     let other = ObjectKey::random();
-    assert!(matches!(keyring.unwrap(&kek_id, &wrapped, &other), Err(VaultError::KeyUnwrap { .. })));
-    assert!(matches!(keyring.unwrap("nope", &wrapped, &object), Err(VaultError::UnknownKek { .. })));
+    assert!(matches!(
+        keyring.unwrap(&kek_id, &wrapped, &other),
+        Err(VaultError::KeyUnwrap { .. })
+    ));
+    assert!(matches!(
+        keyring.unwrap("nope", &wrapped, &object),
+        Err(VaultError::UnknownKek { .. })
+    ));
     for position in 0..wrapped.len() {
         let mut bad = wrapped.clone();
         bad[position] ^= 1;
-        assert!(keyring.unwrap(&kek_id, &bad, &object).is_err(), "byte {position}");
+        assert!(
+            keyring.unwrap(&kek_id, &bad, &object).is_err(),
+            "byte {position}"
+        );
     }
-    assert!(keyring.unwrap(&kek_id, &wrapped[..wrapped.len() - 1], &object).is_err());
+    assert!(
+        keyring
+            .unwrap(&kek_id, &wrapped[..wrapped.len() - 1], &object)
+            .is_err()
+    );
 
     // A different keyring cannot unwrap it, even under the same id.
     let other_ring = Keyring::load_or_create(&dir.path().join("other.json")).unwrap();
@@ -91,9 +115,15 @@ fn several_keys_one_current() {
     assert_eq!(keyring.current_id(), "new");
     assert_eq!(keyring.ids().collect::<Vec<_>>(), ["new", "old"]);
     let debug = format!("{keyring:?}");
-    assert!(!debug.contains(&STANDARD.encode([2u8; 32])) && debug.contains("new"), "{debug}");
+    assert!(
+        !debug.contains(&STANDARD.encode([2u8; 32])) && debug.contains("new"),
+        "{debug}"
+    );
     // create_file never replaces an existing file.
-    assert_eq!(create_file(&path, b"{}").unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+    assert_eq!(
+        create_file(&path, b"{}").unwrap_err().kind(),
+        io::ErrorKind::AlreadyExists
+    );
     assert_eq!(fs::read_to_string(&path).unwrap(), text);
 }
 
@@ -102,18 +132,33 @@ fn malformed_files_are_refused_without_echoing_them() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("not json", "{"),
-        ("missing current", r#"{"current": "b", "keys": {"a": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}"#),
+        (
+            "missing current",
+            r#"{"current": "b", "keys": {"a": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}"#,
+        ),
         ("short key", r#"{"current": "a", "keys": {"a": "AAAA"}}"#),
-        ("bad base64", r#"{"current": "a", "keys": {"a": "secret!!"}}"#),
-        ("bad id", r#"{"current": "a b", "keys": {"a b": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}"#),
+        (
+            "bad base64",
+            r#"{"current": "a", "keys": {"a": "secret!!"}}"#,
+        ),
+        (
+            "bad id",
+            r#"{"current": "a b", "keys": {"a b": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}"#,
+        ),
         ("wrong type", r#"{"current": "a", "keys": {"a": 12345678}}"#),
     ];
     for (name, text) in cases {
         let path = dir.path().join(name.replace(' ', "-"));
         create_file(&path, text.as_bytes()).unwrap();
         let error = Keyring::load_or_create(&path).unwrap_err();
-        assert!(matches!(error, VaultError::MalformedKeyFile { .. }), "{name}: {error:?}");
-        assert!(!error.to_string().contains("secret") && !error.to_string().contains("12345678"), "{name}");
+        assert!(
+            matches!(error, VaultError::MalformedKeyFile { .. }),
+            "{name}: {error:?}"
+        );
+        assert!(
+            !error.to_string().contains("secret") && !error.to_string().contains("12345678"),
+            "{name}"
+        );
         assert!(std::error::Error::source(&error).is_none());
     }
 }

@@ -34,7 +34,15 @@ fn decrypt(key: &[u8; KEY_LEN], object: &[u8]) -> Result<Vec<u8>, CipherError> {
 }
 
 fn sizes(segment: usize) -> [usize; 7] {
-    [0, 1, segment - 1, segment, segment + 1, 3 * segment, 3 * segment + 5]
+    [
+        0,
+        1,
+        segment - 1,
+        segment,
+        segment + 1,
+        3 * segment,
+        3 * segment + 5,
+    ]
 }
 
 #[test]
@@ -46,7 +54,11 @@ fn header_round_trips_and_rejects_other_shapes() {
     for position in (0..HEADER_LEN).filter(|p| !(8..12).contains(p)) {
         let mut bad = bytes;
         bad[position] ^= 1;
-        assert_eq!(Header::parse(&bad), Err(CipherError::Header), "byte {position}");
+        assert_eq!(
+            Header::parse(&bad),
+            Err(CipherError::Header),
+            "byte {position}"
+        );
     }
     assert_eq!(Header::parse(&bytes[..15]), Err(CipherError::Header));
     assert_eq!(Header::new(0), Err(CipherError::SegmentSize(0)));
@@ -57,10 +69,21 @@ fn header_round_trips_and_rejects_other_shapes() {
 fn lengths_are_consistent() {
     for segment in [1u32, 2, 64, DEFAULT_SEGMENT_SIZE] {
         let header = Header::new(segment).unwrap();
-        for size in sizes(segment as usize).map(|s| s as u64).into_iter().chain([10_000, 1 << 40]) {
+        for size in sizes(segment as usize)
+            .map(|s| s as u64)
+            .into_iter()
+            .chain([10_000, 1 << 40])
+        {
             let ciphertext_len = header.ciphertext_len(size).unwrap();
-            assert_eq!(header.plaintext_len(ciphertext_len), Ok(size), "segment {segment} size {size}");
-            assert_eq!(header.segment_count(ciphertext_len), Ok(header.segments_for(size)));
+            assert_eq!(
+                header.plaintext_len(ciphertext_len),
+                Ok(size),
+                "segment {segment} size {size}"
+            );
+            assert_eq!(
+                header.segment_count(ciphertext_len),
+                Ok(header.segments_for(size))
+            );
         }
     }
     let header = Header::new(SEG).unwrap();
@@ -80,10 +103,17 @@ fn output_does_not_depend_on_how_the_input_is_split() {
         let data = plaintext(size);
         let whole = encrypt(&data, SEG, usize::MAX);
         for piece in [1, 7, 63, 64, 65, 200] {
-            assert_eq!(encrypt(&data, SEG, piece), whole, "size {size} piece {piece}");
+            assert_eq!(
+                encrypt(&data, SEG, piece),
+                whole,
+                "size {size} piece {piece}"
+            );
         }
         let header = Header::new(SEG).unwrap();
-        assert_eq!(whole.len() as u64, header.ciphertext_len(size as u64).unwrap());
+        assert_eq!(
+            whole.len() as u64,
+            header.ciphertext_len(size as u64).unwrap()
+        );
     }
 }
 
@@ -93,7 +123,11 @@ fn round_trips_across_segment_boundaries() {
         for size in sizes(segment as usize) {
             let data = plaintext(size);
             let object = encrypt(&data, segment, 1000);
-            assert_eq!(decrypt(&KEY, &object).unwrap(), data, "segment {segment} size {size}");
+            assert_eq!(
+                decrypt(&KEY, &object).unwrap(),
+                data,
+                "segment {segment} size {size}"
+            );
         }
     }
 }
@@ -115,7 +149,10 @@ fn truncation_at_any_length_is_detected() {
     for size in [0, 1, SEG as usize, 3 * SEG as usize, 3 * SEG as usize + 20] {
         let object = encrypt(&plaintext(size), SEG, 50);
         for len in 0..object.len() {
-            assert!(decrypt(&KEY, &object[..len]).is_err(), "size {size} cut at {len}");
+            assert!(
+                decrypt(&KEY, &object[..len]).is_err(),
+                "size {size} cut at {len}"
+            );
         }
     }
 }
@@ -127,11 +164,21 @@ fn reordering_duplication_and_extension_are_detected() {
     let segment = |i: usize| &object[HEADER_LEN + i * stride..HEADER_LEN + (i + 1) * stride];
     let assemble = |order: &[usize]| {
         let mut out = object[..HEADER_LEN].to_vec();
-        order.iter().for_each(|&i| out.extend_from_slice(segment(i)));
+        order
+            .iter()
+            .for_each(|&i| out.extend_from_slice(segment(i)));
         out
     };
     assert!(decrypt(&KEY, &assemble(&[0, 1, 2, 3])).is_ok());
-    for order in [&[1, 0, 2, 3][..], &[0, 2, 1, 3], &[0, 1, 3, 2], &[0, 1, 2], &[0, 1, 3], &[0, 0, 2, 3], &[0, 1, 2, 3, 3]] {
+    for order in [
+        &[1, 0, 2, 3][..],
+        &[0, 2, 1, 3],
+        &[0, 1, 3, 2],
+        &[0, 1, 2],
+        &[0, 1, 3],
+        &[0, 0, 2, 3],
+        &[0, 1, 2, 3, 3],
+    ] {
         assert!(decrypt(&KEY, &assemble(order)).is_err(), "{order:?}");
     }
 }
@@ -139,7 +186,10 @@ fn reordering_duplication_and_extension_are_detected() {
 #[test]
 fn a_different_key_or_segment_size_fails() {
     let object = encrypt(&plaintext(100), SEG, 100);
-    assert!(matches!(decrypt(&[8; KEY_LEN], &object), Err(CipherError::Authentication { segment: 0 })));
+    assert!(matches!(
+        decrypt(&[8; KEY_LEN], &object),
+        Err(CipherError::Authentication { segment: 0 })
+    ));
     // Re-labelling the segment size changes the associated data.
     let mut relabelled = object.clone();
     relabelled[8..12].copy_from_slice(&132u32.to_be_bytes());
@@ -155,11 +205,20 @@ fn spans_cover_exactly_the_touched_segments() {
     assert_eq!(span.ciphertext, 16..header.ciphertext_len(size).unwrap());
     assert_eq!(span.skip, 0);
     let span = header.span(size, 70..130).unwrap();
-    assert_eq!((span.segments, span.ciphertext, span.skip), (1..3, 16 + 80..16 + 240, 6));
+    assert_eq!(
+        (span.segments, span.ciphertext, span.skip),
+        (1..3, 16 + 80..16 + 240, 6)
+    );
     let span = header.span(size, 64..65).unwrap();
-    assert_eq!((span.segments, span.ciphertext, span.skip), (1..2, 96..176, 0));
+    assert_eq!(
+        (span.segments, span.ciphertext, span.skip),
+        (1..2, 96..176, 0)
+    );
     let span = header.span(size, 195..202).unwrap();
-    assert_eq!((span.segments, span.ciphertext, span.skip), (3..4, 256..282, 3));
+    assert_eq!(
+        (span.segments, span.ciphertext, span.skip),
+        (3..4, 256..282, 3)
+    );
     assert!(header.span(size, 5..5).is_err());
     assert!(header.span(size, 0..size + 1).is_err());
     assert!(header.span(0, 0..1).is_err());
@@ -179,9 +238,16 @@ fn decrypting_a_span_gives_the_plaintext_range() {
         for index in span.segments.clone() {
             let range = header.segment_range(size, index).unwrap();
             let segment = &object[range.start as usize..range.end as usize];
-            plain.extend(decryptor.decrypt(index, index + 1 == count, segment).unwrap());
+            plain.extend(
+                decryptor
+                    .decrypt(index, index + 1 == count, segment)
+                    .unwrap(),
+            );
         }
         let skip = span.skip as usize;
-        assert_eq!(&plain[skip..skip + (end - start) as usize], &data[start as usize..end as usize]);
+        assert_eq!(
+            &plain[skip..skip + (end - start) as usize],
+            &data[start as usize..end as usize]
+        );
     }
 }

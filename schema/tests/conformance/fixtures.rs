@@ -1,0 +1,93 @@
+//! Records to store, built fresh for each test (random ids, times at millisecond precision).
+
+use chrono::{DateTime, Duration, Utc};
+use schema::{
+    DocumentId, DocumentRecord, LoginSession, ObjectKey, ObjectRecord, PlaceholderId, Producer,
+    ProducerId, RepoError, Repository,
+};
+use serde_json::json;
+
+/// Now, at the precision the databases keep.
+pub(crate) fn now() -> DateTime<Utc> {
+    at(Utc::now().timestamp_millis())
+}
+
+pub(crate) fn at(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap()
+}
+
+pub(crate) fn producer(name: &str) -> Producer {
+    Producer {
+        id: ProducerId::random(),
+        name: name.to_owned(),
+        email: Some(format!("{name}@example.com")),
+        // Unique per call; the repository does not care that it is not a real Ed25519 key.
+        public_key: ObjectKey::random().as_str().as_bytes()[..16].repeat(2),
+        created_at: now(),
+    }
+}
+
+pub(crate) fn pending_object(created_at: DateTime<Utc>) -> ObjectRecord {
+    ObjectRecord {
+        key: ObjectKey::random(),
+        kek_id: "kek-1".to_owned(),
+        wrapped_dek: vec![0, 1, 2, 254, 255],
+        size: None,
+        sha1: None,
+        created_at,
+    }
+}
+
+pub(crate) fn document(producer: &ProducerId, object: &ObjectKey) -> DocumentRecord {
+    DocumentRecord {
+        id: DocumentId::random(),
+        producer_id: producer.clone(),
+        placeholder_id: PlaceholderId::random(),
+        name: "report – Q3 ✓.pdf".to_owned(),
+        media_type: "application/pdf".to_owned(),
+        object_key: object.clone(),
+        size: 1234,
+        hash_algorithm: "SHA-1".to_owned(),
+        hash_value: "da39a3ee5e6b4b0d3255bfef95601890afd80709".to_owned(),
+        expiration: now() + Duration::days(365),
+        audience: Some(json!({"records": [{"email_address": "zoë@example.com"}]})),
+        challenge: Some(json!({"type": "field", "data": {"field": "telephone"}})),
+        fulfillment: Some(
+            json!({"type": "http", "href": "https://x.example/{?link}", "batch": false}),
+        ),
+        landingpage: Some(json!({"href": "https://landing.example/"})),
+        metadata: Some(json!({"n": 1.5, "nested": [null, true, "tab\there"]})),
+        created_at: now(),
+        last_modified: now(),
+    }
+}
+
+/// A producer, an object and a document of theirs, all inserted.
+pub(crate) async fn stored_document(repo: &dyn Repository, name: &str) -> DocumentRecord {
+    let owner = producer(name);
+    repo.insert_producer(&owner).await.unwrap();
+    let object = pending_object(now());
+    repo.insert_object(&object).await.unwrap();
+    let doc = document(&owner.id, &object.key);
+    repo.insert_document(&doc).await.unwrap();
+    doc
+}
+
+pub(crate) fn assert_conflict(result: Result<(), RepoError>) {
+    assert!(matches!(result, Err(RepoError::Conflict(_))), "{result:?}");
+}
+
+pub(crate) fn session(
+    producer: &ProducerId,
+    issued_at: DateTime<Utc>,
+    ttl: Duration,
+) -> LoginSession {
+    LoginSession {
+        jti: DocumentId::random().to_string(),
+        producer_id: producer.clone(),
+        email: "operator@example.com".to_owned(),
+        issued_at,
+        expires_at: issued_at + ttl,
+        revoked_at: None,
+    }
+}

@@ -1,0 +1,63 @@
+//! One suite, every database: each test in these modules takes an `Arc<dyn Repository>` and
+//! `conformance!` runs it against a fresh SQLite file and a fresh PostgreSQL database, so a
+//! dialect difference fails a test here rather than surprising a user.
+//!
+//! PostgreSQL comes from `SEALPOST_TEST_POSTGRES_URL` (see `schema::testing`); without it the
+//! PostgreSQL variants fail, on purpose: a suite that skips itself cannot fail.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use schema::Repository;
+
+/// Runs each named test (an `async fn(Arc<dyn Repository>)` of the invoking module) against
+/// both databases, as `name::sqlite` and `name::postgres`.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let (repo, _dir) = crate::sqlite().await;
+                super::$name(repo).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(crate::postgres().await).await;
+            }
+        }
+    )*};
+}
+
+mod documents;
+mod fixtures;
+mod objects;
+mod producers;
+mod sessions;
+
+conformance!(migrate_twice_is_fine);
+
+// --- databases ---
+
+async fn sqlite() -> (Arc<dyn Repository>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("sealpost.db").display());
+    (schema::connect(&url).await.unwrap(), dir)
+}
+
+async fn postgres() -> Arc<dyn Repository> {
+    let url = schema::testing::fresh_postgres_url(&schema::testing::postgres_base_url()).await;
+    schema::connect(&url).await.unwrap()
+}
+
+async fn migrate_twice_is_fine(repo: Arc<dyn Repository>) {
+    // `connect` already migrated once.
+    let doc = fixtures::stored_document(&*repo, "alice").await;
+    repo.migrate().await.unwrap();
+    repo.migrate().await.unwrap();
+    assert_eq!(
+        repo.document(&doc.producer_id, &doc.id).await.unwrap(),
+        Some(doc)
+    );
+}

@@ -1,0 +1,83 @@
+//! Vault objects: pending, finished, deleted, and the orphan sweep's query.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use schema::{ObjectKey, ObjectRecord, RepoError, Repository};
+
+use crate::fixtures::{assert_conflict, document, now, pending_object, producer};
+
+conformance!(
+    object_lifecycle,
+    finish_unknown_object_is_row_not_found,
+    orphan_objects_are_old_and_unreferenced,
+);
+
+async fn object_lifecycle(repo: Arc<dyn Repository>) {
+    let object = pending_object(now());
+    repo.insert_object(&object).await.unwrap();
+    assert_conflict(repo.insert_object(&object).await);
+    assert!(repo.object_exists(&object.key).await.unwrap());
+    assert_eq!(
+        repo.object(&object.key).await.unwrap(),
+        Some(object.clone())
+    );
+
+    let sha1 = "a9993e364706816aba3e25717850c26c9cd0d89d";
+    repo.finish_object(&object.key, 3, sha1).await.unwrap();
+    let finished = ObjectRecord {
+        size: Some(3),
+        sha1: Some(sha1.to_owned()),
+        ..object.clone()
+    };
+    assert_eq!(repo.object(&object.key).await.unwrap(), Some(finished));
+
+    assert!(repo.delete_object(&object.key).await.unwrap());
+    assert_eq!(repo.object(&object.key).await.unwrap(), None);
+    assert!(!repo.object_exists(&object.key).await.unwrap());
+    assert!(!repo.delete_object(&object.key).await.unwrap());
+
+    let unknown = ObjectKey::random();
+    assert_eq!(repo.object(&unknown).await.unwrap(), None);
+    assert!(!repo.object_exists(&unknown).await.unwrap());
+}
+
+async fn finish_unknown_object_is_row_not_found(repo: Arc<dyn Repository>) {
+    let result = repo.finish_object(&ObjectKey::random(), 1, "00").await;
+    assert!(
+        matches!(result, Err(RepoError::Database(sqlx::Error::RowNotFound))),
+        "{result:?}"
+    );
+}
+
+async fn orphan_objects_are_old_and_unreferenced(repo: Arc<dyn Repository>) {
+    let t = now();
+    let old_orphan = pending_object(t - Duration::hours(2));
+    let new_orphan = pending_object(t);
+    let old_referenced = pending_object(t - Duration::hours(2));
+    for object in [&old_orphan, &new_orphan, &old_referenced] {
+        repo.insert_object(object).await.unwrap();
+    }
+    let alice = producer("alice");
+    repo.insert_producer(&alice).await.unwrap();
+    repo.insert_document(&document(&alice.id, &old_referenced.key))
+        .await
+        .unwrap();
+
+    let cutoff = t - Duration::hours(1);
+    assert_eq!(
+        repo.orphan_objects(cutoff).await.unwrap(),
+        vec![old_orphan.key.clone()]
+    );
+    // Strictly before: an object created at the cutoff itself is not yet an orphan.
+    assert_eq!(
+        repo.orphan_objects(old_orphan.created_at).await.unwrap(),
+        vec![]
+    );
+
+    let mut all = repo.orphan_objects(t + Duration::seconds(1)).await.unwrap();
+    all.sort();
+    let mut expected = vec![old_orphan.key, new_orphan.key];
+    expected.sort();
+    assert_eq!(all, expected);
+}
