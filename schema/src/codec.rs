@@ -44,7 +44,54 @@ macro_rules! document_columns {
          created_at, last_modified"
     };
 }
+/// The columns a replacement rewrites, in [`bind_document_changes`] order.
+macro_rules! document_change_columns {
+    () => {
+        ["placeholder_id", "name", "media_type", "object_key", "size", "hash_algorithm", "hash_value",
+         "expiration", "audience", "challenge", "fulfillment", "landingpage", "metadata", "last_modified"]
+    };
+}
 pub(crate) use {document_columns, object_columns, producer_columns, session_columns};
+
+/// Binds the columns a replacement rewrites, in `document_change_columns!` order; shared by
+/// both dialects so the two cannot bind in different orders.
+pub(crate) fn bind_document_changes<'q, DB>(
+    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+    document: &DocumentRecord,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    DB: sqlx::Database,
+    for<'t> String: sqlx::Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: sqlx::Encode<'t, DB> + Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + Type<DB>,
+{
+    query
+        .bind(document.placeholder_id.to_string())
+        .bind(document.name.clone())
+        .bind(document.media_type.clone())
+        .bind(document.object_key.to_string())
+        .bind(document.size)
+        .bind(document.hash_algorithm.clone())
+        .bind(document.hash_value.clone())
+        .bind(millis(document.expiration))
+        .bind(json_text(document.audience.as_ref()))
+        .bind(json_text(document.challenge.as_ref()))
+        .bind(json_text(document.fulfillment.as_ref()))
+        .bind(json_text(document.landingpage.as_ref()))
+        .bind(json_text(document.metadata.as_ref()))
+        .bind(millis(document.last_modified))
+}
+
+/// `SET a = ?, b = ?, …` over `document_change_columns!`, numbered from `$first` when
+/// `numbered` (PostgreSQL) or with plain `?` (SQLite).
+pub(crate) fn set_clause(numbered: bool, first: usize) -> String {
+    document_change_columns!()
+        .iter()
+        .enumerate()
+        .map(|(i, column)| if numbered { format!("{column} = ${}", first + i) } else { format!("{column} = ?") })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Maps a database error, turning unique violations into [`RepoError::Conflict`].
 pub(crate) fn db_error(error: sqlx::Error) -> RepoError {
@@ -189,6 +236,11 @@ pub(crate) fn document(row: &impl Columns) -> Result<DocumentRecord, RepoError> 
         created_at: row.time("created_at")?,
         last_modified: row.time("last_modified")?,
     })
+}
+
+/// One expired document: `(producer_id, id)`.
+pub(crate) fn expired(row: &impl Columns) -> Result<(crate::ids::ProducerId, DocumentId), RepoError> {
+    Ok((row.id("producer_id")?, row.id("id")?))
 }
 
 /// One entry of a document listing: `(id, name)`.

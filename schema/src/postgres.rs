@@ -312,13 +312,72 @@ impl Repository for PgRepository {
         producer: &ProducerId,
         id: &DocumentId,
     ) -> Result<Option<DocumentRecord>, RepoError> {
+        self.delete_where(producer, id, None).await
+    }
+
+    async fn delete_document_if(
+        &self,
+        producer: &ProducerId,
+        id: &DocumentId,
+        expected_last_modified: DateTime<Utc>,
+    ) -> Result<Option<DocumentRecord>, RepoError> {
+        self.delete_where(producer, id, Some(millis(expected_last_modified))).await
+    }
+
+    async fn replace_document(
+        &self,
+        document: &DocumentRecord,
+        expected_last_modified: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        // Built from constant column names only: no value is formatted into the SQL.
+        let sql = format!(
+            "UPDATE documents SET {} WHERE producer_id = $15 AND id = $16 AND last_modified = $17",
+            codec::set_clause(true, 1)
+        );
+        let done = codec::bind_document_changes(sqlx::query(sqlx::AssertSqlSafe(sql)), document)
+            .bind(document.producer_id.as_str())
+            .bind(document.id.as_str())
+            .bind(millis(expected_last_modified))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn expired_documents(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(ProducerId, DocumentId)>, RepoError> {
+        sqlx::query("SELECT producer_id, id FROM documents WHERE expiration <= $1 ORDER BY expiration, id LIMIT $2")
+            .bind(millis(now))
+            .bind(codec::limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(codec::expired)
+            .collect()
+    }
+}
+
+impl PgRepository {
+    /// Deletes the document row and its object row (the wrapped data key) in one transaction,
+    /// when `expected_last_modified` is `None` or still matches.
+    async fn delete_where(
+        &self,
+        producer: &ProducerId,
+        id: &DocumentId,
+        expected_last_modified: Option<i64>,
+    ) -> Result<Option<DocumentRecord>, RepoError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let Some(row) = sqlx::query(concat!(
-            "DELETE FROM documents WHERE producer_id = $1 AND id = $2 RETURNING ",
+            "DELETE FROM documents WHERE producer_id = $1 AND id = $2 AND ($3::BIGINT IS NULL OR last_modified = $3) RETURNING ",
             document_columns!()
         ))
         .bind(producer.as_str())
         .bind(id.as_str())
+        .bind(expected_last_modified)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?

@@ -82,6 +82,30 @@ pub trait Repository: Send + Sync + 'static {
         after: Option<&DocumentId>,
         limit: u32,
     ) -> Result<Vec<(DocumentId, String)>, RepoError>;
+    /// Replaces the stored record with `document` (same producer and id) only while its
+    /// `last_modified` still equals `expected_last_modified`: a compare-and-swap, so of two
+    /// racing writers exactly one succeeds and the other must re-read. `false` when the record
+    /// changed or vanished meanwhile. The object row of a replaced content is left for the
+    /// caller to delete once this returned (`true`).
+    async fn replace_document(
+        &self,
+        document: &DocumentRecord,
+        expected_last_modified: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+    /// As [`delete_document`](Self::delete_document), only while `last_modified` still equals
+    /// `expected_last_modified`; `None` when the record changed or vanished meanwhile.
+    async fn delete_document_if(
+        &self,
+        producer: &ProducerId,
+        id: &DocumentId,
+        expected_last_modified: DateTime<Utc>,
+    ) -> Result<Option<DocumentRecord>, RepoError>;
+    /// Documents whose expiration is at or before `now`, soonest expired first, at most `limit`.
+    async fn expired_documents(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(ProducerId, DocumentId)>, RepoError>;
     /// Deletes the document row and its object row (the wrapped data key) in one transaction,
     /// so the content is unrecoverable the moment this returns; the blob is removed afterwards.
     /// Returns the deleted record, `None` when there was no such document for this producer.

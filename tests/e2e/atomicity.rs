@@ -14,6 +14,7 @@ on_both_databases!(
     a_bad_part_after_the_document_leaves_nothing,
     a_client_disconnect_mid_upload_leaves_nothing,
     kill_9_mid_upload_leaves_nothing_after_restart,
+    a_storage_error_leaves_nothing,
 );
 
 /// Object rows no document references (pending or orphaned uploads).
@@ -124,4 +125,24 @@ async fn kill_9_mid_upload_leaves_nothing_after_restart(db: Db) {
     );
     assert_eq!(orphan_rows(&database_url).await, 0);
     daemon.terminate();
+}
+
+async fn a_storage_error_leaves_nothing(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let objects = app.data_dir().join(sealpost::instance::OBJECTS_DIR);
+    // A regular file where the store's directory should be: every write to the store fails
+    // (permissions would not do: the tests may run as root).
+    std::fs::remove_dir_all(&objects).unwrap();
+    std::fs::write(&objects, b"not a directory").unwrap();
+    let response = app.upload_form(&token, document_form("a.pdf", vec![3; 200_000])).await;
+    assert_eq!(response.status(), 500);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["detail"], "the server could not complete the request", "no internals in 5xx bodies");
+    std::fs::remove_file(&objects).unwrap();
+    std::fs::create_dir(&objects).unwrap();
+    assert_eq!(orphan_rows(&app.settings.database_url()).await, 0);
+    let listed: Value = app.get(&token, "/documents").send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["documents"], serde_json::json!([]));
+    assert_eq!(app.upload_form(&token, document_form("b.pdf", vec![3; 10])).await.status(), 201, "recovers");
 }
