@@ -30,6 +30,8 @@ pub struct Instance {
     pub default_key_path: Option<PathBuf>,
     handles: Vec<ServerHandle>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    /// The expiry sweep, stopped with the servers.
+    sweeper: JoinHandle<()>,
 }
 
 impl Instance {
@@ -65,7 +67,7 @@ impl Instance {
         let gateway_addr = gateway_listener.local_addr()?;
         let vault_addr = vault_listener.local_addr()?;
 
-        let context = api_server::ApiContext {
+        let context = Arc::new(api_server::ApiContext {
             repo,
             vault,
             tokens: Arc::new(TokenIssuer::new(
@@ -81,7 +83,11 @@ impl Instance {
                 max_json_part_bytes: settings.api.max_json_part_bytes,
             },
             security: settings.api.security,
-        };
+        });
+        let sweeper = api_server::documents::spawn_expiry_sweeper(
+            context.clone(),
+            Duration::from_secs(settings.api.expiry_sweep_secs.max(1)),
+        );
         let workers = settings.workers;
         let servers = [
             api_server::build(context, api_listener, workers)?,
@@ -97,11 +103,13 @@ impl Instance {
             default_key_path,
             handles,
             tasks,
+            sweeper,
         })
     }
 
     /// Stops accepting, lets in-flight requests finish, then returns.
     pub async fn stop(self) {
+        self.sweeper.abort();
         for handle in &self.handles {
             handle.stop(true).await;
         }

@@ -30,6 +30,12 @@ pub enum ApiError {
     TooLarge { field: String, limit: u64 },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request contradicts the stored state (spec footnotes 4 and 5, `DELETE …/document`).
+    #[error("{0}")]
+    Conflict(String),
+    /// The document expired: refused at once, before the sweep destroys it.
+    #[error("{0}")]
+    Gone(String),
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
     #[error("internal error")]
@@ -90,6 +96,8 @@ impl ResponseError for ApiError {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -5,6 +5,9 @@
 //! vault. Unknown and repeated parts are refused with 400 naming the part.
 
 use actix_multipart::{Field, Multipart, MultipartError};
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use actix_web::web::Payload;
 use bytes::BytesMut;
 use futures_util::TryStreamExt as _;
 use serde_json::Value;
@@ -168,7 +171,12 @@ async fn read_json_object(
     limit: usize,
 ) -> Result<Option<Value>, ApiError> {
     let text = read_text(field, name, limit).await?;
-    match serde_json::from_str::<Value>(&text) {
+    parse_json_object(&text, name)
+}
+
+/// A JSON object, or `null` for "none" (422 naming `name` otherwise).
+fn parse_json_object(text: &str, name: &str) -> Result<Option<Value>, ApiError> {
+    match serde_json::from_str::<Value>(text) {
         Ok(Value::Null) => Ok(None),
         Ok(value @ Value::Object(_)) => Ok(Some(value)),
         Ok(_) => Err(ApiError::invalid(name, "must be a JSON object or null")),
@@ -200,4 +208,51 @@ async fn read_document(
         media_type,
         filename,
     })
+}
+
+/// The request's `Content-Type`, when it has one (400 when it is not text).
+pub fn media_type(request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|value| {
+            value
+                .to_str()
+                .map(str::to_owned)
+                .map_err(|_| ApiError::bad_request("Content-Type", "must be text"))
+        })
+        .transpose()
+}
+
+/// A JSON request body (`application/json`, 415 otherwise) of at most `limit` bytes (413):
+/// an object, or `null`.
+pub async fn read_json_body(
+    request: &HttpRequest,
+    mut body: Payload,
+    name: &str,
+    limit: usize,
+) -> Result<Option<Value>, ApiError> {
+    let is_json = media_type(request)?
+        .and_then(|text| text.parse::<mime::Mime>().ok())
+        .is_some_and(|mime| mime.essence_str() == "application/json");
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "the {name} object must be sent as application/json"
+        )));
+    }
+    let mut buffer = BytesMut::new();
+    while let Some(chunk) = body.try_next().await.map_err(|error| {
+        ApiError::bad_request(name, format!("the body was interrupted: {error}"))
+    })? {
+        if buffer.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge {
+                field: name.to_owned(),
+                limit: limit as u64,
+            });
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    let text = std::str::from_utf8(&buffer)
+        .map_err(|_| ApiError::bad_request(name, "must be UTF-8 JSON"))?;
+    parse_json_object(text, name)
 }

@@ -20,6 +20,7 @@ pub mod representation;
 pub mod routes;
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
 
@@ -28,15 +29,16 @@ pub use context::ApiContext;
 /// Builds the API server on `listener` (bound already, so port 0 works). Signals are not
 /// handled here: the caller owns shutdown through the returned server's handle.
 pub fn build(
-    context: ApiContext,
+    context: Arc<ApiContext>,
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let context = web::Data::new(context);
+    let context = web::Data::from(context);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(context.clone())
             .wrap(shared::server::request_trace())
+            .app_data(routes::query_config())
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })

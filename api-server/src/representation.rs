@@ -51,7 +51,7 @@ pub fn record(links: &Links, record: &DocumentRecord) -> Value {
         "document".into(),
         json!({"href": format!("{base}/document"), "rel": "edit"}),
     );
-    for name in SUB_RESOURCES {
+    for name in crate::documents::Part::ALL.map(crate::documents::Part::name) {
         link_map.insert(
             name.into(),
             json!({"href": format!("{base}/{name}"), "rel": "edit"}),

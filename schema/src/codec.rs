@@ -47,8 +47,22 @@ macro_rules! document_columns {
 /// The columns a replacement rewrites, in [`bind_document_changes`] order.
 macro_rules! document_change_columns {
     () => {
-        ["placeholder_id", "name", "media_type", "object_key", "size", "hash_algorithm", "hash_value",
-         "expiration", "audience", "challenge", "fulfillment", "landingpage", "metadata", "last_modified"]
+        [
+            "placeholder_id",
+            "name",
+            "media_type",
+            "object_key",
+            "size",
+            "hash_algorithm",
+            "hash_value",
+            "expiration",
+            "audience",
+            "challenge",
+            "fulfillment",
+            "landingpage",
+            "metadata",
+            "last_modified",
+        ]
     };
 }
 pub(crate) use {document_columns, object_columns, producer_columns, session_columns};
@@ -88,7 +102,13 @@ pub(crate) fn set_clause(numbered: bool, first: usize) -> String {
     document_change_columns!()
         .iter()
         .enumerate()
-        .map(|(i, column)| if numbered { format!("{column} = ${}", first + i) } else { format!("{column} = ?") })
+        .map(|(i, column)| {
+            if numbered {
+                format!("{column} = ${}", first + i)
+            } else {
+                format!("{column} = ?")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -239,7 +259,9 @@ pub(crate) fn document(row: &impl Columns) -> Result<DocumentRecord, RepoError> 
 }
 
 /// One expired document: `(producer_id, id)`.
-pub(crate) fn expired(row: &impl Columns) -> Result<(crate::ids::ProducerId, DocumentId), RepoError> {
+pub(crate) fn expired(
+    row: &impl Columns,
+) -> Result<(crate::ids::ProducerId, DocumentId), RepoError> {
     Ok((row.id("producer_id")?, row.id("id")?))
 }
 

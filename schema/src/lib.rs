@@ -18,6 +18,7 @@
 mod codec;
 pub mod ids;
 pub mod model;
+pub mod objects;
 pub mod postgres;
 pub mod repo;
 pub mod sqlite;

@@ -357,7 +357,8 @@ impl Repository for SqliteRepository {
         id: &DocumentId,
         expected_last_modified: DateTime<Utc>,
     ) -> Result<Option<DocumentRecord>, RepoError> {
-        self.delete_where(producer, id, Some(millis(expected_last_modified))).await
+        self.delete_where(producer, id, Some(millis(expected_last_modified)))
+            .await
     }
 
     async fn replace_document(

@@ -53,6 +53,8 @@ pub struct ApiSettings {
     pub max_document_bytes: u64,
     /// Largest JSON part (audience, challenge, …), in bytes (413 beyond).
     pub max_json_part_bytes: usize,
+    /// How often expired documents are destroyed (they are refused at once regardless).
+    pub expiry_sweep_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +96,7 @@ impl Settings {
             .set_default("api.security", "low")?
             .set_default("api.max_document_bytes", 16_u64 << 30)?
             .set_default("api.max_json_part_bytes", 1_u64 << 20)?
+            .set_default("api.expiry_sweep_secs", 60)?
             .set_default("gateway.addr", "127.0.0.1:8081")?
             .set_default("gateway.public_url", "")?
             .set_default("vault.addr", "127.0.0.1:8082")?

@@ -135,14 +135,32 @@ async fn a_storage_error_leaves_nothing(db: Db) {
     // (permissions would not do: the tests may run as root).
     std::fs::remove_dir_all(&objects).unwrap();
     std::fs::write(&objects, b"not a directory").unwrap();
-    let response = app.upload_form(&token, document_form("a.pdf", vec![3; 200_000])).await;
+    let response = app
+        .upload_form(&token, document_form("a.pdf", vec![3; 200_000]))
+        .await;
     assert_eq!(response.status(), 500);
     let problem: Value = response.json().await.unwrap();
-    assert_eq!(problem["detail"], "the server could not complete the request", "no internals in 5xx bodies");
+    assert_eq!(
+        problem["detail"], "the server could not complete the request",
+        "no internals in 5xx bodies"
+    );
     std::fs::remove_file(&objects).unwrap();
     std::fs::create_dir(&objects).unwrap();
     assert_eq!(orphan_rows(&app.settings.database_url()).await, 0);
-    let listed: Value = app.get(&token, "/documents").send().await.unwrap().json().await.unwrap();
+    let listed: Value = app
+        .get(&token, "/documents")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["documents"], serde_json::json!([]));
-    assert_eq!(app.upload_form(&token, document_form("b.pdf", vec![3; 10])).await.status(), 201, "recovers");
+    assert_eq!(
+        app.upload_form(&token, document_form("b.pdf", vec![3; 10]))
+            .await
+            .status(),
+        201,
+        "recovers"
+    );
 }

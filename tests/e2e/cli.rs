@@ -31,7 +31,11 @@ impl Daemon {
     }
 
     /// As [`try_start`](Self::try_start), with extra environment variables.
-    pub fn try_start_with_env(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Result<Self, String> {
+    pub fn try_start_with_env(
+        data_dir: &Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
         std::fs::create_dir_all(data_dir.parent().unwrap()).unwrap();
         let mut child = Command::new(BINARY)
             .args(["up", "--data-dir"])
@@ -49,7 +53,9 @@ impl Daemon {
             .envs(env.iter().copied())
             .current_dir(data_dir.parent().unwrap())
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(stderr_path(data_dir)).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(stderr_path(data_dir)).unwrap(),
+            ))
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -61,12 +67,9 @@ impl Daemon {
                     None => banner.push(line),
                 },
                 _ => {
-                    let output = child.wait_with_output().unwrap();
-                    return Err(format!(
-                        "{} {}",
-                        output.status,
-                        String::from_utf8_lossy(&output.stderr)
-                    ));
+                    let status = child.wait().unwrap();
+                    let stderr = std::fs::read_to_string(stderr_path(data_dir)).unwrap_or_default();
+                    return Err(format!("{status} {stderr}"));
                 }
             }
         };
@@ -274,17 +277,39 @@ async fn the_servers_own_log_carries_no_secret() {
         "document",
         reqwest::multipart::Part::bytes(b"secret-content".to_vec()).file_name("n.txt"),
     );
-    let response = client.post(format!("{api}/documents")).bearer_auth(&token).multipart(form).send().await.unwrap();
+    let response = client
+        .post(format!("{api}/documents"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
-    let response = client.get(format!("{api}/documents?after=viewer-secret-value")).bearer_auth(&token).send().await.unwrap();
+    let response = client
+        .get(format!("{api}/documents?after=viewer-secret-value"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
     let key = std::fs::read_to_string(daemon.key_path()).unwrap();
     assert!(daemon.terminate().success());
     let log = std::fs::read_to_string(stderr_path(&data_dir)).unwrap();
-    assert!(log.contains("POST /documents 201"), "requests are traced:\n{log}");
+    assert!(
+        log.contains("POST /documents 201"),
+        "requests are traced:\n{log}"
+    );
     let key_body = key.lines().nth(1).unwrap();
-    for secret in [token.as_str(), key_body, "viewer-secret-value", "secret-content"] {
-        assert!(!log.contains(secret), "{secret:?} leaked into the log:\n{log}");
+    for secret in [
+        token.as_str(),
+        key_body,
+        "viewer-secret-value",
+        "secret-content",
+    ] {
+        assert!(
+            !log.contains(secret),
+            "{secret:?} leaked into the log:\n{log}"
+        );
     }
 }
 
@@ -292,23 +317,51 @@ async fn the_servers_own_log_carries_no_secret() {
 async fn environment_variables_override_the_config_file() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    std::fs::write(dir.path().join("sealpost.toml"), "[api]\nsecurity = \"high\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("sealpost.toml"),
+        "[api]\nsecurity = \"high\"\n",
+    )
+    .unwrap();
     let browse = |daemon: &Daemon, token: String| {
         let url = format!("http://{}/documents", daemon.api_addr);
-        async move { reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap() }
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     let daemon = Daemon::start(&data_dir, &sqlite_url(&data_dir));
     let response = browse(&daemon, daemon.login().await).await;
-    assert_eq!(response.status(), 405, "the file's high-security mode applies");
+    assert_eq!(
+        response.status(),
+        405,
+        "the file's high-security mode applies"
+    );
     assert_eq!(response.headers()["allow"], "POST");
     daemon.terminate();
 
-    let daemon = Daemon::try_start_with_env(&data_dir, &sqlite_url(&data_dir), &[("SEALPOST__API__SECURITY", "low")]).unwrap();
-    assert_eq!(browse(&daemon, daemon.login().await).await.status(), 200, "the environment wins");
+    let daemon = Daemon::try_start_with_env(
+        &data_dir,
+        &sqlite_url(&data_dir),
+        &[("SEALPOST__API__SECURITY", "low")],
+    )
+    .unwrap();
+    assert_eq!(
+        browse(&daemon, daemon.login().await).await.status(),
+        200,
+        "the environment wins"
+    );
     daemon.terminate();
 
-    let error = Daemon::try_start_with_env(&data_dir, &sqlite_url(&data_dir), &[("SEALPOST__API__SECURITY", "extreme")])
-        .err()
-        .expect("an invalid value is refused at start-up");
+    let error = Daemon::try_start_with_env(
+        &data_dir,
+        &sqlite_url(&data_dir),
+        &[("SEALPOST__API__SECURITY", "extreme")],
+    )
+    .err()
+    .expect("an invalid value is refused at start-up");
     assert!(error.contains("configuration"), "{error}");
 }

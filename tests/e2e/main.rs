@@ -6,6 +6,10 @@
 mod atomicity;
 mod cli;
 mod common;
+mod conditional;
 mod documents;
+mod hostile;
 mod login;
 mod storage;
+mod updates;
+mod validation;

@@ -14,6 +14,23 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(documents::configure);
 }
 
+/// Malformed query strings answer 400 problem+json, like every other client error.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _| {
+        ApiError::BadRequest {
+            field: None,
+            detail: format!("malformed query string: {error}"),
+        }
+        .into()
+    })
+}
+
+/// 405 with `Allow` for a method a resource does not support.
+pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::route()
+        .to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) })
+}
+
 /// Every unknown path: 404 problem+json.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)

@@ -24,8 +24,15 @@ async fn replace_document_swaps_when_unchanged(repo: Arc<dyn Repository>) {
     next.metadata = Some(json!({"v": 2}));
     next.audience = None;
     next.last_modified = doc.last_modified + Duration::seconds(1);
-    assert!(repo.replace_document(&next, doc.last_modified).await.unwrap());
-    assert_eq!(repo.document(&doc.producer_id, &doc.id).await.unwrap(), Some(next));
+    assert!(
+        repo.replace_document(&next, doc.last_modified)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        repo.document(&doc.producer_id, &doc.id).await.unwrap(),
+        Some(next)
+    );
 }
 
 async fn replace_document_refuses_a_stale_expectation(repo: Arc<dyn Repository>) {
@@ -36,12 +43,35 @@ async fn replace_document_refuses_a_stale_expectation(repo: Arc<dyn Repository>)
     let mut second = doc.clone();
     second.name = "second".into();
     second.last_modified = doc.last_modified + Duration::seconds(1);
-    assert!(repo.replace_document(&first, doc.last_modified).await.unwrap());
-    assert!(!repo.replace_document(&second, doc.last_modified).await.unwrap(), "exactly one wins");
-    assert_eq!(repo.document(&doc.producer_id, &doc.id).await.unwrap().unwrap().name, "first");
+    assert!(
+        repo.replace_document(&first, doc.last_modified)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !repo
+            .replace_document(&second, doc.last_modified)
+            .await
+            .unwrap(),
+        "exactly one wins"
+    );
+    assert_eq!(
+        repo.document(&doc.producer_id, &doc.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "first"
+    );
     let mut other = first.clone();
     other.producer_id = schema::ProducerId::random();
-    assert!(!repo.replace_document(&other, first.last_modified).await.unwrap(), "scoped to the producer");
+    assert!(
+        !repo
+            .replace_document(&other, first.last_modified)
+            .await
+            .unwrap(),
+        "scoped to the producer"
+    );
 }
 
 async fn replace_document_can_point_at_new_content(repo: Arc<dyn Repository>) {
@@ -52,19 +82,46 @@ async fn replace_document_can_point_at_new_content(repo: Arc<dyn Repository>) {
     next.object_key = object.key.clone();
     next.size = 99;
     next.last_modified = doc.last_modified + Duration::seconds(1);
-    assert!(repo.replace_document(&next, doc.last_modified).await.unwrap());
-    let orphans = repo.orphan_objects(now() + Duration::hours(1)).await.unwrap();
-    assert_eq!(orphans, vec![doc.object_key.clone()], "the old object is now unreferenced");
+    assert!(
+        repo.replace_document(&next, doc.last_modified)
+            .await
+            .unwrap()
+    );
+    let orphans = repo
+        .orphan_objects(now() + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        orphans,
+        vec![doc.object_key.clone()],
+        "the old object is now unreferenced"
+    );
 }
 
 async fn delete_document_if_checks_the_expectation(repo: Arc<dyn Repository>) {
     let doc = stored_document(&*repo, "alice").await;
     let stale = doc.last_modified - Duration::seconds(5);
-    assert_eq!(repo.delete_document_if(&doc.producer_id, &doc.id, stale).await.unwrap(), None);
-    assert!(repo.document(&doc.producer_id, &doc.id).await.unwrap().is_some());
-    let deleted = repo.delete_document_if(&doc.producer_id, &doc.id, doc.last_modified).await.unwrap();
+    assert_eq!(
+        repo.delete_document_if(&doc.producer_id, &doc.id, stale)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        repo.document(&doc.producer_id, &doc.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let deleted = repo
+        .delete_document_if(&doc.producer_id, &doc.id, doc.last_modified)
+        .await
+        .unwrap();
     assert_eq!(deleted, Some(doc.clone()));
-    assert!(repo.object(&doc.object_key).await.unwrap().is_none(), "with its data key");
+    assert!(
+        repo.object(&doc.object_key).await.unwrap().is_none(),
+        "with its data key"
+    );
 }
 
 async fn expired_documents_lists_only_the_expired(repo: Arc<dyn Repository>) {
@@ -73,7 +130,11 @@ async fn expired_documents_lists_only_the_expired(repo: Arc<dyn Repository>) {
     let mut expired = dead.clone();
     expired.expiration = now() - Duration::seconds(1);
     expired.last_modified = dead.last_modified + Duration::seconds(1);
-    assert!(repo.replace_document(&expired, dead.last_modified).await.unwrap());
+    assert!(
+        repo.replace_document(&expired, dead.last_modified)
+            .await
+            .unwrap()
+    );
     let found = repo.expired_documents(now(), 10).await.unwrap();
     assert_eq!(found, vec![(dead.producer_id.clone(), dead.id.clone())]);
     assert!(live.expiration > now());

@@ -8,8 +8,9 @@ use shared::config::SecurityMode;
 use crate::auth::Principal;
 use crate::context::ApiContext;
 use crate::documents;
+use crate::documents::Part;
 use crate::error::ApiError;
-use crate::representation::{self, SUB_RESOURCES};
+use crate::representation;
 
 pub async fn record(
     context: web::Data<ApiContext>,
@@ -64,16 +65,7 @@ pub async fn sub_resource(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, part) = path.into_inner();
-    if !SUB_RESOURCES.contains(&part.as_str()) {
-        return Err(ApiError::NotFound);
-    }
+    let part = Part::parse(&part).ok_or(ApiError::NotFound)?;
     let record = documents::find(&context, &principal, &id).await?;
-    let value = match part.as_str() {
-        "audience" => record.audience,
-        "challenge" => record.challenge,
-        "fulfillment" => record.fulfillment,
-        "landingpage" => record.landingpage,
-        _ => record.metadata,
-    };
-    Ok(HttpResponse::Ok().json(value))
+    Ok(HttpResponse::Ok().json(part.get(&record)))
 }

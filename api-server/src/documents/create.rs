@@ -1,15 +1,13 @@
-//! The document operations behind the routes: create, find, delete.
+//! `POST /documents`: insertion.
 
 use chrono::{DateTime, Duration, Utc};
 use schema::{DocumentId, DocumentRecord, PlaceholderId};
 
+use super::{HASH_ALGORITHM, validate_objects, whole_seconds};
 use crate::auth::Principal;
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::form::DocumentForm;
-
-/// The only hash algorithm so far; fixed per document at insertion (spec, Retrieve, footnote 1).
-pub const HASH_ALGORITHM: &str = "SHA-1";
 
 /// Validates the form, then commits the record; the content becomes permanent only once the
 /// record is committed, and is destroyed on any failure before that.
@@ -19,7 +17,7 @@ pub async fn create(
     mut form: DocumentForm,
 ) -> Result<DocumentRecord, ApiError> {
     let result = new_record(principal, &mut form, Utc::now());
-    let record = match result {
+    let record = match result.and_then(|record| validate_objects(&record).map(|()| record)) {
         Ok(record) => record,
         Err(error) => {
             form.discard().await;
@@ -74,11 +72,11 @@ fn new_record(
         landingpage: form.landingpage.take().flatten(),
         metadata: form.metadata.take().flatten(),
         created_at: now,
-        last_modified: now,
+        last_modified: whole_seconds(now),
     })
 }
 
-fn validate_name(name: &str) -> Result<(), ApiError> {
+pub(super) fn validate_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() {
         return Err(ApiError::invalid("name", "must not be empty"));
     }
@@ -86,6 +84,18 @@ fn validate_name(name: &str) -> Result<(), ApiError> {
         return Err(ApiError::invalid(
             "name",
             "must not contain control characters",
+        ));
+    }
+    // Hierarchical names (`reports/2024/q1.pdf`) are the producer's own convention (spec, Data
+    // Model); names that climb (`..`), start at a root or use backslashes are refused, so a
+    // name can never be mistaken for a path by anything downstream.
+    if name.starts_with('/')
+        || name.contains('\\')
+        || name.split('/').any(|segment| segment == "..")
+    {
+        return Err(ApiError::invalid(
+            "name",
+            "must not start with '/', contain '\\' or '..' segments",
         ));
     }
     Ok(())
@@ -113,36 +123,6 @@ pub fn parse_expiration(text: Option<&str>, now: DateTime<Utc>) -> Result<DateTi
         ));
     }
     Ok(expiration)
-}
-
-/// The caller's document; malformed, unknown and other producers' ids are all 404.
-pub async fn find(
-    context: &ApiContext,
-    principal: &Principal,
-    id: &str,
-) -> Result<DocumentRecord, ApiError> {
-    let id = DocumentId::parse(id).map_err(|_| ApiError::NotFound)?;
-    context
-        .repo
-        .document(&principal.producer, &id)
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
-/// Deletes the record and its wrapped data key in one transaction (the content is unreadable
-/// from that moment: crypto-shredding), then removes the ciphertext.
-pub async fn delete(context: &ApiContext, principal: &Principal, id: &str) -> Result<(), ApiError> {
-    let id = DocumentId::parse(id).map_err(|_| ApiError::NotFound)?;
-    let record = context
-        .repo
-        .delete_document(&principal.producer, &id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if let Err(error) = context.vault.delete_blob(&record.object_key).await {
-        // The key is gone, so the ciphertext is already unreadable; the start-up sweep removes it.
-        tracing::warn!(error = %error, "ciphertext left for the sweep");
-    }
-    Ok(())
 }
 
 #[cfg(test)]
