@@ -28,8 +28,11 @@ fn with(value: &Value, pointer: &str, replacement: Value) -> Value {
     value
 }
 
+/// Named JSON parts of a multipart form.
+type Parts = Vec<(&'static str, Value)>;
+
 /// (rule, parts, the object the problem must name)
-fn rules() -> Vec<(&'static str, Vec<(&'static str, Value)>, &'static str)> {
+fn rules() -> Vec<(&'static str, Parts, &'static str)> {
     let records = records_audience();
     let octet =
         json!({"type": "octet-stream", "viewerToken": "{?email_address}", "data": "aGVsbG8="});
