@@ -1,6 +1,6 @@
 //! The document operations behind the routes.
 //!
-//! Every change to an existing record goes through [`write`]: read the record, apply the
+//! Every change to an existing record goes through [`write()`]: read the record, apply the
 //! change, validate the whole result, and commit it with a compare-and-swap on
 //! `last_modified`. Of two racing writers exactly one commits; the other re-reads and either
 //! applies its change on top or, for a conditional request, answers 304.
