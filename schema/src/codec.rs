@@ -96,6 +96,46 @@ where
         .bind(millis(document.last_modified))
 }
 
+/// `INSERT INTO documents (id, producer_id, created_at, <change columns>) VALUES (…)`: the
+/// fixed columns first, then those [`bind_document_changes`] binds, with `$n` placeholders when
+/// `numbered` (PostgreSQL) or `?` (SQLite).
+pub(crate) fn insert_document_sql(numbered: bool) -> String {
+    let columns = document_change_columns!();
+    let count = 3 + columns.len();
+    let values: Vec<String> = (1..=count)
+        .map(|n| {
+            if numbered {
+                format!("${n}")
+            } else {
+                "?".to_owned()
+            }
+        })
+        .collect();
+    format!(
+        "INSERT INTO documents (id, producer_id, created_at, {}) VALUES ({})",
+        columns.join(", "),
+        values.join(", ")
+    )
+}
+
+/// Inserts `document` with [`insert_document_sql`]'s column order.
+pub(crate) fn bind_document_insert<'q, DB>(
+    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+    document: &DocumentRecord,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    DB: sqlx::Database,
+    for<'t> String: sqlx::Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: sqlx::Encode<'t, DB> + Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + Type<DB>,
+{
+    let query = query
+        .bind(document.id.to_string())
+        .bind(document.producer_id.to_string())
+        .bind(millis(document.created_at));
+    bind_document_changes(query, document)
+}
+
 /// `SET a = ?, b = ?, …` over `document_change_columns!`, numbered from `$first` when
 /// `numbered` (PostgreSQL) or with plain `?` (SQLite).
 pub(crate) fn set_clause(numbered: bool, first: usize) -> String {

@@ -5,8 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::codec::{
-    self, db_error, document_columns, json_text, millis, object_columns, producer_columns,
-    session_columns,
+    self, db_error, document_columns, millis, object_columns, producer_columns, session_columns,
 };
 use crate::ids::{DocumentId, ObjectKey, ProducerId};
 use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer};
@@ -237,31 +236,12 @@ impl Repository for PgRepository {
     }
 
     async fn insert_document(&self, document: &DocumentRecord) -> Result<(), RepoError> {
-        sqlx::query(concat!(
-            "INSERT INTO documents (",
-            document_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        ))
-        .bind(document.id.as_str())
-        .bind(document.producer_id.as_str())
-        .bind(document.placeholder_id.as_str())
-        .bind(&document.name)
-        .bind(&document.media_type)
-        .bind(document.object_key.as_str())
-        .bind(document.size)
-        .bind(&document.hash_algorithm)
-        .bind(&document.hash_value)
-        .bind(millis(document.expiration))
-        .bind(json_text(document.audience.as_ref()))
-        .bind(json_text(document.challenge.as_ref()))
-        .bind(json_text(document.fulfillment.as_ref()))
-        .bind(json_text(document.landingpage.as_ref()))
-        .bind(json_text(document.metadata.as_ref()))
-        .bind(millis(document.created_at))
-        .bind(millis(document.last_modified))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
+        // Built from constant column names only: no value is formatted into the SQL.
+        let sql = codec::insert_document_sql(true);
+        codec::bind_document_insert(sqlx::query(sqlx::AssertSqlSafe(sql)), document)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 //! codes and durations (`duration_ms`). They never carry keys, PEM blocks, tokens, handles,
 //! sealed links, passwords, `Authorization` headers, query strings (viewer tokens live there)
 //! or document bytes. Handlers use `#[instrument(skip_all, fields(...))]` so nothing is
-//! captured by accident; [`request_line`] is the one way a request is described.
+//! captured by accident; `server::request_trace` is the one way a request is described.
 
 use tracing_subscriber::EnvFilter;
 
@@ -19,9 +19,4 @@ pub fn init(format: &str, filter: &str) {
     } else {
         builder.try_init()
     };
-}
-
-/// How a request is described in traces: method and path, never the query string.
-pub fn request_line(method: &str, path: &str) -> String {
-    format!("{method} {path}")
 }

@@ -56,10 +56,6 @@ impl TokenIssuer {
         }
     }
 
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     /// Issues a token for `producer` with a fresh random id.
     pub fn issue(
         &self,

@@ -13,6 +13,7 @@ mod content;
 mod create;
 mod delete;
 mod expiry;
+mod list;
 mod part;
 mod update;
 
@@ -24,6 +25,7 @@ pub use content::replace_content;
 pub use create::{create, parse_expiration};
 pub use delete::{delete, delete_part};
 pub use expiry::spawn_expiry_sweeper;
+pub use list::list;
 pub use part::Part;
 pub use update::{put_part, update};
 

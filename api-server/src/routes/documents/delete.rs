@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::unmodified_since;
 use crate::auth::Principal;
 use crate::context::ApiContext;
-use crate::documents::{self, Outcome, Part};
+use crate::documents::{self, Outcome};
 use crate::error::ApiError;
 
 pub async fn delete(
@@ -38,8 +38,7 @@ pub async fn part(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, part) = path.into_inner();
-    let part = Part::parse(&part).ok_or(ApiError::NotFound)?;
+    let (id, part) = super::part_path(path)?;
     documents::delete_part(&context, &principal, &id, part).await?;
     Ok(HttpResponse::NoContent().finish())
 }

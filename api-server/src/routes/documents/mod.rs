@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::method_not_allowed;
+use crate::documents::Part;
 use crate::error::ApiError;
 
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -68,4 +69,10 @@ fn unmodified_since(request: &HttpRequest) -> Result<Option<DateTime<Utc>>, ApiE
                 })
         })
         .transpose()
+}
+
+/// `{docId}/{part}` with `part` one of the JSON sub-resources (404 otherwise).
+fn part_path(path: web::Path<(String, String)>) -> Result<(String, Part), ApiError> {
+    let (id, part) = path.into_inner();
+    Ok((id, Part::parse(&part).ok_or(ApiError::NotFound)?))
 }

@@ -8,7 +8,6 @@ use shared::config::SecurityMode;
 use crate::auth::Principal;
 use crate::context::ApiContext;
 use crate::documents;
-use crate::documents::Part;
 use crate::error::ApiError;
 use crate::representation;
 
@@ -64,8 +63,7 @@ pub async fn sub_resource(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, part) = path.into_inner();
-    let part = Part::parse(&part).ok_or(ApiError::NotFound)?;
+    let (id, part) = super::part_path(path)?;
     let record = documents::find(&context, &principal, &id).await?;
     Ok(HttpResponse::Ok().json(part.get(&record)))
 }

@@ -8,7 +8,7 @@ use futures_util::TryStreamExt as _;
 use super::unmodified_since;
 use crate::auth::Principal;
 use crate::context::ApiContext;
-use crate::documents::{self, Outcome, Part};
+use crate::documents::{self, Outcome};
 use crate::error::ApiError;
 use crate::form::{self, DocumentForm};
 use crate::representation;
@@ -56,8 +56,7 @@ pub async fn put_part(
     path: web::Path<(String, String)>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, part) = path.into_inner();
-    let part = Part::parse(&part).ok_or(ApiError::NotFound)?;
+    let (id, part) = super::part_path(path)?;
     documents::find(&context, &principal, &id).await?;
     let value = form::read_json_body(
         &request,
