@@ -90,14 +90,7 @@ async fn a_client_disconnect_mid_upload_leaves_nothing(db: Db) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(orphan_rows(&app.settings.database_url()).await, 0);
-    let listed: Value = app
-        .get(&token, "/documents")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json(&token, "/documents").await;
     assert_eq!(listed["documents"], serde_json::json!([]));
 }
 
@@ -147,14 +140,7 @@ async fn a_storage_error_leaves_nothing(db: Db) {
     std::fs::remove_file(&objects).unwrap();
     std::fs::create_dir(&objects).unwrap();
     assert_eq!(orphan_rows(&app.settings.database_url()).await, 0);
-    let listed: Value = app
-        .get(&token, "/documents")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json(&token, "/documents").await;
     assert_eq!(listed["documents"], serde_json::json!([]));
     assert_eq!(
         app.upload_form(&token, document_form("b.pdf", vec![3; 10]))

@@ -139,6 +139,17 @@ impl TestApp {
         self.client.get(self.url(path)).bearer_auth(token)
     }
 
+    /// `GET path` as `token`, parsed as JSON (whatever the status).
+    pub async fn get_json(&self, token: &str, path: &str) -> serde_json::Value {
+        self.get(token, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn delete(&self, token: &str, path: &str) -> reqwest::RequestBuilder {
         self.client.delete(self.url(path)).bearer_auth(token)
     }

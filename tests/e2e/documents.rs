@@ -171,27 +171,15 @@ async fn browse_lists_the_callers_documents(db: Db) {
         ));
     }
     ids.sort();
-    let listed: Value = app
-        .get(&token, "/documents")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json(&token, "/documents").await;
     let expected: Vec<Value> = ids
         .iter()
         .map(|(id, name)| json!({ id.as_str(): name }))
         .collect();
     assert_eq!(listed["documents"], json!(expected));
     let page: Value = app
-        .get(&token, &format!("/documents?limit=2&after={}", ids[1].0))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&token, &format!("/documents?limit=2&after={}", ids[1].0))
+        .await;
     assert_eq!(page["documents"], json!(expected[2..4]));
     let response = app
         .get(&token, "/documents?after=../x")
@@ -265,14 +253,7 @@ async fn other_producers_documents_are_404_everywhere(db: Db) {
             .status(),
         404
     );
-    let listed: Value = app
-        .get(&intruder, "/documents")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json(&intruder, "/documents").await;
     assert_eq!(listed["documents"], json!([]));
     assert_eq!(
         app.download(&owner, id).await.unwrap(),
@@ -381,14 +362,7 @@ async fn malformed_forms_name_the_field(db: Db) {
         app.wait_for_no_objects(5).await.is_empty(),
         "nothing stored by failed insertions"
     );
-    let listed: Value = app
-        .get(&token, "/documents")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json(&token, "/documents").await;
     assert_eq!(listed["documents"], json!([]));
 }
 

@@ -502,22 +502,8 @@ async fn snapshot(
     token: &str,
     id: &str,
 ) -> (Value, Value, Vec<u8>, Vec<std::path::PathBuf>) {
-    let record: Value = app
-        .get(token, &format!("/documents/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let listing: Value = app
-        .get(token, "/documents")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let record: Value = app.get_json(token, &format!("/documents/{id}")).await;
+    let listing: Value = app.get_json(token, "/documents").await;
     (
         record,
         listing,

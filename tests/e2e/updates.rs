@@ -114,22 +114,12 @@ async fn post_updates_only_the_given_parts_with_a_new_placeholder(db: Db) {
             .unwrap()
     );
     let metadata: Value = app
-        .get(&token, &format!("/documents/{id}/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&token, &format!("/documents/{id}/metadata"))
+        .await;
     assert_eq!(metadata, json!({"v": 2}));
     let audience: Value = app
-        .get(&token, &format!("/documents/{id}/audience"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&token, &format!("/documents/{id}/audience"))
+        .await;
     assert_eq!(
         audience,
         records_audience(),
@@ -266,13 +256,8 @@ async fn put_parts_answer_204_with_location(db: Db) {
             app.url(&format!("/documents/{id}/{part}"))
         );
         let back: Value = app
-            .get(&token, &format!("/documents/{id}/{part}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get_json(&token, &format!("/documents/{id}/{part}"))
+            .await;
         assert_eq!(back, value, "{part}");
     }
     assert_eq!(
@@ -316,14 +301,7 @@ async fn audience_type_and_viewer_token_are_fixed_by_put(db: Db) {
             response.headers()["content-type"],
             "application/problem+json"
         );
-        let stored: Value = app
-            .get(&token, &path)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stored: Value = app.get_json(&token, &path).await;
         assert_eq!(stored, records_audience(), "{case}: stored value unchanged");
     }
     let mut no_token = records_audience();
@@ -350,14 +328,7 @@ async fn challenge_sources_may_not_turn_into_fields_by_put(db: Db) {
         409,
         "literal → field"
     );
-    let stored: Value = app
-        .get(&token, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stored: Value = app.get_json(&token, &path).await;
     assert_eq!(stored, literal_challenge());
     let response = post_update(
         &app,
@@ -425,13 +396,8 @@ async fn delete_of_parts_and_content(db: Db) {
             .unwrap();
         assert_eq!(response.status(), 204, "{part}");
         let back: Value = app
-            .get(&token, &format!("/documents/{id}/{part}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get_json(&token, &format!("/documents/{id}/{part}"))
+            .await;
         assert_eq!(back, Value::Null, "{part}");
     }
 }
@@ -488,13 +454,8 @@ async fn put_part_bodies_are_checked(db: Db) {
         "{problem}"
     );
     let metadata: Value = app
-        .get(&token, &format!("/documents/{id}/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&token, &format!("/documents/{id}/metadata"))
+        .await;
     assert_eq!(metadata, json!({"v": 1}), "unchanged");
 }
 
