@@ -190,6 +190,15 @@ pub(crate) trait Columns {
             .map_err(|_| RepoError::Corrupt(format!("{column}: malformed identifier")))
     }
 
+    fn opt_id<T: FromStr<Err = IdError>>(&self, column: &str) -> Result<Option<T>, RepoError> {
+        self.opt_text(column)?
+            .map(|text| {
+                text.parse()
+                    .map_err(|_| RepoError::Corrupt(format!("{column}: malformed identifier")))
+            })
+            .transpose()
+    }
+
     fn time(&self, column: &str) -> Result<DateTime<Utc>, RepoError> {
         from_millis(column, self.int(column)?)
     }
@@ -296,6 +305,21 @@ pub(crate) fn document(row: &impl Columns) -> Result<DocumentRecord, RepoError> 
         created_at: row.time("created_at")?,
         last_modified: row.time("last_modified")?,
     })
+}
+
+/// One vault access-log record.
+pub(crate) fn vault_log(row: &impl Columns) -> Result<crate::model::VaultLogRecord, RepoError> {
+    Ok(crate::model::VaultLogRecord {
+        producer_id: row.opt_id("producer_id")?,
+        document_id: row.opt_id("document_id")?,
+        time: row.time("time")?,
+        fields: row.text("fields")?,
+    })
+}
+
+/// One KEK's usage: `(kek_id, object count)`.
+pub(crate) fn kek_count(row: &impl Columns) -> Result<(String, i64), RepoError> {
+    Ok((row.text("kek_id")?, row.int("n")?))
 }
 
 /// One expired document: `(producer_id, id)`.

@@ -25,5 +25,5 @@ pub mod sqlite;
 pub mod testing;
 
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
-pub use model::{DocumentRecord, LoginSession, ObjectRecord, Producer};
+pub use model::{DocumentRecord, LoginSession, ObjectRecord, Producer, VaultLogRecord};
 pub use repo::{RepoError, Repository, connect};

@@ -65,3 +65,14 @@ pub struct DocumentRecord {
     pub created_at: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
 }
+
+/// One vault access-log record. `fields` is the served line: DESIGN.md's 14 tab-separated
+/// columns, already escaped. The other members scope it for export; `None` when the request
+/// named no valid document (junk or forged handles are logged too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultLogRecord {
+    pub producer_id: Option<ProducerId>,
+    pub document_id: Option<DocumentId>,
+    pub time: DateTime<Utc>,
+    pub fields: String,
+}

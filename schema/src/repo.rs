@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{DocumentId, ObjectKey, ProducerId};
-use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer};
+use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer, VaultLogRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -114,6 +114,44 @@ pub trait Repository: Send + Sync + 'static {
         producer: &ProducerId,
         id: &DocumentId,
     ) -> Result<Option<DocumentRecord>, RepoError>;
+
+    // --- viewer side (gateway and vault act for viewers, not for a producer) ---
+    /// Any producer's document by id. Only for services that check a signed handle or an
+    /// audience first; the producer API always uses the scoped [`document`](Self::document).
+    async fn document_by_id(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError>;
+
+    // --- key rotation ---
+    /// Up to `limit` object rows whose data key is wrapped under a KEK other than `kek_id`,
+    /// in key order.
+    async fn objects_not_under(
+        &self,
+        kek_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ObjectRecord>, RepoError>;
+    /// Replaces an object's wrapped data key only while it is still wrapped under
+    /// `old_kek_id` (compare-and-swap); `false` when the row changed or vanished.
+    async fn rewrap_object(
+        &self,
+        key: &ObjectKey,
+        old_kek_id: &str,
+        new_kek_id: &str,
+        wrapped_dek: &[u8],
+    ) -> Result<bool, RepoError>;
+    /// How many object rows each KEK id wraps, by id.
+    async fn kek_usage(&self) -> Result<Vec<(String, i64)>, RepoError>;
+
+    // --- vault access log ---
+    /// Appends the records in one transaction (the vault writes its log in batches).
+    async fn append_vault_log(&self, records: &[VaultLogRecord]) -> Result<(), RepoError>;
+    /// A producer's vault-log records with `from <= time <= to`, optionally for one document,
+    /// in write order.
+    async fn vault_log(
+        &self,
+        producer: &ProducerId,
+        document: Option<&DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<VaultLogRecord>, RepoError>;
 }
 
 /// Opens (creating if needed) the database named by `url` and applies its migrations.

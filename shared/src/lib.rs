@@ -5,11 +5,13 @@
 //! - [`problem`]: RFC 9457 `application/problem+json` bodies.
 //! - [`private_file`]: key files written atomically with mode 0600 and refused when others can read them.
 //! - [`keys`]: Ed25519 key material: the instance signing key and producers' PEM keys.
+//! - [`handle`]: the signed, short-lived `{vault}/h/{handle}` tokens (mint and verify).
 //! - [`token`]: login tokens (JWTs signed with the instance key, one id each so logout can revoke).
 //! - [`telemetry`]: tracing set-up and the redaction policy.
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 
 pub mod config;
+pub mod handle;
 pub mod keys;
 pub mod private_file;
 pub mod problem;

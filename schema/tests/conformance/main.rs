@@ -35,6 +35,7 @@ mod fixtures;
 mod objects;
 mod producers;
 mod sessions;
+mod vault;
 mod writes;
 
 conformance!(migrate_twice_is_fine);

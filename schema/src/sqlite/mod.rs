@@ -3,6 +3,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+mod vault;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
@@ -13,14 +15,21 @@ use crate::codec::{
     self, db_error, document_columns, millis, object_columns, producer_columns, session_columns,
 };
 use crate::ids::{DocumentId, ObjectKey, ProducerId};
-use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer};
+use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer, VaultLogRecord};
 use crate::repo::{RepoError, Repository};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "vault",
+        include_str!("../../migrations/sqlite/0002_vault.sql"),
+    ),
+];
 
 /// How long a statement waits for another connection's or process's write lock before failing
 /// with "database is locked": `sealpost producer add` or `vault rotate-key` may write while
@@ -40,6 +49,8 @@ impl SqliteRepository {
     ///   keeps the file consistent but may lose the last commits on power loss; here a commit
     ///   is a promise made to someone (an audit record the request waited for, a deletion
     ///   reported as done, an upload acknowledged), so it must survive a crash.
+    /// - `secure_delete = on`: a deleted row's bytes are overwritten with zeros, so a deleted
+    ///   object's wrapped data key does not linger in the file's free pages (crypto-shredding).
     /// - foreign keys on: SQLite leaves them off unless asked.
     /// - busy timeout of 5 s: another process writing (`sealpost producer add` while
     ///   `sealpost up` runs) makes a statement wait, not fail with "database is locked".
@@ -49,6 +60,7 @@ impl SqliteRepository {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            .pragma("secure_delete", "on")
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
@@ -375,6 +387,47 @@ impl Repository for SqliteRepository {
             .iter()
             .map(codec::expired)
             .collect()
+    }
+
+    async fn document_by_id(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError> {
+        self.find_document_by_id(id).await
+    }
+
+    async fn objects_not_under(
+        &self,
+        kek_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ObjectRecord>, RepoError> {
+        self.find_objects_not_under(kek_id, limit).await
+    }
+
+    async fn rewrap_object(
+        &self,
+        key: &ObjectKey,
+        old_kek_id: &str,
+        new_kek_id: &str,
+        wrapped_dek: &[u8],
+    ) -> Result<bool, RepoError> {
+        self.swap_wrapped_key(key, old_kek_id, new_kek_id, wrapped_dek)
+            .await
+    }
+
+    async fn kek_usage(&self) -> Result<Vec<(String, i64)>, RepoError> {
+        self.count_by_kek().await
+    }
+
+    async fn append_vault_log(&self, records: &[VaultLogRecord]) -> Result<(), RepoError> {
+        self.insert_vault_log(records).await
+    }
+
+    async fn vault_log(
+        &self,
+        producer: &ProducerId,
+        document: Option<&DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<VaultLogRecord>, RepoError> {
+        self.select_vault_log(producer, document, from, to).await
     }
 }
 

@@ -1,5 +1,7 @@
 //! The scaled-out database: PostgreSQL, shared by any number of service instances.
 
+mod vault;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -8,14 +10,21 @@ use crate::codec::{
     self, db_error, document_columns, millis, object_columns, producer_columns, session_columns,
 };
 use crate::ids::{DocumentId, ObjectKey, ProducerId};
-use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer};
+use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer, VaultLogRecord};
 use crate::repo::{RepoError, Repository};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "vault",
+        include_str!("../../migrations/postgres/0002_vault.sql"),
+    ),
+];
 
 #[derive(Debug, Clone)]
 pub struct PgRepository {
@@ -339,6 +348,47 @@ impl Repository for PgRepository {
             .iter()
             .map(codec::expired)
             .collect()
+    }
+
+    async fn document_by_id(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError> {
+        self.find_document_by_id(id).await
+    }
+
+    async fn objects_not_under(
+        &self,
+        kek_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ObjectRecord>, RepoError> {
+        self.find_objects_not_under(kek_id, limit).await
+    }
+
+    async fn rewrap_object(
+        &self,
+        key: &ObjectKey,
+        old_kek_id: &str,
+        new_kek_id: &str,
+        wrapped_dek: &[u8],
+    ) -> Result<bool, RepoError> {
+        self.swap_wrapped_key(key, old_kek_id, new_kek_id, wrapped_dek)
+            .await
+    }
+
+    async fn kek_usage(&self) -> Result<Vec<(String, i64)>, RepoError> {
+        self.count_by_kek().await
+    }
+
+    async fn append_vault_log(&self, records: &[VaultLogRecord]) -> Result<(), RepoError> {
+        self.insert_vault_log(records).await
+    }
+
+    async fn vault_log(
+        &self,
+        producer: &ProducerId,
+        document: Option<&DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<VaultLogRecord>, RepoError> {
+        self.select_vault_log(producer, document, from, to).await
     }
 }
 

@@ -1,0 +1,123 @@
+//! Viewer-side lookups, key rotation and the vault access log (trait methods delegate here).
+
+use chrono::{DateTime, Utc};
+
+use super::PgRepository;
+use crate::codec::{self, db_error, document_columns, millis, object_columns};
+use crate::ids::{DocumentId, ObjectKey, ProducerId};
+use crate::model::{DocumentRecord, ObjectRecord, VaultLogRecord};
+use crate::repo::RepoError;
+
+impl PgRepository {
+    pub(super) async fn find_document_by_id(
+        &self,
+        id: &DocumentId,
+    ) -> Result<Option<DocumentRecord>, RepoError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            document_columns!(),
+            " FROM documents WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|row| codec::document(&row))
+        .transpose()
+    }
+
+    pub(super) async fn find_objects_not_under(
+        &self,
+        kek_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ObjectRecord>, RepoError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            object_columns!(),
+            " FROM objects WHERE kek_id <> $1 ORDER BY key LIMIT $2"
+        ))
+        .bind(kek_id)
+        .bind(codec::limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(codec::object)
+        .collect()
+    }
+
+    pub(super) async fn swap_wrapped_key(
+        &self,
+        key: &ObjectKey,
+        old_kek_id: &str,
+        new_kek_id: &str,
+        wrapped_dek: &[u8],
+    ) -> Result<bool, RepoError> {
+        let done = sqlx::query(
+            "UPDATE objects SET kek_id = $1, wrapped_dek = $2 WHERE key = $3 AND kek_id = $4",
+        )
+        .bind(new_kek_id)
+        .bind(wrapped_dek)
+        .bind(key.as_str())
+        .bind(old_kek_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn count_by_kek(&self) -> Result<Vec<(String, i64)>, RepoError> {
+        sqlx::query("SELECT kek_id, COUNT(*) AS n FROM objects GROUP BY kek_id ORDER BY kek_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(codec::kek_count)
+            .collect()
+    }
+
+    pub(super) async fn insert_vault_log(
+        &self,
+        records: &[VaultLogRecord],
+    ) -> Result<(), RepoError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for record in records {
+            sqlx::query(
+                "INSERT INTO vault_log (producer_id, document_id, time, fields) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(record.producer_id.as_ref().map(ProducerId::as_str))
+            .bind(record.document_id.as_ref().map(DocumentId::as_str))
+            .bind(millis(record.time))
+            .bind(&record.fields)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(super) async fn select_vault_log(
+        &self,
+        producer: &ProducerId,
+        document: Option<&DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<VaultLogRecord>, RepoError> {
+        sqlx::query(
+            "SELECT producer_id, document_id, time, fields FROM vault_log \
+             WHERE producer_id = $1 AND time >= $2 AND time <= $3 \
+               AND ($4 IS NULL OR document_id = $5) ORDER BY seq",
+        )
+        .bind(producer.as_str())
+        .bind(millis(from))
+        .bind(millis(to))
+        .bind(document.map(DocumentId::as_str))
+        .bind(document.map(DocumentId::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(codec::vault_log)
+        .collect()
+    }
+}
