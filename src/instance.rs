@@ -10,6 +10,7 @@ use actix_web::dev::ServerHandle;
 use anyhow::Context as _;
 use api_server::context::{Limits, Links};
 use shared::config::{Settings, public_url};
+use shared::handle::HandleSigner;
 use shared::keys::SigningKey;
 use shared::token::TokenIssuer;
 use tokio::task::JoinHandle;
@@ -20,6 +21,8 @@ pub const DATABASE_FILE: &str = "sealpost.db";
 pub const OBJECTS_DIR: &str = "objects";
 pub const KEYRING_FILE: &str = "vault-keyring.json";
 pub const INSTANCE_KEY_FILE: &str = "instance-key.pem";
+/// The gateway's Ed25519 key that signs handles; the vault is given only its public key.
+pub const GATEWAY_KEY_FILE: &str = "gateway-key.pem";
 
 /// A running instance: three servers on their bound addresses.
 pub struct Instance {
@@ -67,6 +70,14 @@ impl Instance {
         let gateway_addr = gateway_listener.local_addr()?;
         let vault_addr = vault_listener.local_addr()?;
 
+        let gateway_key = SigningKey::load_or_create(&data_dir.join(GATEWAY_KEY_FILE))
+            .context("loading the gateway's handle-signing key")?;
+        let handle_signer = HandleSigner::new(gateway_key);
+        let vault_service = Arc::new(vault::http::VaultService {
+            vault: vault.clone(),
+            handles: handle_signer.verifier(),
+            credential: None,
+        });
         let context = Arc::new(api_server::ApiContext {
             repo,
             vault,
@@ -92,7 +103,7 @@ impl Instance {
         let servers = [
             api_server::build(context, api_listener, workers)?,
             gateway::build(gateway_listener, workers)?,
-            vault::http::build(vault_listener, workers)?,
+            vault::http::build(vault_service, vault_listener, workers)?,
         ];
         let handles = servers.iter().map(actix_web::dev::Server::handle).collect();
         let tasks = servers.into_iter().map(tokio::spawn).collect();

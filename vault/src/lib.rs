@@ -29,6 +29,7 @@
 pub mod cipher;
 pub mod error;
 pub mod http;
+pub mod internal;
 pub mod keyring;
 mod store;
 
