@@ -120,10 +120,10 @@ fn raw_key_id(public_key: &[u8]) -> [u8; KEY_ID_LEN] {
 fn id_bytes(text: &str) -> [u8; ID_LEN] {
     let mut out = [0u8; ID_LEN];
     // Typed ids are 22 base64url characters of exactly 16 bytes, by construction.
-    if let Ok(bytes) = URL_SAFE_NO_PAD.decode(text) {
-        if bytes.len() == ID_LEN {
-            out.copy_from_slice(&bytes);
-        }
+    if let Ok(bytes) = URL_SAFE_NO_PAD.decode(text)
+        && bytes.len() == ID_LEN
+    {
+        out.copy_from_slice(&bytes);
     }
     out
 }
