@@ -1,0 +1,14 @@
+// Launches Debian's Chromium (never a downloaded browser) headless, with the flags that work
+// as root in a container (PEERS.md). Override the binary with SEALPOST_CHROMIUM.
+import { chromium } from 'playwright-core';
+
+export function launch() {
+  return chromium.launch({
+    executablePath: process.env.SEALPOST_CHROMIUM || '/usr/bin/chromium',
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-first-run', '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
