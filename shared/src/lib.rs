@@ -8,6 +8,7 @@
 //! - [`handle`]: the signed, short-lived `{vault}/h/{handle}` tokens (mint and verify).
 //! - [`token`]: login tokens (JWTs signed with the instance key, one id each so logout can revoke).
 //! - [`telemetry`]: tracing set-up and the redaction policy.
+//! - [`sealed`]: sealed links (`{gateway}/l/{sealed}`): AEAD-encrypted document requests.
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod handle;
 pub mod keys;
 pub mod private_file;
 pub mod problem;
+pub mod sealed;
 pub mod server;
 pub mod telemetry;
 pub mod token;
