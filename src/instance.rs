@@ -35,6 +35,8 @@ pub struct Instance {
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
     /// The expiry sweep, stopped with the servers.
     sweeper: JoinHandle<()>,
+    /// The vault access log, closed (every record written) once the servers stopped.
+    vault_log: vault::access_log::AccessLog,
 }
 
 impl Instance {
@@ -73,10 +75,15 @@ impl Instance {
         let gateway_key = SigningKey::load_or_create(&data_dir.join(GATEWAY_KEY_FILE))
             .context("loading the gateway's handle-signing key")?;
         let handle_signer = HandleSigner::new(gateway_key);
+        let vault_log = vault::access_log::AccessLog::spawn(
+            repo.clone(),
+            Duration::from_secs(settings.vault.log_flush_secs),
+        );
         let vault_service = Arc::new(vault::http::VaultService {
             vault: vault.clone(),
             handles: handle_signer.verifier(),
             credential: None,
+            log: vault_log.clone(),
         });
         let context = Arc::new(api_server::ApiContext {
             repo,
@@ -115,6 +122,7 @@ impl Instance {
             handles,
             tasks,
             sweeper,
+            vault_log,
         })
     }
 
@@ -127,6 +135,7 @@ impl Instance {
         for task in self.tasks {
             let _ = task.await;
         }
+        self.vault_log.close().await;
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.

@@ -72,6 +72,9 @@ pub struct VaultSettings {
     /// for one `sealpost up` process (nothing of its own is in flight at start); raise it when
     /// several processes share one store.
     pub orphan_grace_secs: u64,
+    /// The vault access log is written in batches: a record waits at most this long (and
+    /// every record is written on a clean shutdown).
+    pub log_flush_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +105,7 @@ impl Settings {
             .set_default("vault.addr", "127.0.0.1:8082")?
             .set_default("vault.public_url", "")?
             .set_default("vault.orphan_grace_secs", 0)?
+            .set_default("vault.log_flush_secs", 5)?
             .set_default("telemetry.format", "text")?
             .set_default("telemetry.filter", "info,sqlx=warn")?;
         let file = file.unwrap_or(Path::new("sealpost.toml"));

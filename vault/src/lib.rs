@@ -9,6 +9,7 @@
 //!   [`PendingObject`]), [`Vault::read`] / [`Vault::read_range`] (verified [`ObjectReader`]),
 //!   [`Vault::delete`], [`Vault::sweep`] (start-up clean-up).
 //! - [`error`]: the one error type, [`VaultError`].
+//! - [`access_log`]: the vault access log, one record per request, written in batches.
 //! - [`http`]: the vault's HTTP face (the only module that knows actix-web).
 //!
 //! # Why it is built this way
@@ -26,6 +27,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod access_log;
 pub mod cipher;
 pub mod error;
 pub mod http;

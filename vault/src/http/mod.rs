@@ -1,6 +1,14 @@
 //! The vault's HTTP face (the only module besides [`crate::internal`] that knows actix-web):
 //! `GET`/`HEAD {vault}/h/{handle}` for viewers, and the internal object API for the other
 //! services (mounted only when a service credential is configured).
+//!
+//! - `handle`: the viewer's download ([`ViewError`] is its error type).
+//! - `access`: the middleware that gives every request one access-log record and its tracing
+//!   line; `redact`: what of a request may be logged (never a handle).
+
+mod access;
+mod handle;
+mod redact;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -8,7 +16,10 @@ use std::sync::Arc;
 use actix_web::{App, HttpServer, web};
 use shared::handle::HandleVerifier;
 
+pub use handle::ViewError;
+
 use crate::Vault;
+use crate::access_log::AccessLog;
 use crate::internal::ServiceCredential;
 
 /// Everything the vault's handlers share.
@@ -20,6 +31,8 @@ pub struct VaultService {
     /// leaves that API unmounted (404), as in `sealpost up`, where the services share the
     /// vault in-process.
     pub credential: Option<ServiceCredential>,
+    /// Where every request's access-log record goes.
+    pub log: AccessLog,
 }
 
 /// Builds the vault's server on `listener`.
@@ -28,16 +41,17 @@ pub fn build(
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let log = service.log.clone();
     let data = web::Data::from(service);
     let server = HttpServer::new(move || {
+        let log = log.clone();
         App::new()
             .app_data(data.clone())
-            .wrap(shared::server::request_trace())
             .configure(crate::internal::routes)
-            .default_service(web::to(|| async {
-                shared::Problem::new(actix_web::http::StatusCode::NOT_FOUND, "no such handle")
-                    .into_response()
-            }))
+            .configure(handle::routes)
+            .default_service(web::to(handle::not_found))
+            // Outermost: the record covers everything inside, including the default 404.
+            .wrap_fn(move |request, service| access::around(log.clone(), request, service))
     })
     .on_connect(shared::server::disable_nagle)
     .workers(shared::server::workers(workers))

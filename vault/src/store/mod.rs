@@ -108,6 +108,12 @@ impl Vault {
         self.segment_size
     }
 
+    /// The repository holding the object rows; the handle endpoint reads document records
+    /// (and the access log writes its records) through the same one.
+    pub fn repo(&self) -> &Arc<dyn Repository> {
+        &self.inner.repo
+    }
+
     pub fn keyring(&self) -> &Keyring {
         &self.inner.keyring
     }
