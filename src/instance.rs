@@ -8,21 +8,22 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use anyhow::Context as _;
+use api_server::content_store::ContentStore;
 use api_server::context::{Limits, Links};
 use shared::config::{Settings, public_url};
 use shared::handle::HandleSigner;
 use shared::keys::SigningKey;
 use shared::token::TokenIssuer;
 use tokio::task::JoinHandle;
+use vault::internal::{RemoteVault, ServiceCredential};
 use vault::{Keyring, Vault};
 
 /// File names inside the data directory.
 pub const DATABASE_FILE: &str = "sealpost.db";
-pub const OBJECTS_DIR: &str = "objects";
-pub const KEYRING_FILE: &str = "vault-keyring.json";
 pub const INSTANCE_KEY_FILE: &str = "instance-key.pem";
-/// The gateway's Ed25519 key that signs handles; the vault is given only its public key.
-pub const GATEWAY_KEY_FILE: &str = "gateway-key.pem";
+/// The vault's files, and the gateway's Ed25519 key that signs handles (the vault is given
+/// only its public key); named by the vault so its own binary finds the same files.
+pub use vault::standalone::{GATEWAY_KEY_FILE, KEYRING_FILE, OBJECTS_DIR};
 
 /// A running instance: three servers on their bound addresses.
 pub struct Instance {
@@ -52,25 +53,29 @@ impl Instance {
         let repo = schema::connect(&settings.database_url())
             .await
             .context("opening the database")?;
-        let keyring = Keyring::load_or_create(&data_dir.join(KEYRING_FILE))
-            .context("loading the vault keyring")?;
-        let vault = Vault::local(&data_dir.join(OBJECTS_DIR), repo.clone(), keyring)
-            .context("opening the object store")?;
-        let swept = vault
-            .sweep(Duration::from_secs(settings.vault.orphan_grace_secs))
-            .await
-            .context("sweeping orphaned objects")?;
-        tracing::info!(?swept, "start-up sweep done");
+        // The vault runs in this process unless `vault.internal_url` names one of its own.
+        let (local_vault, content) = if settings.vault.internal_url.is_empty() {
+            let vault = open_local_vault(settings, repo.clone()).await?;
+            (Some(vault.clone()), ContentStore::from(vault))
+        } else {
+            (None, remote_vault(settings)?.into())
+        };
         let instance_key = SigningKey::load_or_create(&data_dir.join(INSTANCE_KEY_FILE))
             .context("loading the instance key")?;
         let default_key_path = crate::producers::ensure_default(repo.as_ref(), data_dir).await?;
 
         let api_listener = bind(settings.api.addr)?;
         let gateway_listener = bind(settings.gateway.addr)?;
-        let vault_listener = bind(settings.vault.addr)?;
+        let vault_listener = match local_vault {
+            Some(_) => Some(bind(settings.vault.addr)?),
+            None => None,
+        };
         let api_addr = api_listener.local_addr()?;
         let gateway_addr = gateway_listener.local_addr()?;
-        let vault_addr = vault_listener.local_addr()?;
+        let vault_addr = match &vault_listener {
+            Some(listener) => listener.local_addr()?,
+            None => remote_addr(&settings.vault.internal_url).unwrap_or(settings.vault.addr),
+        };
 
         let gateway_key = SigningKey::load_or_create(&data_dir.join(GATEWAY_KEY_FILE))
             .context("loading the gateway's handle-signing key")?;
@@ -79,15 +84,9 @@ impl Instance {
             repo.clone(),
             Duration::from_secs(settings.vault.log_flush_secs),
         );
-        let vault_service = Arc::new(vault::http::VaultService {
-            vault: vault.clone(),
-            handles: handle_signer.verifier(),
-            credential: None,
-            log: vault_log.clone(),
-        });
         let context = Arc::new(api_server::ApiContext {
             repo,
-            vault,
+            vault: content,
             tokens: Arc::new(TokenIssuer::new(
                 &instance_key,
                 Duration::from_secs(settings.api.token_ttl_secs),
@@ -107,11 +106,19 @@ impl Instance {
             Duration::from_secs(settings.api.expiry_sweep_secs.max(1)),
         );
         let workers = settings.workers;
-        let servers = [
+        let mut servers = vec![
             api_server::build(context, api_listener, workers)?,
             gateway::build(gateway_listener, workers)?,
-            vault::http::build(vault_service, vault_listener, workers)?,
         ];
+        if let (Some(vault), Some(listener)) = (local_vault, vault_listener) {
+            let vault_service = Arc::new(vault::http::VaultService {
+                vault,
+                handles: handle_signer.verifier(),
+                credential: None,
+                log: vault_log.clone(),
+            });
+            servers.push(vault::http::build(vault_service, listener, workers)?);
+        }
         let handles = servers.iter().map(actix_web::dev::Server::handle).collect();
         let tasks = servers.into_iter().map(tokio::spawn).collect();
         Ok(Self {
@@ -145,6 +152,42 @@ impl Instance {
         self.stop().await;
         Ok(())
     }
+}
+
+/// The vault in this process: keyring and local store under the data directory, swept of
+/// what a crash left (no grace by default: nothing of this process is in flight yet).
+async fn open_local_vault(
+    settings: &Settings,
+    repo: Arc<dyn schema::Repository>,
+) -> anyhow::Result<Vault> {
+    let data_dir = &settings.data_dir;
+    let keyring = Keyring::load_or_create(&data_dir.join(KEYRING_FILE))
+        .context("loading the vault keyring")?;
+    let vault = Vault::local(&data_dir.join(OBJECTS_DIR), repo, keyring)
+        .context("opening the object store")?;
+    let swept = vault
+        .sweep(settings.vault.orphan_grace(false))
+        .await
+        .context("sweeping orphaned objects")?;
+    tracing::info!(?swept, "start-up sweep done");
+    Ok(vault)
+}
+
+/// The client of a vault running as its own process (`vault.internal_url`). That vault owns
+/// the keyring, the store and their sweep; this process never opens them.
+fn remote_vault(settings: &Settings) -> anyhow::Result<RemoteVault> {
+    let credential = ServiceCredential::from_settings(settings, false)
+        .context("loading the vault service token")?;
+    RemoteVault::new(&settings.vault.internal_url, credential)
+        .context("vault.internal_url")
+}
+
+/// The socket address in `http://host:port/…`, for reporting where the remote vault is.
+fn remote_addr(url: &str) -> Option<SocketAddr> {
+    use std::net::ToSocketAddrs as _;
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next()?;
+    authority.to_socket_addrs().ok()?.next()
 }
 
 fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use schema::Repository;
 use shared::config::SecurityMode;
 use shared::token::TokenIssuer;
-use vault::Vault;
+
+use crate::content_store::ContentStore;
 
 pub struct ApiContext {
     pub repo: Arc<dyn Repository>,
-    pub vault: Vault,
+    /// The vault, in this process or its own (same semantics either way).
+    pub vault: ContentStore,
     pub tokens: Arc<TokenIssuer>,
     pub links: Links,
     pub limits: Limits,

@@ -11,8 +11,8 @@ use actix_web::web::Payload;
 use bytes::BytesMut;
 use futures_util::TryStreamExt as _;
 use serde_json::Value;
-use vault::{PendingObject, Vault};
 
+use crate::content_store::{ContentStore, StoredContent};
 use crate::context::Limits;
 use crate::error::ApiError;
 
@@ -69,7 +69,7 @@ pub async fn read_text(field: &mut Field, name: &str, limit: usize) -> Result<St
 
 /// The document part, stored encrypted but not yet committed to a record.
 pub struct UploadedDocument {
-    pub object: PendingObject,
+    pub object: StoredContent,
     pub media_type: String,
     pub filename: Option<String>,
 }
@@ -93,7 +93,7 @@ impl DocumentForm {
     /// returning, so a failed request leaves no content behind.
     pub async fn read(
         multipart: &mut Multipart,
-        vault: &Vault,
+        vault: &ContentStore,
         limits: Limits,
     ) -> Result<Self, ApiError> {
         let mut form = Self::default();
@@ -117,7 +117,7 @@ impl DocumentForm {
     async fn read_parts(
         &mut self,
         multipart: &mut Multipart,
-        vault: &Vault,
+        vault: &ContentStore,
         limits: Limits,
     ) -> Result<(), ApiError> {
         while let Some(mut field) = next_field(multipart).await? {
@@ -189,7 +189,7 @@ fn parse_json_object(text: &str, name: &str) -> Result<Option<Value>, ApiError> 
 
 async fn read_document(
     field: Field,
-    vault: &Vault,
+    vault: &ContentStore,
     limits: Limits,
 ) -> Result<UploadedDocument, ApiError> {
     let media_type = field.content_type().map_or_else(

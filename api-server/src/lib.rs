@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`build`]: the one function that turns a [`ApiContext`] and a bound listener into a running
 //!   server; `sealpost up` and the tests both call it.
+//! - [`content_store`]: the vault in this process or behind its internal API, one interface.
 //! - [`context`]: what handlers share (repository, vault, token issuer, public URLs, limits).
 //! - [`error`]: the service's one error type and its problem+json rendering.
 //! - [`auth`]: the [`auth::Principal`] extractor (login tokens, `Basic` or `Bearer`).
@@ -12,6 +13,7 @@
 //! - [`routes`]: thin handlers; the module tree mirrors the URL tree.
 
 pub mod auth;
+pub mod content_store;
 pub mod context;
 pub mod documents;
 pub mod error;

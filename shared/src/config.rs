@@ -68,13 +68,42 @@ pub struct ServiceSettings {
 pub struct VaultSettings {
     pub addr: SocketAddr,
     pub public_url: String,
-    /// Start-up sweep: objects no document references, older than this, are deleted. 0 is right
-    /// for one `sealpost up` process (nothing of its own is in flight at start); raise it when
-    /// several processes share one store.
-    pub orphan_grace_secs: u64,
+    /// Orphan sweep: objects no document references, older than this, are deleted. Unset means
+    /// 0 for `sealpost up` with its own vault (nothing of its own is in flight at start) and
+    /// [`SHARED_ORPHAN_GRACE_SECS`] for the `vault` binary, which other processes upload through
+    /// (see [`Self::orphan_grace`]).
+    pub orphan_grace_secs: Option<u64>,
+    /// How often the `vault` binary sweeps again after start-up (0: only at start-up).
+    pub sweep_interval_secs: u64,
+    /// Where the API server reaches a vault running as its own process (e.g.
+    /// `http://vault:8082`); empty means the vault runs inside `sealpost up`.
+    pub internal_url: String,
+    /// The service credential for the internal object API (base64url of 32 random bytes).
+    /// Empty means the file `service_token_file`.
+    pub service_token: secrecy::SecretString,
+    /// Empty means `{data_dir}/vault-service-token`, created by the vault on first start.
+    pub service_token_file: PathBuf,
+    /// Public keys (base64url, raw 32-byte Ed25519) of the handle issuers the `vault` binary
+    /// trusts. Empty means the public half of `{data_dir}/gateway-key.pem`.
+    pub handle_public_keys: Vec<String>,
     /// The vault access log is written in batches: a record waits at most this long (and
     /// every record is written on a clean shutdown).
     pub log_flush_secs: u64,
+}
+
+/// The orphan grace of a vault that other processes upload through: one day, far above the
+/// longest upload plus the time a caller takes to commit its record.
+pub const SHARED_ORPHAN_GRACE_SECS: u64 = 86_400;
+
+impl VaultSettings {
+    /// The orphan sweep's grace: as configured, else 0 for a vault only its own process uses
+    /// (`shared == false`) and [`SHARED_ORPHAN_GRACE_SECS`] for one that others upload through,
+    /// so a vault starting (or a replica sweeping) never deletes an upload still under way
+    /// elsewhere.
+    pub fn orphan_grace(&self, shared: bool) -> std::time::Duration {
+        let default = if shared { SHARED_ORPHAN_GRACE_SECS } else { 0 };
+        std::time::Duration::from_secs(self.orphan_grace_secs.unwrap_or(default))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,7 +133,11 @@ impl Settings {
             .set_default("gateway.public_url", "")?
             .set_default("vault.addr", "127.0.0.1:8082")?
             .set_default("vault.public_url", "")?
-            .set_default("vault.orphan_grace_secs", 0)?
+            .set_default("vault.sweep_interval_secs", 3600)?
+            .set_default("vault.internal_url", "")?
+            .set_default("vault.service_token", "")?
+            .set_default("vault.service_token_file", "")?
+            .set_default("vault.handle_public_keys", Vec::<String>::new())?
             .set_default("vault.log_flush_secs", 5)?
             .set_default("telemetry.format", "text")?
             .set_default("telemetry.filter", "info,sqlx=warn")?;
@@ -114,7 +147,9 @@ impl Settings {
             config::Environment::with_prefix("SEALPOST")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("vault.handle_public_keys"),
         );
         for (key, value) in overrides {
             builder = builder.set_override(*key, value.as_str())?;

@@ -58,6 +58,10 @@ pub enum VaultError {
         #[source]
         source: std::io::Error,
     },
+    /// A vault in another process could not be reached, refused the service credential or
+    /// answered something unexpected ([`crate::internal::RemoteVault`]).
+    #[error("remote vault")]
+    Remote(#[source] crate::internal::RemoteError),
 }
 
 impl VaultError {

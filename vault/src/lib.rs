@@ -11,6 +11,9 @@
 //! - [`error`]: the one error type, [`VaultError`].
 //! - [`access_log`]: the vault access log, one record per request, written in batches.
 //! - [`http`]: the vault's HTTP face (the only module that knows actix-web).
+//! - [`internal`]: the internal object API other services use when the vault is its own
+//!   process: the service credential, the handlers and [`internal::RemoteVault`], their client.
+//! - [`standalone`]: the vault as its own process (the `vault` binary in `main.rs`).
 //!
 //! # Why it is built this way
 //! - **One random data key per object**, wrapped by a key-encryption key only the vault holds.
@@ -33,6 +36,7 @@ pub mod error;
 pub mod http;
 pub mod internal;
 pub mod keyring;
+pub mod standalone;
 mod store;
 
 pub use cipher::DEFAULT_SEGMENT_SIZE;

@@ -1,0 +1,53 @@
+//! `vault`: the vault as its own process (the handle endpoint and the internal object API).
+//! See [`vault::standalone`] for what it does differently from the vault inside `sealpost up`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use shared::config::Settings;
+
+/// Serve the Sealpost vault: viewers' downloads (`/h/{handle}`) and the internal object API
+/// the API server uses when `vault.internal_url` points here. Reads the same configuration as
+/// `sealpost` (sealpost.toml, SEALPOST__SECTION__KEY variables); stops cleanly on SIGTERM.
+#[derive(Debug, Parser)]
+#[command(name = "vault", version, about)]
+struct Args {
+    /// Configuration file [default: ./sealpost.toml when present]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (keyring, local object store, service token) [default: ./sealpost-data]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Listen address [default: vault.addr, 127.0.0.1:8082]
+    #[arg(long, value_name = "ADDR")]
+    addr: Option<SocketAddr>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("vault: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let overrides: Vec<(&str, String)> = [
+        args.data_dir
+            .map(|dir| ("data_dir", dir.display().to_string())),
+        args.addr.map(|addr| ("vault.addr", addr.to_string())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let settings = Settings::load(args.config.as_deref(), &overrides)?;
+    shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
+    let vault = vault::standalone::Standalone::start(&settings).await?;
+    println!("Vault: http://{}", vault.addr);
+    vault.run_until_signal().await
+}

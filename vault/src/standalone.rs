@@ -1,0 +1,216 @@
+//! The vault as its own process: what the `vault` binary runs (and what the tests start for
+//! the split wiring). It serves the handle endpoint and the internal object API, the latter
+//! always behind the service credential.
+//!
+//! It differs from the vault inside `sealpost up` in what it cannot assume:
+//! - **Others upload through it**, so its orphan sweep keeps a grace period
+//!   ([`shared::config::VaultSettings::orphan_grace`], one day unless configured): a vault
+//!   (re)starting, or one replica among several, must not delete an upload still under way
+//!   elsewhere or an object whose caller is about to commit its record. It sweeps again every
+//!   `vault.sweep_interval_secs`, because callers that crash between the vault's answer and
+//!   their commit leave orphans while it keeps running.
+//! - **It never holds the gateway's signing key**: it trusts the public keys in
+//!   `vault.handle_public_keys`, or, for a single-host set-up, the public half of
+//!   `DIR/gateway-key.pem` when that file is present (read, never created).
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::DirBuilderExt as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use anyhow::Context as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use shared::config::Settings;
+use shared::handle::HandleVerifier;
+use shared::keys::SigningKey;
+use tokio::task::JoinHandle;
+
+use crate::access_log::AccessLog;
+use crate::http::VaultService;
+use crate::internal::ServiceCredential;
+use crate::{Keyring, Vault};
+
+/// File names inside the data directory (shared with `sealpost up`, so one data directory
+/// works for both).
+pub const OBJECTS_DIR: &str = "objects";
+pub const KEYRING_FILE: &str = "vault-keyring.json";
+/// The gateway's handle-signing key; the vault only ever reads its public half.
+pub const GATEWAY_KEY_FILE: &str = "gateway-key.pem";
+
+/// A running vault process.
+pub struct Standalone {
+    pub addr: SocketAddr,
+    server: ServerHandle,
+    task: JoinHandle<std::io::Result<()>>,
+    sweeper: Option<JoinHandle<()>>,
+    log: AccessLog,
+}
+
+impl Standalone {
+    /// Opens the database, keyring and object store, sweeps orphans older than the grace,
+    /// then binds `vault.addr` and serves.
+    pub async fn start(settings: &Settings) -> anyhow::Result<Self> {
+        let data_dir = &settings.data_dir;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+        let handles = handle_verifier(settings)?;
+        let credential = ServiceCredential::from_settings(settings, true)
+            .context("loading the vault service token")?;
+        let repo = schema::connect(&settings.database_url())
+            .await
+            .context("opening the database")?;
+        let keyring = Keyring::load_or_create(&data_dir.join(KEYRING_FILE))
+            .context("loading the vault keyring")?;
+        let vault = Vault::local(&data_dir.join(OBJECTS_DIR), repo.clone(), keyring)
+            .context("opening the object store")?;
+        let grace = settings.vault.orphan_grace(true);
+        let swept = vault
+            .sweep(grace)
+            .await
+            .context("sweeping orphaned objects")?;
+        tracing::info!(?swept, grace_secs = grace.as_secs(), "start-up sweep done");
+        let sweeper = spawn_sweeper(
+            vault.clone(),
+            grace,
+            Duration::from_secs(settings.vault.sweep_interval_secs),
+        );
+
+        let listener = TcpListener::bind(settings.vault.addr)
+            .with_context(|| format!("binding {}", settings.vault.addr))?;
+        let addr = listener.local_addr()?;
+        let log = AccessLog::spawn(repo, Duration::from_secs(settings.vault.log_flush_secs));
+        let service = Arc::new(VaultService {
+            vault,
+            handles,
+            credential: Some(credential),
+            log: log.clone(),
+        });
+        let server = crate::http::build(service, listener, settings.workers)?;
+        Ok(Self {
+            addr,
+            server: server.handle(),
+            task: tokio::spawn(server),
+            sweeper,
+            log,
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish, writes the rest of the access log.
+    pub async fn stop(self) {
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.abort();
+        }
+        self.server.stop(true).await;
+        let _ = self.task.await;
+        self.log.close().await;
+    }
+
+    /// Runs until SIGINT or SIGTERM, then stops gracefully.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate =
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("shutting down");
+        self.stop().await;
+        Ok(())
+    }
+}
+
+/// Sweeps every `interval` (none when 0, or when the grace is 0: a periodic sweep without
+/// grace would delete uploads in flight).
+fn spawn_sweeper(vault: Vault, grace: Duration, interval: Duration) -> Option<JoinHandle<()>> {
+    if interval.is_zero() {
+        return None;
+    }
+    if grace.is_zero() {
+        tracing::warn!("vault.orphan_grace_secs is 0: sweeping at start-up only");
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await; // the start-up sweep just ran
+        loop {
+            ticker.tick().await;
+            if let Err(error) = vault.sweep(grace).await {
+                tracing::warn!(error = %error, "orphan sweep failed; retrying next interval");
+            }
+        }
+    }))
+}
+
+/// The handle issuers' public keys: `vault.handle_public_keys`, else the public half of
+/// `DIR/gateway-key.pem`. A vault that could verify no handle refuses to start.
+pub fn handle_verifier(settings: &Settings) -> anyhow::Result<HandleVerifier> {
+    let configured: Vec<&str> = settings
+        .vault
+        .handle_public_keys
+        .iter()
+        .map(|key| key.trim())
+        .filter(|key| !key.is_empty())
+        .collect();
+    if !configured.is_empty() {
+        let keys = configured
+            .into_iter()
+            .map(|text| {
+                URL_SAFE_NO_PAD
+                    .decode(text)
+                    .ok()
+                    .filter(|key| key.len() == 32)
+                    .with_context(|| {
+                        format!("vault.handle_public_keys: {text:?} is not a base64url Ed25519 public key")
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        return Ok(HandleVerifier::new(keys));
+    }
+    let path = settings.data_dir.join(GATEWAY_KEY_FILE);
+    let pem = shared::private_file::read(&path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .with_context(|| {
+            format!(
+                "no handle issuer key: set vault.handle_public_keys to the gateway's public key, \
+                 or provide {}",
+                path.display()
+            )
+        })?;
+    let text = String::from_utf8(pem).context("the gateway key is not a PEM file")?;
+    let key = SigningKey::from_pem(&text).context("reading the gateway key")?;
+    Ok(HandleVerifier::new([key.public_key().to_vec()]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &std::path::Path, keys: &str) -> Settings {
+        let overrides = [("data_dir", dir.display().to_string())];
+        let mut settings =
+            Settings::load(Some(std::path::Path::new("/nonexistent.toml")), &overrides).unwrap();
+        settings.vault.handle_public_keys = keys.split(',').map(str::to_owned).collect();
+        settings
+    }
+
+    #[test]
+    fn handle_keys_come_from_config_or_the_gateway_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            handle_verifier(&settings(dir.path(), "")).is_err(),
+            "none at all"
+        );
+        let key = SigningKey::load_or_create(&dir.path().join(GATEWAY_KEY_FILE)).unwrap();
+        assert!(handle_verifier(&settings(dir.path(), "")).is_ok());
+        let public = URL_SAFE_NO_PAD.encode(key.public_key());
+        assert!(handle_verifier(&settings(dir.path(), &public)).is_ok());
+        assert!(handle_verifier(&settings(dir.path(), "AAAA")).is_err());
+    }
+}
