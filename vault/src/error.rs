@@ -50,6 +50,9 @@ pub enum VaultError {
     /// or copied to another object.
     #[error("the wrapped data key did not authenticate under key-encryption key {kek_id:?}")]
     KeyUnwrap { kek_id: String },
+    /// Another `sealpost vault rotate-key` holds the keyring's update lock.
+    #[error("another key rotation is running (it holds {})", path.display())]
+    RotationRunning { path: PathBuf },
     #[error("the operating system's random number generator failed")]
     Random,
     #[error("local store directory {}", path.display())]

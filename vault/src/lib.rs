@@ -4,6 +4,7 @@
 //! - [`cipher`]: the object format — a 16-byte header, then AES-256-GCM segments in the STREAM
 //!   construction (per-segment counter nonce with a last-segment flag). Pure functions, no I/O.
 //! - [`keyring`]: the key-encryption keys (a 0600 JSON file) that wrap each object's data key.
+//! - [`rotate`]: key rotation (`sealpost vault rotate-key`), live or offline, resumable.
 //! - `store`: [`Vault`] over an `object_store` (local directory or S3-compatible) and the
 //!   [`schema::Repository`]: [`Vault::put`] (streaming, abortable upload returning a
 //!   [`PendingObject`]), [`Vault::read`] / [`Vault::read_range`] (verified [`ObjectReader`]),
@@ -36,6 +37,7 @@ pub mod error;
 pub mod http;
 pub mod internal;
 pub mod keyring;
+pub mod rotate;
 pub mod standalone;
 mod store;
 

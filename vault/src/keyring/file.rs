@@ -1,8 +1,8 @@
-//! The key file: its JSON shape, reading it (refusing loose permissions) and creating it
-//! atomically.
+//! The key file: its JSON shape, reading it (refusing loose permissions), creating it and
+//! replacing it atomically, and the identity stamp a live vault compares to notice a rotation.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
-use super::{Keyring, random_id};
+use super::{FileStamp, Keyring, random_id};
 use crate::cipher::KEY_LEN;
 use crate::error::VaultError;
 
@@ -60,11 +60,14 @@ impl Keyring {
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(io_error(error)),
         };
-        // Check the mode of the file actually opened, not of whatever the path names later.
+        // Check the mode (and take the stamp) of the file actually opened, not of whatever the
+        // path names later: if a rotation replaces the file meanwhile, the stamp is the old
+        // file's and the next check reloads.
+        let metadata = file.metadata().map_err(io_error)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = file.metadata().map_err(io_error)?.permissions().mode();
+            let mode = metadata.permissions().mode();
             if mode & 0o077 != 0 {
                 return Err(VaultError::InsecureKeyFile {
                     path: path.to_owned(),
@@ -76,7 +79,9 @@ impl Keyring {
         file.take(MAX_FILE_LEN)
             .read_to_end(&mut text)
             .map_err(io_error)?;
-        Self::parse(path, &text).map(Some)
+        let mut keyring = Self::parse(path, &text)?;
+        keyring.stamp = Some(FileStamp::of(&metadata));
+        Ok(Some(keyring))
     }
 
     fn parse(path: &Path, text: &[u8]) -> Result<Self, VaultError> {
@@ -112,6 +117,7 @@ impl Keyring {
             path: path.to_owned(),
             current: file.current,
             keys,
+            stamp: None,
         })
     }
 
@@ -141,15 +147,48 @@ impl Keyring {
     }
 }
 
-/// Creates `path` with `contents`, atomically and without ever replacing an existing file: the
-/// bytes go to a temporary file in the same directory (mode 0600 from the start, so they are
-/// never readable by others), are fsynced, and the file is then linked into place — a rename
-/// that fails with `AlreadyExists` instead of clobbering a key file someone else just wrote.
-pub(super) fn create_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
+impl FileStamp {
+    /// Device, inode, length and modification time. A rewrite always renames a new file into
+    /// place, so the inode alone changes with every rotation; length and nanosecond mtime catch
+    /// a hand edit in place.
+    pub(super) fn of(metadata: &Metadata) -> Self {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            Self {
+                device: metadata.dev(),
+                inode: metadata.ino(),
+                len: metadata.len(),
+                modified: metadata.modified().ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {
+            device: 0,
+            inode: 0,
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+        }
+    }
+
+    /// The stamp of whatever `path` names now: one `stat`, cheap enough before every upload.
+    pub(super) fn of_path(path: &Path) -> io::Result<Self> {
+        fs::metadata(path).map(|metadata| Self::of(&metadata))
+    }
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
-    };
+    }
+}
+
+/// Writes `contents` to a fresh temporary file beside `path` (mode 0600 from the start, so key
+/// text is never readable by others) and fsyncs it; returns its path.
+fn write_temporary(path: &Path, contents: &[u8]) -> io::Result<PathBuf> {
+    let dir = parent_dir(path);
     fs::create_dir_all(&dir)?;
     let name = path
         .file_name()
@@ -165,9 +204,35 @@ pub(super) fn create_file(path: &Path, contents: &[u8]) -> io::Result<()> {
         file.write_all(contents)?;
         file.sync_all()
     });
-    let linked = written.and_then(|()| fs::hard_link(&temporary, path));
+    match written {
+        Ok(()) => Ok(temporary),
+        Err(error) => {
+            let _ = fs::remove_file(&temporary);
+            Err(error)
+        }
+    }
+}
+
+/// Creates `path` with `contents`, atomically and without ever replacing an existing file: the
+/// bytes go to a temporary file, which is then linked into place — a rename that fails with
+/// `AlreadyExists` instead of clobbering a key file someone else just wrote.
+pub(super) fn create_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let temporary = write_temporary(path, contents)?;
+    let linked = fs::hard_link(&temporary, path);
     let _ = fs::remove_file(&temporary);
     linked?;
     // Make the new directory entry durable too.
-    File::open(&dir)?.sync_all()
+    File::open(parent_dir(path))?.sync_all()
+}
+
+/// Replaces `path` with `contents` atomically: a reader (a live vault reloading) sees the old
+/// file or the new one, never a mix, and a crash leaves one of the two whole. Only rotation
+/// calls this, under [`UpdateLock`](super::UpdateLock).
+pub(super) fn replace_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let temporary = write_temporary(path, contents)?;
+    if let Err(error) = fs::rename(&temporary, path) {
+        let _ = fs::remove_file(&temporary);
+        return Err(error);
+    }
+    File::open(parent_dir(path))?.sync_all()
 }

@@ -7,13 +7,21 @@
 //! even if the blob lingers in a backup. Several keys may be present with one current, so a later
 //! rotation can add a key, rewrap data keys under it and retire the old one without re-encrypting
 //! any content.
+//!
+//! - `file`: the JSON shape, loading (refusing loose permissions), atomic create and replace.
+//! - `update`: what rotation does to the file ([`UpdateLock`], add a key, retire keys, save).
+//! - `live`: [`LiveKeyring`], the copy a running vault holds, reloaded when rotation replaces
+//!   the file.
 
 mod file;
+mod live;
+mod update;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,6 +34,9 @@ use crate::cipher::{KEY_LEN, TAG_LEN};
 use crate::error::VaultError;
 use file::create_file;
 
+pub use live::LiveKeyring;
+pub use update::UpdateLock;
+
 /// A 256-bit secret that is wiped from memory when dropped.
 pub type SecretKey = Zeroizing<[u8; KEY_LEN]>;
 
@@ -37,6 +48,18 @@ pub struct Keyring {
     path: PathBuf,
     current: String,
     keys: BTreeMap<String, SecretKey>,
+    /// Identity of the file this ring was read from (`None` when not read from one), so a live
+    /// vault can tell with one `stat` whether a rotation has replaced it.
+    stamp: Option<FileStamp>,
+}
+
+/// What identifies one version of the key file; see `FileStamp::of`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
 }
 
 impl fmt::Debug for Keyring {
@@ -76,6 +99,7 @@ impl Keyring {
             path: path.to_owned(),
             current: id,
             keys,
+            stamp: None,
         };
         match create_file(path, &keyring.to_json()?) {
             Ok(()) => Ok(keyring),
@@ -108,6 +132,11 @@ impl Keyring {
     /// Ids of every key in the ring.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.keys.keys().map(String::as_str)
+    }
+
+    /// Whether the ring holds key `id`.
+    pub fn contains(&self, id: &str) -> bool {
+        self.keys.contains_key(id)
     }
 
     /// Wraps `data_key` for `object` under the current KEK: AES-256-GCM with a random 96-bit

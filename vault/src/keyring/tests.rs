@@ -1,6 +1,7 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt as _;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 
@@ -161,4 +162,92 @@ fn malformed_files_are_refused_without_echoing_them() {
         );
         assert!(std::error::Error::source(&error).is_none());
     }
+}
+
+#[test]
+fn rotation_edits_replace_the_file_atomically_and_keep_old_keys_until_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.json");
+    let mut ring = Keyring::load_or_create(&path).unwrap();
+    let old = ring.current_id().to_owned();
+    let object = ObjectKey::random();
+    let (_, wrapped_old) = ring.wrap(&[7; KEY_LEN], &object).unwrap();
+
+    let lock = UpdateLock::acquire(&path).unwrap();
+    let new = ring.add_current_key(&lock).unwrap();
+    assert_ne!(new, old);
+    ring.save(&lock).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    let reloaded = Keyring::load(&path).unwrap();
+    assert_eq!(reloaded.current_id(), new);
+    assert!(reloaded.contains(&old) && reloaded.contains(&new));
+    assert_eq!(
+        *reloaded.unwrap(&old, &wrapped_old, &object).unwrap(),
+        [7; KEY_LEN]
+    );
+
+    // The current key is never removed; an old one is, and then only from the file's copy.
+    assert!(
+        ring.remove_keys(std::slice::from_ref(&new), &lock)
+            .is_empty()
+    );
+    assert_eq!(
+        ring.remove_keys(std::slice::from_ref(&old), &lock),
+        [old.as_str()]
+    );
+    ring.save(&lock).unwrap();
+    let reloaded = Keyring::load(&path).unwrap();
+    assert_eq!(reloaded.ids().collect::<Vec<_>>(), [new.as_str()]);
+    assert!(matches!(
+        reloaded.unwrap(&old, &wrapped_old, &object),
+        Err(VaultError::UnknownKek { .. })
+    ));
+    // No temporary file is left beside the key file (the lock file stays, empty).
+    let mut names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["k.json", "k.json.lock"]);
+}
+
+#[test]
+fn only_one_rotation_holds_the_update_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.json");
+    Keyring::load_or_create(&path).unwrap();
+    let first = UpdateLock::acquire(&path).unwrap();
+    assert_eq!(mode(first.path()), 0o600);
+    assert!(matches!(
+        UpdateLock::acquire(&path),
+        Err(VaultError::RotationRunning { .. })
+    ));
+    drop(first);
+    UpdateLock::acquire(&path).unwrap();
+}
+
+#[test]
+fn a_live_keyring_reloads_only_when_the_file_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.json");
+    let live = LiveKeyring::new(Keyring::load_or_create(&path).unwrap());
+    let first = live.fresh().unwrap();
+    // Unchanged file: the same snapshot, no reload.
+    assert!(Arc::ptr_eq(&first, &live.fresh().unwrap()));
+
+    let mut ring = Keyring::load(&path).unwrap();
+    let lock = UpdateLock::acquire(&path).unwrap();
+    let new = ring.add_current_key(&lock).unwrap();
+    ring.save(&lock).unwrap();
+    // `get` does not look at the file; `fresh` does.
+    assert_eq!(live.get().current_id(), first.current_id());
+    let fresh = live.fresh().unwrap();
+    assert_eq!(fresh.current_id(), new);
+    assert!(fresh.contains(first.current_id()));
+    assert!(Arc::ptr_eq(&fresh, &live.get()));
+
+    // A broken replacement is an error, and the last good ring stays in use.
+    fs::remove_file(&path).unwrap();
+    assert!(live.fresh().is_err());
+    assert_eq!(live.get().current_id(), new);
 }

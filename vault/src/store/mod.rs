@@ -3,7 +3,10 @@
 //! - `put`: streaming, encrypting, abortable upload ([`Vault::put`], [`PendingObject`]).
 //! - `read`: streaming, verified download of a whole object or a range ([`ObjectReader`]).
 //! - `sweep`: start-up clean-up of whatever a crash left behind ([`SweepReport`]).
+//! - `keys`: unwrapping a row's data key and keeping new rows under the current KEK while a
+//!   rotation runs (see `crate::rotate`).
 
+mod keys;
 mod put;
 mod read;
 mod sweep;
@@ -20,7 +23,7 @@ use schema::{ObjectKey, Repository};
 
 use crate::cipher::{DEFAULT_SEGMENT_SIZE, Header};
 use crate::error::VaultError;
-use crate::keyring::Keyring;
+use crate::keyring::{Keyring, LiveKeyring};
 
 pub use put::PendingObject;
 pub use read::ObjectReader;
@@ -42,7 +45,8 @@ struct Inner {
     /// Directory of a local store, where crashed uploads leave staging files to sweep.
     local_root: Option<PathBuf>,
     repo: Arc<dyn Repository>,
-    keyring: Keyring,
+    /// Reloadable: `sealpost vault rotate-key` may replace the key file while we run.
+    keyring: LiveKeyring,
 }
 
 impl fmt::Debug for Vault {
@@ -69,7 +73,7 @@ impl Vault {
             store,
             local_root,
             repo,
-            keyring,
+            keyring: LiveKeyring::new(keyring),
         };
         Self {
             inner: Arc::new(inner),
@@ -114,8 +118,9 @@ impl Vault {
         &self.inner.repo
     }
 
-    pub fn keyring(&self) -> &Keyring {
-        &self.inner.keyring
+    /// The keyring as last loaded (a snapshot: a rotation may replace it on disk at any time).
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.inner.keyring.get()
     }
 
     /// Where an object's ciphertext lives: `objects/<first two characters>/<key>`. Always built

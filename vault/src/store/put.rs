@@ -145,7 +145,7 @@ impl Vault {
     {
         let key = ObjectKey::random();
         let data_key = random_bytes::<KEY_LEN>()?;
-        let (kek_id, wrapped_dek) = self.inner.keyring.wrap(&data_key, &key)?;
+        let (kek_id, wrapped_dek) = self.wrap_new(&data_key, &key)?;
         let mut upload = Upload {
             vault: self.clone(),
             key: key.clone(),
@@ -154,18 +154,22 @@ impl Vault {
         };
         let record = ObjectRecord {
             key: key.clone(),
-            kek_id,
+            kek_id: kek_id.clone(),
             wrapped_dek,
             size: None,
             sha1: None,
             created_at: chrono::Utc::now(),
         };
-        let stored = match self.inner.repo.insert_object(&record).await {
+        let inserted = match self.inner.repo.insert_object(&record).await {
+            Ok(()) => self.keep_under_current_key(&key, &kek_id, &data_key).await,
+            Err(error) => Err(error.into()),
+        };
+        let stored = match inserted {
             Ok(()) => {
                 self.store_body(&mut upload, &data_key, body, max_size)
                     .await
             }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(error),
         };
         let finished = match stored {
             Ok((size, sha1_hex)) => self

@@ -167,21 +167,12 @@ impl Vault {
     }
 
     async fn open(&self, key: &ObjectKey, first_read: u64) -> Result<Opened, VaultError> {
-        let row = self
-            .inner
-            .repo
-            .object(key)
-            .await?
-            .ok_or(VaultError::NotFound)?;
+        let (row, data_key) = self.row_and_data_key(key).await?;
         let (Some(size), Some(sha1_hex)) = (row.size, row.sha1) else {
             return Err(VaultError::NotFound); // still uploading
         };
         let size = u64::try_from(size)
             .map_err(|_| RepoError::Corrupt(format!("object {key} has a negative size")))?;
-        let data_key = self
-            .inner
-            .keyring
-            .unwrap(&row.kek_id, &row.wrapped_dek, key)?;
         let location = Self::location(key);
         let (stored_len, prefix) = self.fetch_prefix(&location, first_read).await?;
         let header = Header::parse(&prefix).map_err(VaultError::Integrity)?;
