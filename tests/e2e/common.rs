@@ -50,6 +50,8 @@ pub struct TestApp {
     /// Holds the data directory for as long as the app lives.
     _dir: TempDir,
     pub api: String,
+    /// The vault's base URL (`http://host:port`).
+    pub vault: String,
     pub client: reqwest::Client,
     pub instance: Option<Instance>,
     pub settings: Settings,
@@ -78,6 +80,7 @@ impl TestApp {
         let instance = Instance::start(&settings).await.unwrap();
         Self {
             api: format!("http://{}", instance.api_addr),
+            vault: format!("http://{}", instance.vault_addr),
             _dir: dir,
             client: reqwest::Client::new(),
             instance: Some(instance),
@@ -122,6 +125,40 @@ impl TestApp {
     /// Logs in as the default producer.
     pub async fn login(&self) -> String {
         self.login_with(&self.default_key()).await
+    }
+
+    /// The instance's database, opened anew (also after `stop`).
+    pub async fn repo(&self) -> std::sync::Arc<dyn schema::Repository> {
+        schema::connect(&self.settings.database_url())
+            .await
+            .unwrap()
+    }
+
+    /// The gateway's handle signer, from the instance's key file.
+    pub fn gateway_signer(&self) -> shared::handle::HandleSigner {
+        let key_file = self.data_dir().join(sealpost::instance::GATEWAY_KEY_FILE);
+        let key = shared::keys::SigningKey::load_or_create(&key_file).unwrap();
+        shared::handle::HandleSigner::new(key)
+    }
+
+    /// What a handle for document `id` says, expiring `ttl_secs` from now (negative: already
+    /// expired), as the gateway would issue it.
+    pub async fn handle_claims(&self, id: &str, ttl_secs: i64) -> shared::handle::HandleClaims {
+        let id = schema::DocumentId::parse(id).unwrap();
+        let document = self.repo().await.document_by_id(&id).await.unwrap();
+        shared::handle::HandleClaims {
+            object: document.unwrap().object_key,
+            document: id,
+            viewer: shared::handle::ViewerRef::default(),
+            expires_at: chrono::Utc::now() + chrono::Duration::seconds(ttl_secs),
+            nonce: shared::handle::Nonce::random(),
+        }
+    }
+
+    /// `{vault}/h/{handle}` for document `id`, signed with the instance's gateway key.
+    pub async fn handle_url(&self, id: &str, ttl_secs: i64) -> String {
+        let claims = self.handle_claims(id, ttl_secs).await;
+        format!("{}/h/{}", self.vault, self.gateway_signer().sign(&claims))
     }
 
     /// A second producer, created through the library as `sealpost producer add` does.
