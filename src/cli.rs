@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -52,6 +53,27 @@ pub enum Command {
     Producer {
         #[command(subcommand)]
         command: ProducerCommand,
+    },
+    /// Administer the vault's keys.
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Rewrap every data key under a new key-encryption key, then retire the old one (its
+    /// material leaves DIR/vault-keyring.json). Content is never rewritten. Works with `up`
+    /// stopped or running; run it again after a crash and it finishes the job. Prints one
+    /// summary line; exits non-zero unless only the new key is left.
+    RotateKey {
+        /// Data directory [default: ./sealpost-data]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Seconds to wait for uploads in flight in a running `up` before the last pass
+        #[arg(long, value_name = "SECS", default_value_t = 2)]
+        grace_secs: u64,
     },
 }
 
@@ -129,6 +151,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("opening the database")?;
             let pem = crate::producers::add(repo.as_ref(), name, Some(email)).await?;
             print!("{}", pem.as_str());
+            Ok(())
+        }
+        Command::Vault {
+            command:
+                VaultCommand::RotateKey {
+                    data_dir,
+                    grace_secs,
+                },
+        } => {
+            let overrides: Vec<_> = path_override("data_dir", data_dir.as_ref())
+                .into_iter()
+                .collect();
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
+            let report = crate::rotation::run(
+                &settings.data_dir,
+                &settings.database_url(),
+                Duration::from_secs(*grace_secs),
+            )
+            .await?;
+            println!("{report}");
+            anyhow::ensure!(
+                report.is_complete(),
+                "rotation incomplete: run it again (rows listed as kept were written during \
+                 this run; rows that could not be rewrapped are logged above)"
+            );
             Ok(())
         }
     }

@@ -5,7 +5,9 @@
 //! - [`instance`]: `sealpost up`: one process running the API server, the gateway and the vault
 //!   on the embedded defaults, built with the same `build` functions the tests call.
 //! - [`producers`]: creating producers and their keys.
+//! - [`rotation`]: `sealpost vault rotate-key`.
 
 pub mod cli;
 pub mod instance;
 pub mod producers;
+pub mod rotation;

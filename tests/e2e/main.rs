@@ -11,6 +11,8 @@ mod documents;
 mod handles;
 mod hostile;
 mod login;
+mod rotation;
+mod shredding;
 mod storage;
 mod updates;
 mod validation;
