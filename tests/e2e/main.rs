@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod atomicity;
+mod browser;
 mod cli;
 mod common;
 mod conditional;
