@@ -7,7 +7,7 @@
 //!   them without a shared nonce table. An expired nonce is answered with `stale=true` so the
 //!   browser retries without asking the viewer again.
 //! - Replayed `nc` values are refused by the caller, which records `(nonce, nc)` pairs (see
-//!   [`Verified::replay_key`]).
+//!   [`Credentials::replay_key`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
