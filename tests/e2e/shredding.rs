@@ -115,6 +115,31 @@ async fn a_deleted_documents_saved_ciphertext_cannot_be_decrypted(db: Db) {
         "the check above really unwrapped live keys"
     );
 
+    if db == Db::Sqlite {
+        // While the instance still runs: each delete checkpoints and truncates the write-ahead
+        // log in the background, so the pre-delete page image with the key goes from the live
+        // files within moments, not only at a clean stop.
+        let wal = data_dir.join(format!("{DATABASE_FILE}-wal"));
+        let mut live_files = Vec::new();
+        for _ in 0..100 {
+            live_files = sqlite_files(&data_dir);
+            if std::fs::metadata(&wal).map_or(true, |m| m.len() == 0)
+                && live_files
+                    .iter()
+                    .all(|(_, bytes)| !contains(bytes, &row.wrapped_dek))
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        for (name, bytes) in &live_files {
+            assert!(
+                !contains(bytes, &row.wrapped_dek),
+                "the deleted wrapped key survives in {name} while the instance runs"
+            );
+        }
+    }
+
     drop(repo);
     app.stop().await;
     if db == Db::Sqlite {

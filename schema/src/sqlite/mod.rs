@@ -467,6 +467,29 @@ impl SqliteRepository {
             .await
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
+        self.spawn_wal_checkpoint();
         Ok(Some(document))
+    }
+}
+
+impl SqliteRepository {
+    /// Crypto-shredding in WAL mode: `secure_delete` zeroes the deleted row in the new page
+    /// image, but older frames of the write-ahead log still hold the page as it was (with the
+    /// wrapped data key) until a checkpoint resets the log. This checkpoints and truncates the
+    /// log in the background, best effort: under concurrent readers the checkpoint may not
+    /// complete, and the next one (or a clean close) finishes the job. Not awaited, so a
+    /// DELETE is never delayed by readers.
+    fn spawn_wal_checkpoint(&self) {
+        let pool = self.pool.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            drop(runtime.spawn(async move {
+                if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::debug!(%error, "WAL checkpoint after a delete did not run");
+                }
+            }));
+        }
     }
 }
