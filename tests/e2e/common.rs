@@ -54,6 +54,8 @@ pub struct TestApp {
     pub vault: String,
     pub client: reqwest::Client,
     pub instance: Option<Instance>,
+    /// The vault in its own server, in the split wiring ([`crate::wiring`]).
+    pub split_vault: Option<vault::standalone::Standalone>,
     pub settings: Settings,
 }
 
@@ -77,6 +79,7 @@ impl TestApp {
         overrides.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let settings =
             Settings::load(Some(Path::new("/nonexistent/sealpost.toml")), &overrides).unwrap();
+        let (settings, split_vault) = crate::wiring::prepare(settings, &overrides).await;
         let instance = Instance::start(&settings).await.unwrap();
         Self {
             api: format!("http://{}", instance.api_addr),
@@ -84,6 +87,7 @@ impl TestApp {
             _dir: dir,
             client: reqwest::Client::new(),
             instance: Some(instance),
+            split_vault,
             settings,
         }
     }
@@ -244,6 +248,9 @@ impl TestApp {
     pub async fn stop(&mut self) {
         if let Some(instance) = self.instance.take() {
             instance.stop().await;
+        }
+        if let Some(vault) = self.split_vault.take() {
+            vault.stop().await;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real services on random ports, driven over HTTP as clients would.
 //! One test binary (one link step) for the whole suite; every test runs on SQLite and on
-//! PostgreSQL (`scripts/test` starts PostgreSQL and exports `SEALPOST_TEST_POSTGRES_URL`).
+//! PostgreSQL (`scripts/test` starts PostgreSQL and exports `SEALPOST_TEST_POSTGRES_URL`), and
+//! in both wirings: the vault in the instance's process, and on its own ([`wiring`]).
 #![allow(clippy::unwrap_used)]
 
 mod atomicity;
@@ -11,6 +12,7 @@ mod conditional;
 mod documents;
 mod handles;
 mod hostile;
+mod internal;
 mod login;
 mod rotation;
 mod shredding;
@@ -18,3 +20,5 @@ mod storage;
 mod updates;
 mod validation;
 mod vault_log;
+mod vault_process;
+mod wiring;
