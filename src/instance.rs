@@ -9,18 +9,15 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use anyhow::Context as _;
 use api_server::content_store::ContentStore;
-use api_server::context::{Limits, Links};
-use shared::config::{Settings, public_url};
+use shared::config::Settings;
 use shared::handle::HandleSigner;
 use shared::keys::SigningKey;
-use shared::token::TokenIssuer;
 use tokio::task::JoinHandle;
-use vault::internal::{RemoteVault, ServiceCredential};
 use vault::{Keyring, Vault};
 
 /// File names inside the data directory.
 pub const DATABASE_FILE: &str = "sealpost.db";
-pub const INSTANCE_KEY_FILE: &str = "instance-key.pem";
+pub use api_server::startup::INSTANCE_KEY_FILE;
 /// The vault's files, and the gateway's Ed25519 key that signs handles (the vault is given
 /// only its public key); named by the vault so its own binary finds the same files.
 pub use vault::standalone::{GATEWAY_KEY_FILE, KEYRING_FILE, OBJECTS_DIR};
@@ -58,10 +55,8 @@ impl Instance {
             let vault = open_local_vault(settings, repo.clone()).await?;
             (Some(vault.clone()), ContentStore::from(vault))
         } else {
-            (None, remote_vault(settings)?.into())
+            (None, api_server::startup::remote_vault(settings)?.into())
         };
-        let instance_key = SigningKey::load_or_create(&data_dir.join(INSTANCE_KEY_FILE))
-            .context("loading the instance key")?;
         let default_key_path = crate::producers::ensure_default(repo.as_ref(), data_dir).await?;
 
         let api_listener = bind(settings.api.addr)?;
@@ -84,23 +79,13 @@ impl Instance {
             repo.clone(),
             Duration::from_secs(settings.vault.log_flush_secs),
         );
-        let context = Arc::new(api_server::ApiContext {
+        let context = Arc::new(api_server::startup::context(
+            settings,
             repo,
-            vault: content,
-            tokens: Arc::new(TokenIssuer::new(
-                &instance_key,
-                Duration::from_secs(settings.api.token_ttl_secs),
-            )),
-            links: Links {
-                api_root: public_url(&settings.api.public_url, api_addr),
-                gateway_root: public_url(&settings.gateway.public_url, gateway_addr),
-            },
-            limits: Limits {
-                max_document_bytes: settings.api.max_document_bytes,
-                max_json_part_bytes: settings.api.max_json_part_bytes,
-            },
-            security: settings.api.security,
-        });
+            content,
+            api_addr,
+            gateway_addr,
+        )?);
         let sweeper = api_server::documents::spawn_expiry_sweeper(
             context.clone(),
             Duration::from_secs(settings.api.expiry_sweep_secs.max(1)),
@@ -171,15 +156,6 @@ async fn open_local_vault(
         .context("sweeping orphaned objects")?;
     tracing::info!(?swept, "start-up sweep done");
     Ok(vault)
-}
-
-/// The client of a vault running as its own process (`vault.internal_url`). That vault owns
-/// the keyring, the store and their sweep; this process never opens them.
-fn remote_vault(settings: &Settings) -> anyhow::Result<RemoteVault> {
-    let credential = ServiceCredential::from_settings(settings, false)
-        .context("loading the vault service token")?;
-    RemoteVault::new(&settings.vault.internal_url, credential)
-        .context("vault.internal_url")
 }
 
 /// The socket address in `http://host:port/…`, for reporting where the remote vault is.

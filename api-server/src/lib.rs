@@ -11,6 +11,8 @@
 //! - [`documents`]: the domain operations behind the document routes.
 //! - [`representation`]: the spec's JSON for a document record.
 //! - [`routes`]: thin handlers; the module tree mirrors the URL tree.
+//! - [`startup`]: the context from settings, shared by `sealpost up` and the `api-server` binary
+//!   (`main.rs`, which always uses a vault running as its own process).
 
 pub mod auth;
 pub mod content_store;
@@ -20,6 +22,7 @@ pub mod error;
 pub mod form;
 pub mod representation;
 pub mod routes;
+pub mod startup;
 
 use std::net::TcpListener;
 use std::sync::Arc;
