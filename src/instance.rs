@@ -139,7 +139,7 @@ impl Instance {
     }
 }
 
-/// The vault in this process: keyring and local store under the data directory, swept of
+/// The vault in this process: keyring under the data directory, store as configured, swept of
 /// what a crash left (no grace by default: nothing of this process is in flight yet).
 async fn open_local_vault(
     settings: &Settings,
@@ -148,8 +148,7 @@ async fn open_local_vault(
     let data_dir = &settings.data_dir;
     let keyring = Keyring::load_or_create(&data_dir.join(KEYRING_FILE))
         .context("loading the vault keyring")?;
-    let vault = Vault::local(&data_dir.join(OBJECTS_DIR), repo, keyring)
-        .context("opening the object store")?;
+    let vault = vault::standalone::open_vault(settings, repo, keyring)?;
     let swept = vault
         .sweep(settings.vault.orphan_grace(false))
         .await

@@ -73,6 +73,10 @@ pub struct VaultSettings {
     /// [`SHARED_ORPHAN_GRACE_SECS`] for the `vault` binary, which other processes upload through
     /// (see [`Self::orphan_grace`]).
     pub orphan_grace_secs: Option<u64>,
+    /// Where the encrypted objects live: empty means `{data_dir}/objects` on local disk;
+    /// `s3://bucket[/prefix]` an S3-compatible store, configured by the standard `AWS_*`
+    /// environment variables (`AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, …).
+    pub store_url: String,
     /// How often the `vault` binary sweeps again after start-up (0: only at start-up).
     pub sweep_interval_secs: u64,
     /// Where the API server reaches a vault running as its own process (e.g.
@@ -133,6 +137,7 @@ impl Settings {
             .set_default("gateway.public_url", "")?
             .set_default("vault.addr", "127.0.0.1:8082")?
             .set_default("vault.public_url", "")?
+            .set_default("vault.store_url", "")?
             .set_default("vault.sweep_interval_secs", 3600)?
             .set_default("vault.internal_url", "")?
             .set_default("vault.service_token", "")?

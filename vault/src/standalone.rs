@@ -22,6 +22,9 @@ use actix_web::dev::ServerHandle;
 use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::prefix::PrefixStore;
 use shared::config::Settings;
 use shared::handle::HandleVerifier;
 use shared::keys::SigningKey;
@@ -66,8 +69,7 @@ impl Standalone {
             .context("opening the database")?;
         let keyring = Keyring::load_or_create(&data_dir.join(KEYRING_FILE))
             .context("loading the vault keyring")?;
-        let vault = Vault::local(&data_dir.join(OBJECTS_DIR), repo.clone(), keyring)
-            .context("opening the object store")?;
+        let vault = open_vault(settings, repo.clone(), keyring)?;
         let grace = settings.vault.orphan_grace(true);
         let swept = vault
             .sweep(grace)
@@ -123,6 +125,37 @@ impl Standalone {
         self.stop().await;
         Ok(())
     }
+}
+
+/// The vault over the configured store (`vault.store_url`): `{data_dir}/objects` when empty,
+/// else `s3://bucket[/prefix]` on any S3-compatible store, its endpoint and credentials taken
+/// from the standard `AWS_*` variables (`AWS_ENDPOINT`, `AWS_ALLOW_HTTP=true` for a plain-http
+/// MinIO, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`).
+pub fn open_vault(
+    settings: &Settings,
+    repo: Arc<dyn schema::Repository>,
+    keyring: Keyring,
+) -> anyhow::Result<Vault> {
+    let url = settings.vault.store_url.trim();
+    if url.is_empty() {
+        return Vault::local(&settings.data_dir.join(OBJECTS_DIR), repo, keyring)
+            .context("opening the object store");
+    }
+    let rest = url
+        .strip_prefix("s3://")
+        .with_context(|| format!("vault.store_url {url:?}: expected s3://bucket[/prefix]"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let s3 = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .with_context(|| format!("opening the S3-compatible store {url}"))?;
+    let prefix = prefix.trim_matches('/');
+    let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+        Arc::new(s3)
+    } else {
+        Arc::new(PrefixStore::new(s3, prefix))
+    };
+    Ok(Vault::new(store, None, repo, keyring))
 }
 
 /// Sweeps every `interval` (none when 0, or when the grace is 0: a periodic sweep without
