@@ -6,7 +6,7 @@
 //! - [`credential`]: [`ServiceCredential`], the shared secret every call must carry.
 //! - [`frames`]: the upload body's framing, so a caller can abandon an upload and still learn
 //!   when the vault has cleaned up.
-//! - [`routes`]: the handlers under `/internal/v1/objects` (mounted only with a credential).
+//! - [`routes`](mod@routes): the handlers under `/internal/v1/objects` (mounted only with a credential).
 //! - [`error`]: the API's one error type.
 //! - [`client`]: [`RemoteVault`], the caller's side, with the in-process vault's semantics.
 //!
