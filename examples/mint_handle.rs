@@ -25,7 +25,10 @@ async fn main() -> anyhow::Result<()> {
     ))
     .await?;
     let id = schema::DocumentId::parse(doc_id).context("document id")?;
-    let document = repo.document_by_id(&id).await?.context("no such document")?;
+    let document = repo
+        .document_by_id(&id)
+        .await?
+        .context("no such document")?;
     let key = SigningKey::load_or_create(&data_dir.join(sealpost::instance::GATEWAY_KEY_FILE))?;
     let handle = HandleSigner::new(key).sign(&HandleClaims {
         object: document.object_key,
