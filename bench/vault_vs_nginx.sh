@@ -8,7 +8,7 @@
 #      once (the process is restarted first, so the peak belongs to that test alone).
 #
 #   bench/vault_vs_nginx.sh          # RUNS=5
-# Every download is checked byte for byte (SHA-1). Needs nginx and curl
+# Every URL is first checked byte for byte (SHA-1, untimed); timed downloads go to /dev/null. Needs nginx and curl
 # (apt-get install nginx-light curl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,21 +77,27 @@ CONF
 NGINX_PID=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/doc256.bin" && break; sleep 0.1; done
 
-# fetch URL EXPECTED_SHA1 [curl args…] → seconds; fails on a wrong body.
-fetch() {
+# verify URL EXPECTED_SHA1 [curl args…]: fails unless the body's SHA-1 matches (untimed).
+verify() {
   local url=$1 want=$2; shift 2
-  local t
-  t=$(curl -s -f "$@" -o "$WORK/got" -w '%{time_total}' "$url")
-  if [ "$want" != - ]; then
-    [ "$(sha1sum "$WORK/got" | cut -d' ' -f1)" = "$want" ] || { echo "body mismatch for $url" >&2; exit 1; }
-  fi
-  rm -f "$WORK/got"
-  echo "$t"
+  local got
+  got=$(curl -s -f "$@" "$url" | sha1sum | cut -d' ' -f1)
+  [ "$got" = "$want" ] || { echo "body mismatch for $url: $got != $want" >&2; exit 1; }
 }
+# fetch URL [curl args…] → seconds, the body discarded (so no disk write skews either side).
+fetch() {
+  local url=$1; shift
+  curl -s -f "$@" -o /dev/null -w '%{time_total}' "$url"
+}
+
+verify "$H256" "$SHA256"
+verify "http://127.0.0.1:$NGINX_PORT/doc256.bin" "$SHA256"
+verify "$H1G" "$SHA1G"
+verify "$H1G" "$(tail -c 1024 "$WORK/static/doc1g.bin" | sha1sum | cut -d' ' -f1)" -r -1024
 
 vault_t=() nginx_t=()
 for run in $(seq "$RUNS"); do
-  v=$(fetch "$H256" "$SHA256"); n=$(fetch "http://127.0.0.1:$NGINX_PORT/doc256.bin" "$SHA256")
+  v=$(fetch "$H256"); n=$(fetch "http://127.0.0.1:$NGINX_PORT/doc256.bin")
   vault_t+=("$v"); nginx_t+=("$n")
   echo "run $run: 256 MiB via handle ${v}s, via nginx ${n}s"
 done
@@ -101,10 +107,9 @@ b = 256 * 2**20
 v, n = $V, $N
 print(f'256 MiB download, median of $RUNS: vault {b/v/1e6:.0f} MB/s, nginx {b/n/1e6:.0f} MB/s, ratio {n/v:.2f}')"
 
-TAIL=$(tail -c 1024 "$WORK/static/doc1g.bin" | sha1sum | cut -d' ' -f1)
 range_t=() full_t=()
 for run in $(seq "$RUNS"); do
-  r=$(fetch "$H1G" "$TAIL" -r -1024); f=$(fetch "$H1G" "$SHA1G")
+  r=$(fetch "$H1G" -r -1024); f=$(fetch "$H1G")
   range_t+=("$r"); full_t+=("$f")
   echo "run $run: last 1 KiB of 1 GiB by Range ${r}s, full download ${f}s"
 done

@@ -55,6 +55,9 @@ pub enum VaultError {
     RotationRunning { path: PathBuf },
     #[error("the operating system's random number generator failed")]
     Random,
+    /// A decryption task on the blocking pool panicked or was cancelled (runtime shutting down).
+    #[error("a decryption task did not complete")]
+    Task,
     #[error("local store directory {}", path.display())]
     Io {
         path: PathBuf,
