@@ -132,7 +132,7 @@ impl Instance {
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
     pub async fn run_until_signal(self) -> anyhow::Result<()> {
-        shutdown_signal().await?;
+        shared::server::shutdown_signal().await?;
         tracing::info!("shutting down");
         self.stop().await;
         Ok(())
@@ -167,15 +167,4 @@ fn remote_addr(url: &str) -> Option<SocketAddr> {
 
 fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).with_context(|| format!("binding {addr}"))
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate =
-        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
-        _ = terminate.recv() => {}
-    }
-    Ok(())
 }

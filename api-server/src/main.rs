@@ -78,20 +78,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let handle = server.handle();
     let task = tokio::spawn(server);
     println!("API server: http://{addr}");
-    shutdown_signal().await?;
+    shared::server::shutdown_signal().await?;
     sweeper.abort();
     handle.stop(true).await;
     let _ = task.await;
-    Ok(())
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate =
-        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
-        _ = terminate.recv() => {}
-    }
     Ok(())
 }

@@ -28,13 +28,7 @@ async fn run() -> anyhow::Result<()> {
     let server = gateway::build(listener, settings.workers)?;
     let handle = server.handle();
     let task = tokio::spawn(server);
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate =
-        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
-        _ = terminate.recv() => {}
-    }
+    shared::server::shutdown_signal().await?;
     handle.stop(true).await;
     let _ = task.await;
     Ok(())

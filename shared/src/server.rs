@@ -51,3 +51,17 @@ pub fn not_found_only(
     .run();
     Ok(server)
 }
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM: every binary's cue for a graceful stop
+/// (servers are built with `disable_signals`, so this is the only handler).
+pub async fn shutdown_signal() -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

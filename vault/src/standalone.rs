@@ -114,13 +114,7 @@ impl Standalone {
 
     /// Runs until SIGINT or SIGTERM, then stops gracefully.
     pub async fn run_until_signal(self) -> anyhow::Result<()> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate =
-            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
-            _ = terminate.recv() => {}
-        }
+        shared::server::shutdown_signal().await?;
         tracing::info!("shutting down");
         self.stop().await;
         Ok(())
