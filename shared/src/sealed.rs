@@ -198,7 +198,15 @@ mod tests {
         let path = dir.path().join("seal-keys.json");
         let keys = SealKeys::load_or_create(&path).unwrap();
         let sealed = keys.seal(&link()).unwrap();
-        assert!(!sealed.contains("Zo"), "no plaintext in the link");
+        // No plaintext in the link, in its text or its bytes (long needles: never by chance).
+        let raw = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+        for needle in ["+1 555 0100", "first_name", "k3J9x0aQ1bC2dE3fG4hI5j"] {
+            assert!(!sealed.contains(needle), "{needle} in the link text");
+            assert!(
+                !raw.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} in the sealed bytes"
+            );
+        }
         assert_eq!(keys.open(&sealed), Some(link()));
         let reloaded = SealKeys::load_or_create(&path).unwrap();
         assert_eq!(reloaded.open(&sealed), Some(link()));
