@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use shared::Problem;
+use shared::telemetry::error_chain;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -135,16 +136,4 @@ impl ResponseError for ApiError {
         }
         builder.json(problem)
     }
-}
-
-/// `error: cause: cause…`, for the one log line a 5xx gets.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

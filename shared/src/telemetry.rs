@@ -20,3 +20,16 @@ pub fn init(format: &str, filter: &str) {
         builder.try_init()
     };
 }
+
+/// `error` and its `source()` chain on one line (`outer: inner: root`), for the one place that
+/// logs a failure (a 5xx, a failed background write).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -144,7 +144,7 @@ async fn write(repo: &dyn Repository, batch: &mut Vec<VaultLogRecord>) -> bool {
             Ok(()) => drop(batch.drain(..len)),
             Err(error) => {
                 tracing::error!(
-                    error = %crate::error::error_chain(&error),
+                    error = %shared::telemetry::error_chain(&error),
                     pending = batch.len(),
                     "writing the vault access log failed; will retry"
                 );

@@ -7,6 +7,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use shared::Problem;
+use shared::telemetry::error_chain;
 
 use crate::VaultError;
 
@@ -59,16 +60,4 @@ impl ResponseError for InternalError {
         }
         builder.json(problem)
     }
-}
-
-/// `error: cause: cause…`, for the one log line a 5xx gets.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

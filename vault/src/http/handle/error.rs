@@ -7,7 +7,8 @@ use schema::RepoError;
 use shared::Problem;
 use shared::handle::HandleError;
 
-use crate::error::{VaultError, error_chain};
+use crate::error::VaultError;
+use shared::telemetry::error_chain;
 
 /// Why a request to the handle endpoint (or a junk path) was not served.
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,8 @@ use schema::DocumentRecord;
 
 use super::disposition;
 use crate::ObjectReader;
-use crate::error::error_chain;
 use crate::http::access::BodyFailure;
+use shared::telemetry::error_chain;
 
 /// The validators a conditional request is checked against.
 pub fn etag(document: &DocumentRecord) -> String {
