@@ -41,15 +41,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let overrides: Vec<(&str, String)> = [
-        args.data_dir
-            .map(|dir| ("data_dir", dir.display().to_string())),
-        args.addr.map(|addr| ("api.addr", addr.to_string())),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let settings = Settings::load(args.config.as_deref(), &overrides)?;
+    let settings = Settings::load_for_service(
+        args.config.as_deref(),
+        args.data_dir.as_deref(),
+        "api.addr",
+        args.addr,
+    )?;
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
     anyhow::ensure!(
         !settings.vault.internal_url.is_empty(),

@@ -119,6 +119,24 @@ pub struct TelemetrySettings {
 }
 
 impl Settings {
+    /// [`load`](Self::load) for a service binary: its `--data-dir` and `--addr` flags (the
+    /// latter for the setting `addr_key`, e.g. `vault.addr`) override everything else.
+    pub fn load_for_service(
+        file: Option<&Path>,
+        data_dir: Option<&Path>,
+        addr_key: &str,
+        addr: Option<SocketAddr>,
+    ) -> Result<Self, ConfigError> {
+        let overrides: Vec<(&str, String)> = [
+            data_dir.map(|dir| ("data_dir", dir.display().to_string())),
+            addr.map(|addr| (addr_key, addr.to_string())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Self::load(file, &overrides)
+    }
+
     /// Loads defaults, then `file` (when it exists), then the environment, then `overrides`
     /// (`("api.addr", "127.0.0.1:9000")` pairs from the command line).
     pub fn load(file: Option<&Path>, overrides: &[(&str, String)]) -> Result<Self, ConfigError> {

@@ -37,15 +37,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let overrides: Vec<(&str, String)> = [
-        args.data_dir
-            .map(|dir| ("data_dir", dir.display().to_string())),
-        args.addr.map(|addr| ("vault.addr", addr.to_string())),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let settings = Settings::load(args.config.as_deref(), &overrides)?;
+    let settings = Settings::load_for_service(
+        args.config.as_deref(),
+        args.data_dir.as_deref(),
+        "vault.addr",
+        args.addr,
+    )?;
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
     let vault = vault::standalone::Standalone::start(&settings).await?;
     println!("Vault: http://{}", vault.addr);
