@@ -9,8 +9,8 @@
 use bytes::Bytes;
 use futures_util::Stream;
 use schema::ObjectKey;
-use vault::internal::{RemoteObject, RemoteVault};
-use vault::{ObjectReader, PendingObject, Vault, VaultError};
+use vault::internal::RemoteVault;
+use vault::{ObjectOwner, ObjectReader, PendingObject, Vault, VaultError};
 
 #[derive(Clone, Debug)]
 pub enum ContentStore {
@@ -41,8 +41,8 @@ impl ContentStore {
         E: std::error::Error + Send + Sync + 'static,
     {
         Ok(match self {
-            Self::InProcess(vault) => StoredContent::InProcess(vault.put(body, max_size).await?),
-            Self::Remote(vault) => StoredContent::Remote(vault.put(body, max_size).await?),
+            Self::InProcess(vault) => vault.put(body, max_size).await?.with_owner(self.clone()),
+            Self::Remote(vault) => vault.put(body, max_size).await?.with_owner(self.clone()),
         })
     }
 
@@ -71,49 +71,13 @@ impl ContentStore {
     }
 }
 
-/// Stored content not yet referenced by a committed record: [`keep`](Self::keep) it after the
-/// commit; dropping it unkept deletes it, [`discard`](Self::discard) deletes it and waits.
-#[derive(Debug)]
-pub enum StoredContent {
-    InProcess(PendingObject),
-    Remote(RemoteObject),
-}
-
-impl StoredContent {
-    pub fn key(&self) -> &ObjectKey {
-        match self {
-            Self::InProcess(object) => object.key(),
-            Self::Remote(object) => object.key(),
-        }
-    }
-
-    /// Plaintext size in bytes.
-    pub fn size(&self) -> u64 {
-        match self {
-            Self::InProcess(object) => object.size(),
-            Self::Remote(object) => object.size(),
-        }
-    }
-
-    /// Lowercase hex SHA-1 of the plaintext.
-    pub fn sha1_hex(&self) -> &str {
-        match self {
-            Self::InProcess(object) => object.sha1_hex(),
-            Self::Remote(object) => object.sha1_hex(),
-        }
-    }
-
-    pub fn keep(self) {
-        match self {
-            Self::InProcess(object) => object.keep(),
-            Self::Remote(object) => object.keep(),
-        }
-    }
-
-    pub async fn discard(self) {
-        match self {
-            Self::InProcess(object) => object.discard().await,
-            Self::Remote(object) => object.discard().await,
-        }
+impl ObjectOwner for ContentStore {
+    async fn delete_object(&self, key: &ObjectKey) -> Result<(), VaultError> {
+        self.delete(key).await
     }
 }
+
+/// Stored content not yet referenced by a committed record: [`keep`](PendingObject::keep) it
+/// after the commit; dropping it unkept deletes it, [`discard`](PendingObject::discard)
+/// deletes it and waits.
+pub type StoredContent = PendingObject<ContentStore>;

@@ -18,7 +18,7 @@ use schema::ObjectKey;
 use super::credential::ServiceCredential;
 use super::frames::{self, MAX_FRAME};
 use super::routes::{OBJECTS_PATH, SHA1_HEADER, Stored};
-use crate::{ObjectReader, VaultError};
+use crate::{ObjectOwner, ObjectReader, PendingObject, VaultError};
 
 /// Frames queued between the caller's body and the request: bounds an upload's memory.
 const FRAMES_IN_FLIGHT: usize = 8;
@@ -159,13 +159,12 @@ impl RemoteVault {
         }
         let stored: Stored = response.json().await.map_err(transport)?;
         let key = ObjectKey::parse(&stored.key).map_err(|_| RemoteError::Malformed)?;
-        Ok(RemoteObject {
-            vault: self.clone(),
+        Ok(PendingObject::new(
+            self.clone(),
             key,
-            size: stored.size,
-            sha1_hex: stored.sha1,
-            kept: false,
-        })
+            stored.size,
+            stored.sha1,
+        ))
     }
 
     /// The whole plaintext as it arrives. Should the vault break off (a segment failed
@@ -276,70 +275,11 @@ where
     outcome
 }
 
-/// A stored object the caller has not committed to yet: [`keep`](Self::keep) it once the
-/// record that refers to it is committed; dropping it unkept deletes it (in a spawned task;
-/// [`discard`](Self::discard) waits for the deletion).
-pub struct RemoteObject {
-    vault: RemoteVault,
-    key: ObjectKey,
-    size: u64,
-    sha1_hex: String,
-    kept: bool,
-}
+/// A remotely stored object not yet committed to (see [`PendingObject`]).
+pub type RemoteObject = PendingObject<RemoteVault>;
 
-impl fmt::Debug for RemoteObject {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RemoteObject")
-            .field("key", &self.key)
-            .field("size", &self.size)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RemoteObject {
-    pub fn key(&self) -> &ObjectKey {
-        &self.key
-    }
-
-    /// Plaintext size in bytes.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Lowercase hex SHA-1 of the plaintext.
-    pub fn sha1_hex(&self) -> &str {
-        &self.sha1_hex
-    }
-
-    pub fn keep(mut self) {
-        self.kept = true;
-    }
-
-    /// Deletes the object now; a failure is logged and left to the vault's orphan sweep.
-    pub async fn discard(mut self) {
-        self.kept = true;
-        if let Err(error) = self.vault.delete(&self.key).await {
-            tracing::warn!(object = %self.key, error = %error, "could not delete a discarded object; the vault's sweep will");
-        }
-    }
-}
-
-impl Drop for RemoteObject {
-    fn drop(&mut self) {
-        if self.kept {
-            return;
-        }
-        let (vault, key) = (self.vault.clone(), self.key.clone());
-        let cleanup = async move {
-            if let Err(error) = vault.delete(&key).await {
-                tracing::warn!(object = %key, error = %error, "could not delete an unkept object; the vault's sweep will");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(cleanup)),
-            Err(_) => {
-                tracing::warn!(object = %self.key, "no runtime to delete an unkept object; the vault's sweep will")
-            }
-        }
+impl ObjectOwner for RemoteVault {
+    async fn delete_object(&self, key: &ObjectKey) -> Result<(), VaultError> {
+        self.delete(key).await
     }
 }

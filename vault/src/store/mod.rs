@@ -25,7 +25,6 @@ use crate::cipher::{DEFAULT_SEGMENT_SIZE, Header};
 use crate::error::VaultError;
 use crate::keyring::{Keyring, LiveKeyring};
 
-pub use put::PendingObject;
 pub use read::ObjectReader;
 pub use sweep::SweepReport;
 
@@ -149,9 +148,15 @@ impl Vault {
     }
 }
 
+impl crate::pending::ObjectOwner for Vault {
+    async fn delete_object(&self, key: &ObjectKey) -> Result<(), VaultError> {
+        self.delete(key).await
+    }
+}
+
 /// Runs `cleanup` on the current tokio runtime; used from `Drop`, which cannot await. Without a
 /// runtime (or if it shuts down first) the start-up [`Vault::sweep`] removes what is left.
-fn spawn_cleanup(key: &ObjectKey, cleanup: impl Future<Output = ()> + Send + 'static) {
+pub(crate) fn spawn_cleanup(key: &ObjectKey, cleanup: impl Future<Output = ()> + Send + 'static) {
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => drop(runtime.spawn(cleanup)),
         Err(_) => {

@@ -1,8 +1,6 @@
 //! Streaming upload: hash, encrypt and store a body in bounded memory, leaving nothing behind
 //! when it fails or is abandoned.
 
-use std::fmt;
-
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt as _};
 use object_store::{ObjectStoreExt as _, WriteMultipart};
@@ -13,6 +11,7 @@ use super::{Vault, spawn_cleanup};
 use crate::cipher::{Header, KEY_LEN, SegmentEncryptor};
 use crate::error::VaultError;
 use crate::keyring::random_bytes;
+use crate::pending::PendingObject;
 
 /// Multipart part size: S3 refuses parts under 5 MiB (but the last).
 const PART_SIZE: usize = 5 * 1024 * 1024;
@@ -21,70 +20,6 @@ const PART_SIZE: usize = 5 * 1024 * 1024;
 const MAX_PARTS_IN_FLIGHT: usize = 2;
 /// Ciphertext gathered before it is handed to the multipart writer (fewer, larger writes).
 const FLUSH_AT: usize = 256 * 1024;
-
-/// A stored object whose upload finished. Dropping it without [`keep`](Self::keep) deletes the
-/// object: the caller keeps it only once the record that refers to it is committed, so a failure
-/// in between never leaves an unreferenced object.
-pub struct PendingObject {
-    vault: Vault,
-    key: ObjectKey,
-    size: u64,
-    sha1_hex: String,
-    kept: bool,
-}
-
-impl PendingObject {
-    pub fn key(&self) -> &ObjectKey {
-        &self.key
-    }
-
-    /// Plaintext size in bytes.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Lowercase hex SHA-1 of the plaintext.
-    pub fn sha1_hex(&self) -> &str {
-        &self.sha1_hex
-    }
-
-    /// The object is referenced now: keep it.
-    pub fn keep(mut self) {
-        self.kept = true;
-    }
-
-    /// Deletes the object now (row first, then blob), for error paths that can wait for it, so
-    /// the failed request's answer is sent only once nothing of its content remains.
-    pub async fn discard(mut self) {
-        self.kept = true;
-        if let Err(error) = self.vault.delete(&self.key).await {
-            tracing::warn!(object = %self.key, error = %error, "could not delete a discarded object; the next sweep will");
-        }
-    }
-}
-
-impl fmt::Debug for PendingObject {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PendingObject")
-            .field("key", &self.key)
-            .field("size", &self.size)
-            .field("sha1_hex", &self.sha1_hex)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for PendingObject {
-    fn drop(&mut self) {
-        if !self.kept {
-            let (vault, key) = (self.vault.clone(), self.key.clone());
-            spawn_cleanup(&self.key, async move {
-                if let Err(error) = vault.delete(&key).await {
-                    tracing::warn!(object = %key, error = %error, "could not delete an unkept object; the next sweep will");
-                }
-            });
-        }
-    }
-}
 
 /// An upload in progress. Created before the object's row exists; until it is disarmed, its
 /// drop (the `put` future dropped by a client disconnect) aborts the multipart upload and
@@ -181,13 +116,7 @@ impl Vault {
         match finished {
             Ok((size, sha1_hex)) => {
                 upload.armed = false;
-                Ok(PendingObject {
-                    vault: self.clone(),
-                    key,
-                    size,
-                    sha1_hex,
-                    kept: false,
-                })
+                Ok(PendingObject::new(self.clone(), key, size, sha1_hex))
             }
             Err(error) => {
                 upload.fail().await;
