@@ -9,8 +9,8 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use anyhow::Context as _;
 use api_server::content_store::ContentStore;
-use shared::config::Settings;
-use shared::handle::HandleSigner;
+use shared::config::{Settings, public_url};
+use shared::handle::HandleVerifier;
 use shared::keys::SigningKey;
 use tokio::task::JoinHandle;
 use vault::{Keyring, Vault};
@@ -74,7 +74,14 @@ impl Instance {
 
         let gateway_key = SigningKey::load_or_create(&data_dir.join(GATEWAY_KEY_FILE))
             .context("loading the gateway's handle-signing key")?;
-        let handle_signer = HandleSigner::new(gateway_key);
+        let handle_verifier = HandleVerifier::new([gateway_key.public_key().to_vec()]);
+        let gateway = gateway::startup::service(
+            settings,
+            repo.clone(),
+            gateway_key,
+            public_url(&settings.vault.public_url, vault_addr),
+        )?;
+        let gateway_audit = gateway::AuditLog::spawn(repo.clone());
         let vault_log = vault::access_log::AccessLog::spawn(
             repo.clone(),
             Duration::from_secs(settings.vault.log_flush_secs),
@@ -93,12 +100,12 @@ impl Instance {
         let workers = settings.workers;
         let mut servers = vec![
             api_server::build(context, api_listener, workers)?,
-            gateway::build(gateway_listener, workers)?,
+            gateway::build(gateway, gateway_audit, gateway_listener, workers)?,
         ];
         if let (Some(vault), Some(listener)) = (local_vault, vault_listener) {
             let vault_service = Arc::new(vault::http::VaultService {
                 vault,
-                handles: handle_signer.verifier(),
+                handles: handle_verifier,
                 credential: None,
                 log: vault_log.clone(),
             });

@@ -1,16 +1,56 @@
-//! The viewer-facing gateway.
+//! The viewer-facing gateway: document requests, audiences, HTTP Basic and Digest challenges,
+//! landing pages, sealed links, handle issuing.
 //!
 //! # Layout
-//! - [`challenge`]: HTTP Basic and Digest (RFC 7617, RFC 7616) primitives.
-//! - [`build`]: turns a bound listener into the running gateway; `sealpost up` and tests call it.
-//!
-//! Until document requests land (issue 5) every path answers 404, so nothing is learned about
-//! which placeholders exist.
+//! - [`routes`]: the URL space; [`request`]: the document request from placeholder to handle.
+//! - [`audience`]: which record a viewer token selects (an index per document version).
+//! - [`challenge`]: HTTP Basic and Digest (RFC 7617, RFC 7616).
+//! - [`limits`]: brute-force limits, kept in the database.
+//! - [`pages`]: the HTML pages and their headers; [`error`]: refusals as pages.
+//! - [`access_log`]: one record per request, committed before the response leaves (fail closed).
+//! - [`service`]: the state handlers share.
 
+pub mod access_log;
+pub mod audience;
 pub mod challenge;
+pub mod error;
+pub mod limits;
+pub mod pages;
+pub mod request;
+pub mod routes;
+pub mod service;
+pub mod startup;
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
-pub fn build(listener: TcpListener, workers: usize) -> std::io::Result<actix_web::dev::Server> {
-    shared::server::not_found_only(listener, workers, "no such document")
+use actix_web::{App, HttpServer, web};
+
+pub use access_log::AuditLog;
+pub use service::GatewayService;
+
+/// Turns a bound listener into the running gateway; `sealpost up`, the `gateway` binary and
+/// tests call it.
+pub fn build(
+    service: Arc<GatewayService>,
+    audit: AuditLog,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<actix_web::dev::Server> {
+    let service = web::Data::from(service);
+    let server = HttpServer::new(move || {
+        let audit = audit.clone();
+        App::new()
+            .app_data(service.clone())
+            .wrap_fn(move |request, next| access_log::around(audit.clone(), request, next))
+            .wrap(shared::server::request_trace())
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(shared::server::workers(workers))
+    .on_connect(shared::server::disable_nagle)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
 }

@@ -1,12 +1,16 @@
 //! `gateway`: the viewer-facing gateway as its own process, for a scaled-out deployment
 //! (docker-compose.yml). Configured like `sealpost` (sealpost.toml in the working directory,
 //! SEALPOST__SECTION__KEY variables, e.g. SEALPOST__GATEWAY__ADDR); stops cleanly on SIGTERM.
+//! It needs the database, the handle-signing key and the seal keys of the data directory, and
+//! the vault's public URL (`vault.public_url`, else `http://{vault.addr}`).
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use shared::config::Settings;
+use shared::config::{Settings, public_url};
+use shared::handle::GATEWAY_KEY_FILE;
+use shared::keys::SigningKey;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,10 +26,18 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let settings = Settings::load(None, &[])?;
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
+    let repo = schema::connect(&settings.database_url())
+        .await
+        .context("opening the database")?;
+    let key = SigningKey::load_or_create(&settings.data_dir.join(GATEWAY_KEY_FILE))
+        .context("loading the gateway's handle-signing key")?;
+    let vault_root = public_url(&settings.vault.public_url, settings.vault.addr);
+    let service = gateway::startup::service(&settings, repo.clone(), key, vault_root)?;
+    let audit = gateway::AuditLog::spawn(repo);
     let listener = TcpListener::bind(settings.gateway.addr)
         .with_context(|| format!("binding {}", settings.gateway.addr))?;
     println!("Gateway: http://{}", listener.local_addr()?);
-    let server = gateway::build(listener, settings.workers)?;
+    let server = gateway::build(service, audit, listener, settings.workers)?;
     let handle = server.handle();
     let task = tokio::spawn(server);
     shared::server::shutdown_signal().await?;

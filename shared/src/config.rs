@@ -29,7 +29,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database: DatabaseSettings,
     pub api: ApiSettings,
-    pub gateway: ServiceSettings,
+    pub gateway: GatewaySettings,
     pub vault: VaultSettings,
     pub telemetry: TelemetrySettings,
     /// HTTP worker threads per service; 0 means one per core.
@@ -57,11 +57,27 @@ pub struct ApiSettings {
     pub expiry_sweep_secs: u64,
 }
 
+/// The viewer-facing gateway. The brute-force limits follow issue 5: 5 failures lock a
+/// (document, viewer) pair for 15 minutes, doubling per further lock up to 24 hours, 50 in all
+/// lock it until the producer resets it; at most 100 failures an hour per client address.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ServiceSettings {
+pub struct GatewaySettings {
     pub addr: SocketAddr,
     /// Public base URL; empty means `http://{bound address}`.
     pub public_url: String,
+    /// Lifetime of the handles the gateway mints.
+    pub handle_ttl_secs: u64,
+    /// Lifetime of a Digest nonce (a browser retries an expired one silently, `stale=true`).
+    pub digest_nonce_secs: u64,
+    pub failures_per_lock: u32,
+    pub first_lock_secs: u64,
+    pub max_lock_secs: u64,
+    pub hard_cap_failures: u32,
+    /// Failed challenges accepted per client address per hour (fixed windows).
+    pub address_failures_per_hour: u32,
+    /// Audience records kept indexed in memory, over all documents (least recently used
+    /// audiences are dropped first and rebuilt on demand).
+    pub audience_cache_records: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +169,14 @@ impl Settings {
             .set_default("api.expiry_sweep_secs", 60)?
             .set_default("gateway.addr", "127.0.0.1:8081")?
             .set_default("gateway.public_url", "")?
+            .set_default("gateway.handle_ttl_secs", 300)?
+            .set_default("gateway.digest_nonce_secs", 300)?
+            .set_default("gateway.failures_per_lock", 5)?
+            .set_default("gateway.first_lock_secs", 15 * 60)?
+            .set_default("gateway.max_lock_secs", 24 * 3600)?
+            .set_default("gateway.hard_cap_failures", 50)?
+            .set_default("gateway.address_failures_per_hour", 100)?
+            .set_default("gateway.audience_cache_records", 2_000_000)?
             .set_default("vault.addr", "127.0.0.1:8082")?
             .set_default("vault.public_url", "")?
             .set_default("vault.store_url", "")?

@@ -33,6 +33,9 @@ use crate::keys::SigningKey;
 
 /// Length of every version-1 handle, in characters.
 pub const HANDLE_LEN: usize = 195;
+/// The gateway's Ed25519 handle-signing key, inside the data directory (the vault is given
+/// only its public half).
+pub const GATEWAY_KEY_FILE: &str = "gateway-key.pem";
 /// Default lifetime of a handle.
 pub const DEFAULT_TTL_SECS: u64 = 300;
 

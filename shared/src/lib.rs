@@ -9,11 +9,13 @@
 //! - [`token`]: login tokens (JWTs signed with the instance key, one id each so logout can revoke).
 //! - [`telemetry`]: tracing set-up and the redaction policy.
 //! - [`sealed`]: sealed links (`{gateway}/l/{sealed}`): AEAD-encrypted document requests.
+//! - [`logline`]: access-log lines (tab-separated, escaped, `-` for absent values).
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 
 pub mod config;
 pub mod handle;
 pub mod keys;
+pub mod logline;
 pub mod private_file;
 pub mod problem;
 pub mod sealed;

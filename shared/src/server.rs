@@ -22,34 +22,22 @@ pub fn workers(configured: usize) -> usize {
 }
 
 /// Request tracing under the redaction policy (see [`crate::telemetry`]): peer, method, path
-/// (never the query string, where viewer tokens travel), status and duration in ms.
+/// (never the query string, where viewer tokens travel; a sealed link's seal or a handle
+/// replaced by `<redacted>`), status and duration in ms.
 pub fn request_trace() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%a %{method}xi %U %s %Dms")
+    actix_web::middleware::Logger::new("%a %{method}xi %{path}xi %s %Dms")
         .custom_request_replace("method", |req| req.method().to_string())
+        .custom_request_replace("path", |req| traced_path(req.path()).into_owned())
         .log_target("sealpost::http")
 }
 
-/// A server answering every request with 404 problem+json: the face of a service whose routes
-/// have not landed yet, so nothing is learned from probing it.
-pub fn not_found_only(
-    listener: std::net::TcpListener,
-    worker_count: usize,
-    detail: &'static str,
-) -> std::io::Result<actix_web::dev::Server> {
-    use actix_web::{App, HttpServer, http::StatusCode, web};
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(request_trace())
-            .default_service(web::to(move || async move {
-                crate::Problem::new(StatusCode::NOT_FOUND, detail).into_response()
-            }))
-    })
-    .on_connect(disable_nagle)
-    .workers(workers(worker_count))
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    Ok(server)
+/// `path` as request tracing shows it: the secret segment of `/l/{sealed}` and `/h/{handle}`
+/// replaced.
+pub fn traced_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.get(..3) {
+        Some(prefix @ ("/l/" | "/h/")) => format!("{prefix}<redacted>").into(),
+        _ => path.into(),
+    }
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM: every binary's cue for a graceful stop

@@ -50,6 +50,8 @@ pub struct TestApp {
     /// Holds the data directory for as long as the app lives.
     _dir: TempDir,
     pub api: String,
+    /// The gateway's base URL (`http://host:port`).
+    pub gateway: String,
     /// The vault's base URL (`http://host:port`).
     pub vault: String,
     pub client: reqwest::Client,
@@ -83,6 +85,7 @@ impl TestApp {
         let instance = Instance::start(&settings).await.unwrap();
         Self {
             api: format!("http://{}", instance.api_addr),
+            gateway: format!("http://{}", instance.gateway_addr),
             vault: format!("http://{}", instance.vault_addr),
             _dir: dir,
             client: reqwest::Client::new(),

@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod conditional;
 mod documents;
+mod gateway;
 mod handles;
 mod hostile;
 mod internal;

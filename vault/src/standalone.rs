@@ -40,7 +40,7 @@ use crate::{Keyring, Vault};
 pub const OBJECTS_DIR: &str = "objects";
 pub const KEYRING_FILE: &str = "vault-keyring.json";
 /// The gateway's handle-signing key; the vault only ever reads its public half.
-pub const GATEWAY_KEY_FILE: &str = "gateway-key.pem";
+pub use shared::handle::GATEWAY_KEY_FILE;
 
 /// A running vault process.
 pub struct Standalone {

@@ -21,7 +21,7 @@ use schema::{Repository, VaultLogRecord};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
-pub use record::{AccessRecord, escape_into};
+pub use record::AccessRecord;
 
 /// Records per transaction: big enough to amortise the commit, small enough to keep a
 /// transaction short.

@@ -2,7 +2,6 @@
 //! line.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -60,17 +59,7 @@ impl AccessRecord {
             self.referer.as_deref().map(Cow::from),
             self.user_agent.as_deref().map(Cow::from),
         ];
-        let mut line = String::with_capacity(256);
-        for (index, column) in columns.iter().enumerate() {
-            if index > 0 {
-                line.push('\t');
-            }
-            match column.as_deref() {
-                None | Some("") => line.push('-'),
-                Some(value) => escape_into(&mut line, value),
-            }
-        }
-        line
+        shared::logline::join_columns(&columns)
     }
 
     /// The stored row. It is scoped to a producer and document only when the document exists,
@@ -86,24 +75,6 @@ impl AccessRecord {
             document_id,
             time: self.time,
             fields,
-        }
-    }
-}
-
-/// Appends `value` with the log's escapes: `\` → `\\`, tab → `\t`, newline → `\n`, carriage
-/// return → `\r`, any other control character → `\xHH`. A value can therefore never add a
-/// column or a line, and the original text is recoverable.
-pub fn escape_into(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            c => out.push(c),
         }
     }
 }

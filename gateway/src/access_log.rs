@@ -1,0 +1,182 @@
+//! The gateway access log (DESIGN.md, "Logs"): one record per request — document requests,
+//! refusals, sealed links and junk paths alike — with the nine gateway columns.
+//!
+//! Fail closed: a response leaves only once its record is committed; when the record cannot be
+//! written the client gets 503 instead, so no handle is ever issued unrecorded. Commits are
+//! grouped: one writer task takes every record queued while the previous transaction ran and
+//! commits them together, so the cost of a commit is shared by concurrent requests.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::HttpMessage as _;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use chrono::{DateTime, SecondsFormat, Utc};
+use schema::{DocumentId, GatewayLogRecord, ProducerId, Repository};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::pages;
+
+/// Records per transaction at most.
+const BATCH_MAX: usize = 1024;
+/// Records waiting for the writer before requests wait to queue theirs.
+const QUEUE: usize = 16 * 1024;
+/// Longest request path kept in a record, in bytes.
+const MAX_PATH: usize = 512;
+
+type Pending = (GatewayLogRecord, oneshot::Sender<bool>);
+
+/// The sending side of the writer; clone it freely.
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    sender: mpsc::Sender<Pending>,
+}
+
+impl AuditLog {
+    /// Starts the writer on the current tokio runtime. It ends when every sender is gone, after
+    /// writing what was queued.
+    pub fn spawn(repo: Arc<dyn Repository>) -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        tokio::spawn(write_loop(repo, receiver));
+        Self { sender }
+    }
+
+    /// Queues `record` and waits for its commit; `false` when it could not be written.
+    pub async fn write(&self, record: GatewayLogRecord) -> bool {
+        let (done, committed) = oneshot::channel();
+        if self.sender.send((record, done)).await.is_err() {
+            return false;
+        }
+        committed.await.unwrap_or(false)
+    }
+}
+
+async fn write_loop(repo: Arc<dyn Repository>, mut receiver: mpsc::Receiver<Pending>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(BATCH_MAX);
+    while receiver.recv_many(&mut batch, BATCH_MAX).await > 0 {
+        let (records, waiting): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        let ok = match repo.append_gateway_log(&records).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::error!(
+                    error = %shared::telemetry::error_chain(&error),
+                    records = records.len(),
+                    "writing the gateway access log failed; refusing those requests"
+                );
+                false
+            }
+        };
+        for done in waiting {
+            let _ = done.send(ok);
+        }
+    }
+}
+
+/// What a handler learned about its request, left in the request's extensions for the record.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub document_id: Option<DocumentId>,
+    pub producer_id: Option<ProducerId>,
+}
+
+/// The request URI the log keeps: the path only (the query carries viewer data), a sealed
+/// link's seal replaced (it opens a document request), bounded in length.
+pub fn logged_path(path: &str) -> String {
+    let path = shared::server::traced_path(path);
+    let mut end = path.len().min(MAX_PATH);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    path[..end].to_owned()
+}
+
+/// The first seven columns; the repository adds hit-number and publisher-id.
+pub fn head(
+    facts: &Facts,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    remote: Option<IpAddr>,
+    method: &str,
+    path: &str,
+    status: StatusCode,
+) -> String {
+    let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    shared::logline::join_columns(&[
+        facts.document_id.as_ref().map(|id| id.as_str().to_owned()),
+        Some(time(end)),
+        Some(time(start)),
+        remote.map(|ip| ip.to_string()),
+        Some(method.to_owned()),
+        Some(logged_path(path)),
+        Some(status.as_u16().to_string()),
+    ])
+}
+
+/// Wraps one request: call it through `App::wrap_fn`.
+pub fn around<S, B>(
+    log: AuditLog,
+    request: ServiceRequest,
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody + 'static,
+{
+    let start = Utc::now();
+    let remote = request.peer_addr().map(|addr| addr.ip());
+    let (method, path) = (request.method().to_string(), request.path().to_owned());
+    let call = service.call(request);
+    async move {
+        let response = call.await?.map_into_boxed_body();
+        let facts = response
+            .request()
+            .extensions()
+            .get::<Facts>()
+            .cloned()
+            .unwrap_or_default();
+        let status = response.status();
+        let record = GatewayLogRecord {
+            time: Utc::now(),
+            head: head(&facts, start, Utc::now(), remote, &method, &path, status),
+            producer_id: facts.producer_id.clone(),
+            document_id: facts
+                .document_id
+                .clone()
+                .filter(|_| facts.producer_id.is_some()),
+        };
+        if log.write(record).await {
+            return Ok(response);
+        }
+        let status = StatusCode::SERVICE_UNAVAILABLE;
+        let (request, _) = response.into_parts();
+        let refused = pages::respond(status, pages::problem(status), None);
+        Ok(ServiceResponse::new(request, refused))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nine_minus_two_columns_without_query_or_seal() {
+        let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap_or_default();
+        let line = head(
+            &Facts::default(),
+            at,
+            at,
+            Some("127.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))),
+            "GET",
+            "/l/secret-seal",
+            StatusCode::NOT_FOUND,
+        );
+        assert_eq!(
+            line,
+            "-\t2023-11-14T22:13:20.123Z\t2023-11-14T22:13:20.123Z\t127.0.0.1\tGET\t/l/<redacted>\t404"
+        );
+        assert_eq!(logged_path(&"é".repeat(400)).len(), 512);
+    }
+}

@@ -1,0 +1,293 @@
+//! Audience matching (spec, "Audience Specification"): which record, if any, a document
+//! request's viewer token selects.
+//!
+//! A `records` audience is indexed once per document version: a hash map from the digest of the
+//! viewer-token values to the record, so a request costs one lookup whatever the audience size.
+//! Indexes live in a bounded cache weighed in records, keyed by document id and `last_modified`
+//! (every write changes it), so a changed audience is never matched against a stale index.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use ring::digest;
+use schema::objects::{Audience, Record, parse_audience};
+use schema::{DocumentId, RepoError, Repository};
+use shared::handle::ViewerRef;
+
+/// Who the viewer is, as far as the audience says.
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    /// The document has no audience, or one whose token the spec does not check (an
+    /// `octet-stream` audience, or a `records` audience whose `viewerToken` is null).
+    Unnamed,
+    /// The one record the viewer token selected.
+    Member {
+        record: Arc<Record>,
+        /// Digest of the viewer-token values: names the viewer in handles and in the limiter
+        /// without putting the values themselves anywhere.
+        key: [u8; 32],
+    },
+}
+
+impl Viewer {
+    /// The handle's viewer reference: the first half of the token digest (zero when unnamed).
+    pub fn handle_ref(&self) -> ViewerRef {
+        match self {
+            Viewer::Unnamed => ViewerRef::default(),
+            Viewer::Member { key, .. } => {
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&key[..16]);
+                ViewerRef(bytes)
+            }
+        }
+    }
+
+    pub fn record(&self) -> Option<&Record> {
+        match self {
+            Viewer::Unnamed => None,
+            Viewer::Member { record, .. } => Some(record),
+        }
+    }
+}
+
+/// A document's audience, ready for lookups.
+#[derive(Debug)]
+pub enum Membership {
+    /// Every holder of the document request is a viewer (see [`Viewer::Unnamed`]).
+    Open,
+    /// A `records` audience with a viewer token.
+    Records {
+        variables: Vec<String>,
+        index: HashMap<[u8; 32], Slot>,
+    },
+}
+
+/// What an index entry holds: a record, or the fact that several records share the values
+/// (the spec expects a single match; the gateway refuses to guess).
+#[derive(Debug)]
+pub enum Slot {
+    One(Arc<Record>),
+    Ambiguous,
+}
+
+impl Membership {
+    pub fn build(audience: Option<&Audience>) -> Self {
+        let Some(Audience::Records {
+            viewer_token: Some(token),
+            records,
+        }) = audience
+        else {
+            return Membership::Open;
+        };
+        let variables = token.variables().to_vec();
+        let mut index = HashMap::with_capacity(records.len());
+        for record in records.iter() {
+            let values: Vec<&str> = variables
+                .iter()
+                .map(|name| record.get(name).unwrap_or_default())
+                .collect();
+            index
+                .entry(token_key(&values))
+                .and_modify(|slot| *slot = Slot::Ambiguous)
+                .or_insert_with(|| Slot::One(Arc::new(record.clone())));
+        }
+        Membership::Records { variables, index }
+    }
+
+    fn weight(&self) -> u64 {
+        match self {
+            Membership::Open => 1,
+            Membership::Records { index, .. } => index.len() as u64 + 1,
+        }
+    }
+
+    /// The viewer the query selects, `None` for a non-member: for a records audience every
+    /// token variable must be present exactly once and the values must select exactly one
+    /// record.
+    pub fn find(&self, query: &[(String, String)]) -> Option<Viewer> {
+        let Membership::Records { variables, index } = self else {
+            return Some(Viewer::Unnamed);
+        };
+        let mut values = Vec::with_capacity(variables.len());
+        for name in variables {
+            let mut given = query.iter().filter(|(n, _)| n == name);
+            let (Some((_, value)), None) = (given.next(), given.next()) else {
+                return None;
+            };
+            values.push(value.as_str());
+        }
+        let key = token_key(&values);
+        match index.get(&key)? {
+            Slot::One(record) => Some(Viewer::Member {
+                record: record.clone(),
+                key,
+            }),
+            Slot::Ambiguous => None,
+        }
+    }
+}
+
+/// SHA-256 over the values, each length-prefixed, so no two value lists share a key.
+pub fn token_key(values: &[&str]) -> [u8; 32] {
+    let mut context = digest::Context::new(&digest::SHA256);
+    for value in values {
+        context.update(&(value.len() as u64).to_be_bytes());
+        context.update(value.as_bytes());
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(context.finish().as_ref());
+    key
+}
+
+#[derive(Clone)]
+struct RecordWeight;
+
+impl Weighter<(DocumentId, i64), Arc<Membership>> for RecordWeight {
+    fn weight(&self, _key: &(DocumentId, i64), value: &Arc<Membership>) -> u64 {
+        value.weight()
+    }
+}
+
+/// Audience indexes by document version, built on first use.
+pub struct AudienceCache {
+    cache: Cache<(DocumentId, i64), Arc<Membership>, RecordWeight>,
+}
+
+/// Why an audience could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AudienceError {
+    #[error("reading the audience")]
+    Repo(#[from] RepoError),
+    /// The document changed or vanished between the two reads: answer as for a missing one.
+    #[error("the document changed while its audience was read")]
+    Changed,
+    #[error("the stored audience does not parse")]
+    Corrupt,
+}
+
+impl AudienceCache {
+    /// A cache holding about `max_records` indexed records.
+    pub fn new(max_records: u64) -> Self {
+        let max_records = max_records.max(1);
+        // quick_cache wants an estimate of the item count; a few thousand audiences is typical.
+        let items = usize::try_from(max_records.min(100_000)).unwrap_or(100_000);
+        Self {
+            cache: Cache::with_weighter(items, max_records, RecordWeight),
+        }
+    }
+
+    /// The membership of `document` at version `last_modified`.
+    pub async fn membership(
+        &self,
+        repo: &dyn Repository,
+        document: &DocumentId,
+        last_modified: DateTime<Utc>,
+    ) -> Result<Arc<Membership>, AudienceError> {
+        let key = (document.clone(), last_modified.timestamp_millis());
+        if let Some(found) = self.cache.get(&key) {
+            return Ok(found);
+        }
+        let (value, stored_version) = repo
+            .document_audience(document)
+            .await?
+            .ok_or(AudienceError::Changed)?;
+        if stored_version != last_modified {
+            return Err(AudienceError::Changed);
+        }
+        let audience = value
+            .as_ref()
+            .map(parse_audience)
+            .transpose()
+            .map_err(|_| AudienceError::Corrupt)?;
+        let membership = Arc::new(Membership::build(audience.as_ref()));
+        self.cache.insert(key, membership.clone());
+        Ok(membership)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn records_audience(token: &str, records: serde_json::Value) -> Audience {
+        parse_audience(
+            &json!({"type": "records", "viewerToken": token, "data": {"records": records}}),
+        )
+        .unwrap()
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn selects_exactly_one_record() {
+        let audience = records_audience(
+            "{?telephone,first_name}",
+            json!([
+                {"telephone": "1", "first_name": "Ann", "pw": "a"},
+                {"telephone": "2", "first_name": "Bob", "pw": "b"},
+                {"telephone": "2", "first_name": "Bob", "pw": "c"},
+            ]),
+        );
+        let membership = Membership::build(Some(&audience));
+        let found = membership
+            .find(&query(&[
+                ("first_name", "Ann"),
+                ("telephone", "1"),
+                ("x", "y"),
+            ]))
+            .unwrap();
+        assert_eq!(found.record().unwrap().get("pw"), Some("a"));
+        // Duplicated records, a missing variable, a repeated one, a wrong value: no member.
+        assert!(
+            membership
+                .find(&query(&[("telephone", "2"), ("first_name", "Bob")]))
+                .is_none()
+        );
+        assert!(membership.find(&query(&[("telephone", "1")])).is_none());
+        assert!(
+            membership
+                .find(&query(&[
+                    ("telephone", "1"),
+                    ("telephone", "1"),
+                    ("first_name", "Ann")
+                ]))
+                .is_none()
+        );
+        assert!(
+            membership
+                .find(&query(&[("telephone", "1"), ("first_name", "ann")]))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn values_cannot_be_shifted_between_fields() {
+        assert_ne!(token_key(&["ab", "c"]), token_key(&["a", "bc"]));
+        assert_ne!(token_key(&[""]), token_key(&[]));
+    }
+
+    #[test]
+    fn unchecked_audiences_admit_everyone() {
+        let octet =
+            parse_audience(&json!({"type": "octet-stream", "viewerToken": "{?e}", "data": "AAAA"}))
+                .unwrap();
+        assert!(matches!(
+            Membership::build(Some(&octet)).find(&[]),
+            Some(Viewer::Unnamed)
+        ));
+        assert!(matches!(
+            Membership::build(None).find(&[]),
+            Some(Viewer::Unnamed)
+        ));
+    }
+}

@@ -1,0 +1,64 @@
+//! What the gateway's handlers share, built once from settings.
+
+use std::sync::Arc;
+
+use schema::{LockPolicy, Repository};
+use shared::config::GatewaySettings;
+use shared::handle::HandleSigner;
+use shared::keys::SigningKey;
+use shared::sealed::SealKeys;
+
+use crate::audience::AudienceCache;
+use crate::challenge::ReplayGuard;
+use crate::challenge::digest::NonceKey;
+use crate::limits::Limiter;
+
+/// The message whose (deterministic) Ed25519 signature keys the Digest nonces: every gateway
+/// holding the handle-signing key derives the same nonce key, and no other file is needed.
+const NONCE_KEY_LABEL: &[u8] = b"sealpost gateway digest nonce key v1";
+
+pub struct GatewayService {
+    pub repo: Arc<dyn Repository>,
+    pub signer: HandleSigner,
+    /// Public root of the vault, for handle links (`{vault}/h/{handle}`).
+    pub vault_root: String,
+    pub seals: SealKeys,
+    pub nonces: NonceKey,
+    pub replays: ReplayGuard,
+    pub audiences: AudienceCache,
+    pub limiter: Limiter,
+    pub handle_ttl: chrono::Duration,
+}
+
+impl GatewayService {
+    pub fn new(
+        settings: &GatewaySettings,
+        repo: Arc<dyn Repository>,
+        handle_key: SigningKey,
+        seals: SealKeys,
+        vault_root: String,
+    ) -> Self {
+        let nonce_secret = zeroize::Zeroizing::new(handle_key.sign(NONCE_KEY_LABEL));
+        let nonce_secs = i64::try_from(settings.digest_nonce_secs.max(1)).unwrap_or(300);
+        let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        Self {
+            repo,
+            signer: HandleSigner::new(handle_key),
+            vault_root: vault_root.trim_end_matches('/').to_owned(),
+            seals,
+            nonces: NonceKey::new(&nonce_secret, nonce_secs),
+            replays: ReplayGuard::new(nonce_secs),
+            audiences: AudienceCache::new(settings.audience_cache_records),
+            limiter: Limiter {
+                policy: LockPolicy {
+                    failures_per_lock: settings.failures_per_lock.max(1),
+                    first_lock: secs(settings.first_lock_secs),
+                    max_lock: secs(settings.max_lock_secs),
+                    hard_cap: settings.hard_cap_failures.max(1),
+                },
+                per_address: settings.address_failures_per_hour.max(1),
+            },
+            handle_ttl: secs(settings.handle_ttl_secs.max(1)),
+        }
+    }
+}

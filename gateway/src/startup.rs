@@ -1,0 +1,30 @@
+//! Building the gateway from settings: what `sealpost up` and the `gateway` binary share.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use schema::Repository;
+use shared::config::Settings;
+use shared::keys::SigningKey;
+use shared::sealed::{SEAL_KEYS_FILE, SealKeys};
+
+use crate::GatewayService;
+
+/// The gateway's state: `handle_key` signs handles (the vault trusts its public half), the seal
+/// keys in the data directory open sealed links, `vault_root` is the vault's public URL.
+pub fn service(
+    settings: &Settings,
+    repo: Arc<dyn Repository>,
+    handle_key: SigningKey,
+    vault_root: String,
+) -> anyhow::Result<Arc<GatewayService>> {
+    let seals = SealKeys::load_or_create(&settings.data_dir.join(SEAL_KEYS_FILE))
+        .context("loading the sealed-link keys")?;
+    Ok(Arc::new(GatewayService::new(
+        &settings.gateway,
+        repo,
+        handle_key,
+        seals,
+        vault_root,
+    )))
+}
