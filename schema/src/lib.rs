@@ -3,19 +3,24 @@
 //! # Layout
 //! - [`ids`]: typed identifiers (`DocumentId`, `PlaceholderId`, `ProducerId`, `ObjectKey`):
 //!   128 random bits as 22 characters of unpadded base64url, built only through `random`/`parse`.
-//! - [`model`]: the records the services keep (producers, login sessions, vault objects, documents).
+//! - [`model`]: the records the services keep (producers, login sessions, vault objects,
+//!   documents, the gateway's view of a document, its access log and its brute-force locks).
 //! - [`repo`]: the one [`Repository`] trait every service talks to.
 //! - [`sqlite`] and [`postgres`]: one implementation per database, each with its own migrations
 //!   (`migrations/sqlite`, `migrations/postgres`). A single conformance suite (`tests/conformance/`)
 //!   runs against both so dialect drift fails a test, not a user. The migrations are embedded
 //!   in the binary. What both share (column lists, row → record mapping, encodings) is in the
-//!   private `codec` module, so only the SQL text differs between the two.
+//!   private `codec` module (`gateway_codec` for the gateway's tables, including the lock
+//!   rules), so only the SQL text differs between the two. Each dialect's `mod.rs` holds the
+//!   trait impl; the SQL of each area lives in a submodule beside it (`accounts`, `documents`,
+//!   `vault`, `gateway`, `migrations`).
 //! - [`testing`]: helpers for tests that need a PostgreSQL database of their own.
 //!
 //! Times are stored as integer milliseconds since the Unix epoch in both databases, so the two
 //! dialects never disagree on time zones or precision.
 
 mod codec;
+mod gateway_codec;
 pub mod ids;
 pub mod model;
 pub mod objects;
@@ -25,5 +30,8 @@ pub mod sqlite;
 pub mod testing;
 
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
-pub use model::{DocumentRecord, LoginSession, ObjectRecord, Producer, VaultLogRecord};
+pub use model::{
+    ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
+    ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
+};
 pub use repo::{RepoError, Repository, connect};

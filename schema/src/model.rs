@@ -76,3 +76,83 @@ pub struct VaultLogRecord {
     pub time: DateTime<Utc>,
     pub fields: String,
 }
+
+/// The document as the gateway needs it for a document request: everything but the audience
+/// JSON (which can be large; the gateway loads it once per version with `document_audience`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewerDocument {
+    pub id: DocumentId,
+    pub producer_id: ProducerId,
+    pub placeholder_id: PlaceholderId,
+    pub object_key: ObjectKey,
+    pub name: String,
+    pub media_type: String,
+    pub expiration: DateTime<Utc>,
+    /// Whether the document has an audience (the audience column is not NULL).
+    pub has_audience: bool,
+    pub challenge: Option<serde_json::Value>,
+    pub landingpage: Option<serde_json::Value>,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// One gateway access-log record as the gateway hands it over. `head` is DESIGN.md's first
+/// seven gateway columns (docId, end-time, start-time, remote-IP, method, request-URI-without-
+/// query, HTTP-status), already escaped and tab-separated; the repository adds the last two
+/// (hit-number, publisher-id) when it writes the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayLogRecord {
+    pub producer_id: Option<ProducerId>,
+    pub document_id: Option<DocumentId>,
+    pub time: DateTime<Utc>,
+    pub head: String,
+}
+
+/// A stored gateway log line: `fields` is all nine columns, tab-separated
+/// (`head` + "\t" + hit-number or "-" + "\t" + publisher-id or "-").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayLogLine {
+    pub producer_id: Option<ProducerId>,
+    pub document_id: Option<DocumentId>,
+    pub time: DateTime<Utc>,
+    pub hit: Option<i64>,
+    pub fields: String,
+}
+
+/// Brute-force limits for one (document, viewer) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockPolicy {
+    /// Failures (since the last lock or success) that lock the pair. Default 5.
+    pub failures_per_lock: u32,
+    /// First lock length; each further lock doubles it. Default 15 min.
+    pub first_lock: chrono::Duration,
+    /// Longest lock. Default 24 h.
+    pub max_lock: chrono::Duration,
+    /// Failures in all (since the last success or producer reset) after which the pair stays
+    /// locked until the producer resets it. Default 50.
+    pub hard_cap: u32,
+}
+
+impl Default for LockPolicy {
+    fn default() -> Self {
+        Self {
+            failures_per_lock: 5,
+            first_lock: chrono::Duration::minutes(15),
+            max_lock: chrono::Duration::hours(24),
+            hard_cap: 50,
+        }
+    }
+}
+
+/// The state of a (document, viewer) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeLock {
+    /// Not locked; `failures` counted since the last lock or success.
+    Open {
+        failures: u32,
+    },
+    Locked {
+        until: DateTime<Utc>,
+    },
+    /// The hard cap was reached: only the producer's reset opens it.
+    UntilReset,
+}

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ids::{DocumentId, ObjectKey, ProducerId};
-use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer, VaultLogRecord};
+use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
+use crate::model::{
+    ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
+    ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -152,6 +155,94 @@ pub trait Repository: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<VaultLogRecord>, RepoError>;
+
+    // --- gateway ---
+    /// The document whose current placeholder is `placeholder` (any producer), without its
+    /// audience: this runs on every viewer request, and an audience can hold 10,000 records.
+    async fn viewer_document(
+        &self,
+        placeholder: &PlaceholderId,
+    ) -> Result<Option<ViewerDocument>, RepoError>;
+    /// The audience JSON of document `id` and the document's `last_modified`, `None` when the
+    /// document is gone.
+    async fn document_audience(
+        &self,
+        id: &DocumentId,
+    ) -> Result<Option<(Option<serde_json::Value>, DateTime<Utc>)>, RepoError>;
+
+    /// Appends the records in one transaction, giving each record naming a document the next
+    /// hit-number of that document in the gateway log (1, 2, 3, … per document, in the order of
+    /// `records`), gap-free even when several gateways write concurrently: a per-document
+    /// counter is advanced in the same transaction, so a rolled-back batch takes its numbers
+    /// with it. Returns the hit numbers assigned, one per record (`None` for records without
+    /// a document). Deleting a document keeps its lines and its counter.
+    async fn append_gateway_log(
+        &self,
+        records: &[GatewayLogRecord],
+    ) -> Result<Vec<Option<i64>>, RepoError>;
+    /// Gateway log lines with `from <= time <= to`, in write order; scoped to `producer` when
+    /// given (`None` = every line, for operators and tests), optionally to one document.
+    async fn gateway_log(
+        &self,
+        producer: Option<&ProducerId>,
+        document: Option<&DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<GatewayLogLine>, RepoError>;
+
+    /// The lock state of (document, viewer) at `now` (an expired lock reads as `Open` with the
+    /// failures counted since it).
+    async fn challenge_lock(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ChallengeLock, RepoError>;
+    /// Records one failed challenge for (document, viewer) at `now`, atomically (two gateways
+    /// racing are both counted), and returns the state after it. When this failure makes
+    /// `failures_per_lock` failures since the last lock, the pair is locked from `now` for
+    /// `first_lock * 2^(locks before this one)`, capped at `max_lock`, and the count since the
+    /// last lock restarts at 0; when the total since the last success or reset reaches
+    /// `hard_cap` the pair is `UntilReset`. A failure recorded while the pair is locked (two
+    /// gateways raced past the lock check) counts like any other.
+    async fn record_challenge_failure(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+        now: DateTime<Utc>,
+        policy: &LockPolicy,
+    ) -> Result<ChallengeLock, RepoError>;
+    /// A successful challenge: forgets the pair's failures and locks, unless it is
+    /// `UntilReset` (then nothing changes; only the producer's reset opens it).
+    async fn clear_challenge_failures(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+    ) -> Result<(), RepoError>;
+    /// The producer's reset: forgets every failure and lock of the document's pairs and returns
+    /// how many pairs were reset; 0 unless `producer` owns the document.
+    async fn reset_challenge_locks(
+        &self,
+        producer: &ProducerId,
+        document: &DocumentId,
+    ) -> Result<u64, RepoError>;
+    /// Counts one failed challenge from client address `address` in the fixed window of length
+    /// `window` (aligned to the Unix epoch; less than 1 ms counts as 1 ms) holding `now`, and
+    /// returns the count in that window including this one. May prune windows older than the
+    /// previous one.
+    async fn record_address_failure(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32, RepoError>;
+    /// The failures counted for `address` in the window holding `now`.
+    async fn address_failures(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32, RepoError>;
 }
 
 /// Opens (creating if needed) the database named by `url` and applies its migrations.

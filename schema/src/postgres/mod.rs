@@ -1,30 +1,22 @@
 //! The scaled-out database: PostgreSQL, shared by any number of service instances.
 
+mod accounts;
+mod documents;
+mod gateway;
+mod migrations;
 mod vault;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::codec::{
-    self, db_error, document_columns, millis, object_columns, producer_columns, session_columns,
+use crate::codec::{self, db_error, document_columns, millis, object_columns};
+use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
+use crate::model::{
+    ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
+    ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
 };
-use crate::ids::{DocumentId, ObjectKey, ProducerId};
-use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer, VaultLogRecord};
 use crate::repo::{RepoError, Repository};
-
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "init",
-        include_str!("../../migrations/postgres/0001_init.sql"),
-    ),
-    (
-        2,
-        "vault",
-        include_str!("../../migrations/postgres/0002_vault.sql"),
-    ),
-];
 
 #[derive(Debug, Clone)]
 pub struct PgRepository {
@@ -50,85 +42,30 @@ impl PgRepository {
 #[async_trait]
 impl Repository for PgRepository {
     async fn migrate(&self) -> Result<(), RepoError> {
-        // sqlx's PostgreSQL migrator takes an advisory lock for the run, so instances starting
-        // together apply each migration once.
-        codec::migrator(MIGRATIONS)
-            .run(&self.pool)
-            .await
-            .map_err(RepoError::Migrate)
+        self.run_migrations().await
     }
 
     async fn insert_producer(&self, producer: &Producer) -> Result<(), RepoError> {
-        sqlx::query(concat!(
-            "INSERT INTO producers (",
-            producer_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5)"
-        ))
-        .bind(producer.id.as_str())
-        .bind(&producer.name)
-        .bind(producer.email.as_deref())
-        .bind(&producer.public_key)
-        .bind(millis(producer.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        self.add_producer(producer).await
     }
 
     async fn producer_by_public_key(
         &self,
         public_key: &[u8],
     ) -> Result<Option<Producer>, RepoError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            producer_columns!(),
-            " FROM producers WHERE public_key = $1"
-        ))
-        .bind(public_key)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .map(|row| codec::producer(&row))
-        .transpose()
+        self.find_producer_by_public_key(public_key).await
     }
 
     async fn producer_by_name(&self, name: &str) -> Result<Option<Producer>, RepoError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            producer_columns!(),
-            " FROM producers WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .map(|row| codec::producer(&row))
-        .transpose()
+        self.find_producer_by_name(name).await
     }
 
     async fn count_producers(&self) -> Result<i64, RepoError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM producers")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)
+        self.producer_count().await
     }
 
     async fn insert_session(&self, session: &LoginSession) -> Result<(), RepoError> {
-        sqlx::query(concat!(
-            "INSERT INTO login_sessions (",
-            session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
-        .bind(&session.jti)
-        .bind(session.producer_id.as_str())
-        .bind(&session.email)
-        .bind(millis(session.issued_at))
-        .bind(millis(session.expires_at))
-        .bind(session.revoked_at.map(millis))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        self.add_session(session).await
     }
 
     async fn active_session(
@@ -136,32 +73,11 @@ impl Repository for PgRepository {
         jti: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<LoginSession>, RepoError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM login_sessions WHERE jti = $1 AND revoked_at IS NULL AND expires_at > $2"
-        ))
-        .bind(jti)
-        .bind(millis(now))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .map(|row| codec::session(&row))
-        .transpose()
+        self.find_active_session(jti, now).await
     }
 
     async fn revoke_session(&self, jti: &str, now: DateTime<Utc>) -> Result<bool, RepoError> {
-        let done = sqlx::query(
-            "UPDATE login_sessions SET revoked_at = $1 \
-             WHERE jti = $2 AND revoked_at IS NULL AND expires_at > $3",
-        )
-        .bind(millis(now))
-        .bind(jti)
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(done.rows_affected() > 0)
+        self.mark_session_revoked(jti, now).await
     }
 
     async fn insert_object(&self, object: &ObjectRecord) -> Result<(), RepoError> {
@@ -390,38 +306,89 @@ impl Repository for PgRepository {
     ) -> Result<Vec<VaultLogRecord>, RepoError> {
         self.select_vault_log(producer, document, from, to).await
     }
-}
 
-impl PgRepository {
-    /// Deletes the document row and its object row (the wrapped data key) in one transaction,
-    /// when `expected_last_modified` is `None` or still matches.
-    async fn delete_where(
+    async fn viewer_document(
+        &self,
+        placeholder: &PlaceholderId,
+    ) -> Result<Option<ViewerDocument>, RepoError> {
+        self.select_viewer_document(placeholder).await
+    }
+
+    async fn document_audience(
+        &self,
+        id: &DocumentId,
+    ) -> Result<Option<(Option<serde_json::Value>, DateTime<Utc>)>, RepoError> {
+        self.select_audience(id).await
+    }
+
+    async fn append_gateway_log(
+        &self,
+        records: &[GatewayLogRecord],
+    ) -> Result<Vec<Option<i64>>, RepoError> {
+        self.insert_gateway_log(records).await
+    }
+
+    async fn gateway_log(
+        &self,
+        producer: Option<&ProducerId>,
+        document: Option<&DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<GatewayLogLine>, RepoError> {
+        self.select_gateway_log(producer, document, from, to).await
+    }
+
+    async fn challenge_lock(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ChallengeLock, RepoError> {
+        self.select_challenge_lock(document, viewer, now).await
+    }
+
+    async fn record_challenge_failure(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+        now: DateTime<Utc>,
+        policy: &LockPolicy,
+    ) -> Result<ChallengeLock, RepoError> {
+        self.count_challenge_failure(document, viewer, now, policy)
+            .await
+    }
+
+    async fn clear_challenge_failures(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+    ) -> Result<(), RepoError> {
+        self.delete_challenge_failures(document, viewer).await
+    }
+
+    async fn reset_challenge_locks(
         &self,
         producer: &ProducerId,
-        id: &DocumentId,
-        expected_last_modified: Option<i64>,
-    ) -> Result<Option<DocumentRecord>, RepoError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let Some(row) = sqlx::query(concat!(
-            "DELETE FROM documents WHERE producer_id = $1 AND id = $2 AND ($3::BIGINT IS NULL OR last_modified = $3) RETURNING ",
-            document_columns!()
-        ))
-        .bind(producer.as_str())
-        .bind(id.as_str())
-        .bind(expected_last_modified)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?
-        else {
-            return Ok(None);
-        };
-        let document = codec::document(&row)?;
-        sqlx::query("DELETE FROM objects WHERE key = $1")
-            .bind(document.object_key.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(Some(document))
+        document: &DocumentId,
+    ) -> Result<u64, RepoError> {
+        self.delete_challenge_locks(producer, document).await
+    }
+
+    async fn record_address_failure(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32, RepoError> {
+        self.count_address_failure(address, now, window).await
+    }
+
+    async fn address_failures(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32, RepoError> {
+        self.select_address_failures(address, now, window).await
     }
 }

@@ -3,6 +3,10 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+mod accounts;
+mod documents;
+mod gateway;
+mod migrations;
 mod vault;
 
 use async_trait::async_trait;
@@ -11,25 +15,13 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::codec::{
-    self, db_error, document_columns, millis, object_columns, producer_columns, session_columns,
+use crate::codec::{self, db_error, document_columns, millis, object_columns};
+use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
+use crate::model::{
+    ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
+    ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
 };
-use crate::ids::{DocumentId, ObjectKey, ProducerId};
-use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer, VaultLogRecord};
 use crate::repo::{RepoError, Repository};
-
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "init",
-        include_str!("../../migrations/sqlite/0001_init.sql"),
-    ),
-    (
-        2,
-        "vault",
-        include_str!("../../migrations/sqlite/0002_vault.sql"),
-    ),
-];
 
 /// How long a statement waits for another connection's or process's write lock before failing
 /// with "database is locked": `sealpost producer add` or `vault rotate-key` may write while
@@ -79,95 +71,30 @@ impl SqliteRepository {
 #[async_trait]
 impl Repository for SqliteRepository {
     async fn migrate(&self) -> Result<(), RepoError> {
-        // SQLite has no advisory lock, so sqlx's migrator does not lock. Holding the write lock
-        // (`BEGIN IMMEDIATE`) for the whole run makes a second process starting at the same time
-        // wait, then see the migrations as applied, instead of applying them twice. sqlx nests
-        // each migration's own transaction as a savepoint inside this one. (`run_direct` is what
-        // `run` calls; `run(&mut *tx)` itself trips "Acquire is not general enough" inside an
-        // `async_trait` future, as sqlx's own comment on `run_direct` explains.)
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(RepoError::Database)?;
-        codec::migrator(MIGRATIONS)
-            .run_direct(None, &mut *tx, false)
-            .await
-            .map_err(RepoError::Migrate)?;
-        tx.commit().await.map_err(RepoError::Database)
+        self.run_migrations().await
     }
 
     async fn insert_producer(&self, producer: &Producer) -> Result<(), RepoError> {
-        sqlx::query(concat!(
-            "INSERT INTO producers (",
-            producer_columns!(),
-            ") VALUES (?, ?, ?, ?, ?)"
-        ))
-        .bind(producer.id.as_str())
-        .bind(&producer.name)
-        .bind(producer.email.as_deref())
-        .bind(&producer.public_key)
-        .bind(millis(producer.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        self.add_producer(producer).await
     }
 
     async fn producer_by_public_key(
         &self,
         public_key: &[u8],
     ) -> Result<Option<Producer>, RepoError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            producer_columns!(),
-            " FROM producers WHERE public_key = ?"
-        ))
-        .bind(public_key)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .map(|row| codec::producer(&row))
-        .transpose()
+        self.find_producer_by_public_key(public_key).await
     }
 
     async fn producer_by_name(&self, name: &str) -> Result<Option<Producer>, RepoError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            producer_columns!(),
-            " FROM producers WHERE name = ?"
-        ))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .map(|row| codec::producer(&row))
-        .transpose()
+        self.find_producer_by_name(name).await
     }
 
     async fn count_producers(&self) -> Result<i64, RepoError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM producers")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)
+        self.producer_count().await
     }
 
     async fn insert_session(&self, session: &LoginSession) -> Result<(), RepoError> {
-        sqlx::query(concat!(
-            "INSERT INTO login_sessions (",
-            session_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(&session.jti)
-        .bind(session.producer_id.as_str())
-        .bind(&session.email)
-        .bind(millis(session.issued_at))
-        .bind(millis(session.expires_at))
-        .bind(session.revoked_at.map(millis))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        self.add_session(session).await
     }
 
     async fn active_session(
@@ -175,32 +102,11 @@ impl Repository for SqliteRepository {
         jti: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<LoginSession>, RepoError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM login_sessions WHERE jti = ? AND revoked_at IS NULL AND expires_at > ?"
-        ))
-        .bind(jti)
-        .bind(millis(now))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .map(|row| codec::session(&row))
-        .transpose()
+        self.find_active_session(jti, now).await
     }
 
     async fn revoke_session(&self, jti: &str, now: DateTime<Utc>) -> Result<bool, RepoError> {
-        let done = sqlx::query(
-            "UPDATE login_sessions SET revoked_at = ? \
-             WHERE jti = ? AND revoked_at IS NULL AND expires_at > ?",
-        )
-        .bind(millis(now))
-        .bind(jti)
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(done.rows_affected() > 0)
+        self.mark_session_revoked(jti, now).await
     }
 
     async fn insert_object(&self, object: &ObjectRecord) -> Result<(), RepoError> {
@@ -429,67 +335,89 @@ impl Repository for SqliteRepository {
     ) -> Result<Vec<VaultLogRecord>, RepoError> {
         self.select_vault_log(producer, document, from, to).await
     }
-}
 
-impl SqliteRepository {
-    /// Deletes the document row and its object row (the wrapped data key) in one transaction,
-    /// when `expected_last_modified` is `None` or still matches.
-    async fn delete_where(
+    async fn viewer_document(
+        &self,
+        placeholder: &PlaceholderId,
+    ) -> Result<Option<ViewerDocument>, RepoError> {
+        self.select_viewer_document(placeholder).await
+    }
+
+    async fn document_audience(
+        &self,
+        id: &DocumentId,
+    ) -> Result<Option<(Option<serde_json::Value>, DateTime<Utc>)>, RepoError> {
+        self.select_audience(id).await
+    }
+
+    async fn append_gateway_log(
+        &self,
+        records: &[GatewayLogRecord],
+    ) -> Result<Vec<Option<i64>>, RepoError> {
+        self.insert_gateway_log(records).await
+    }
+
+    async fn gateway_log(
+        &self,
+        producer: Option<&ProducerId>,
+        document: Option<&DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<GatewayLogLine>, RepoError> {
+        self.select_gateway_log(producer, document, from, to).await
+    }
+
+    async fn challenge_lock(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ChallengeLock, RepoError> {
+        self.select_challenge_lock(document, viewer, now).await
+    }
+
+    async fn record_challenge_failure(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+        now: DateTime<Utc>,
+        policy: &LockPolicy,
+    ) -> Result<ChallengeLock, RepoError> {
+        self.count_challenge_failure(document, viewer, now, policy)
+            .await
+    }
+
+    async fn clear_challenge_failures(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+    ) -> Result<(), RepoError> {
+        self.delete_challenge_failures(document, viewer).await
+    }
+
+    async fn reset_challenge_locks(
         &self,
         producer: &ProducerId,
-        id: &DocumentId,
-        expected_last_modified: Option<i64>,
-    ) -> Result<Option<DocumentRecord>, RepoError> {
-        // IMMEDIATE: take the write lock up front, so the busy timeout applies to it rather
-        // than failing when a read lock would have to be upgraded mid-transaction.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)?;
-        let Some(row) = sqlx::query(concat!(
-            "DELETE FROM documents WHERE producer_id = ?1 AND id = ?2 AND (?3 IS NULL OR last_modified = ?3) RETURNING ",
-            document_columns!()
-        ))
-        .bind(producer.as_str())
-        .bind(id.as_str())
-        .bind(expected_last_modified)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?
-        else {
-            return Ok(None);
-        };
-        let document = codec::document(&row)?;
-        sqlx::query("DELETE FROM objects WHERE key = ?")
-            .bind(document.object_key.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        self.spawn_wal_checkpoint();
-        Ok(Some(document))
+        document: &DocumentId,
+    ) -> Result<u64, RepoError> {
+        self.delete_challenge_locks(producer, document).await
     }
-}
 
-impl SqliteRepository {
-    /// Crypto-shredding in WAL mode: `secure_delete` zeroes the deleted row in the new page
-    /// image, but older frames of the write-ahead log still hold the page as it was (with the
-    /// wrapped data key) until a checkpoint resets the log. This checkpoints and truncates the
-    /// log in the background, best effort: under concurrent readers the checkpoint may not
-    /// complete, and the next one (or a clean close) finishes the job. Not awaited, so a
-    /// DELETE is never delayed by readers.
-    fn spawn_wal_checkpoint(&self) {
-        let pool = self.pool.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            drop(runtime.spawn(async move {
-                if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(&pool)
-                    .await
-                {
-                    tracing::debug!(%error, "WAL checkpoint after a delete did not run");
-                }
-            }));
-        }
+    async fn record_address_failure(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32, RepoError> {
+        self.count_address_failure(address, now, window).await
+    }
+
+    async fn address_failures(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32, RepoError> {
+        self.select_address_failures(address, now, window).await
     }
 }

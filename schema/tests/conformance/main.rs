@@ -32,6 +32,8 @@ macro_rules! conformance {
 
 mod documents;
 mod fixtures;
+mod gateway;
+mod lockout;
 mod objects;
 mod producers;
 mod sessions;

@@ -1,0 +1,279 @@
+//! What both dialects share for the gateway's tables (migration 0003): the row → record
+//! mapping, the numbering of log lines, the brute-force lock rules and the address windows.
+//!
+//! The lock rules live here, in Rust, rather than in SQL: each dialect only counts the failure
+//! in one upsert (which holds the row's lock until the transaction ends) and then writes back
+//! what [`after_failure`] decided, so the two databases cannot disagree on when a pair locks.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::codec::{Columns, millis};
+use crate::model::{ChallengeLock, GatewayLogLine, GatewayLogRecord, LockPolicy, ViewerDocument};
+use crate::repo::RepoError;
+
+/// The columns [`viewer_document`] reads besides `has_audience`, which each dialect computes
+/// as an integer 0/1 from `audience IS NOT NULL` (never reading the audience itself).
+macro_rules! viewer_document_columns {
+    () => {
+        "id, producer_id, placeholder_id, object_key, name, media_type, expiration, challenge, \
+         landingpage, last_modified"
+    };
+}
+/// The columns [`failure_counts`] reads.
+macro_rules! failure_columns {
+    () => {
+        "failures, total, locks, locked_until, until_reset"
+    };
+}
+pub(crate) use {failure_columns, viewer_document_columns};
+
+pub(crate) fn viewer_document(row: &impl Columns) -> Result<ViewerDocument, RepoError> {
+    Ok(ViewerDocument {
+        id: row.id("id")?,
+        producer_id: row.id("producer_id")?,
+        placeholder_id: row.id("placeholder_id")?,
+        object_key: row.id("object_key")?,
+        name: row.text("name")?,
+        media_type: row.text("media_type")?,
+        expiration: row.time("expiration")?,
+        has_audience: row.int("has_audience")? != 0,
+        challenge: row.json("challenge")?,
+        landingpage: row.json("landingpage")?,
+        last_modified: row.time("last_modified")?,
+    })
+}
+
+/// `(audience, last_modified)` of one document.
+pub(crate) fn audience(
+    row: &impl Columns,
+) -> Result<(Option<serde_json::Value>, DateTime<Utc>), RepoError> {
+    Ok((row.json("audience")?, row.time("last_modified")?))
+}
+
+pub(crate) fn gateway_log_line(row: &impl Columns) -> Result<GatewayLogLine, RepoError> {
+    Ok(GatewayLogLine {
+        producer_id: row.opt_id("producer_id")?,
+        document_id: row.opt_id("document_id")?,
+        time: row.time("time")?,
+        hit: row.opt_int("hit")?,
+        fields: row.text("fields")?,
+    })
+}
+
+/// The stored line: the record's seven columns, then hit-number and publisher-id (`-` when
+/// absent).
+pub(crate) fn log_fields(record: &GatewayLogRecord, hit: Option<i64>) -> String {
+    let hit = hit.map_or_else(|| "-".to_owned(), |hit| hit.to_string());
+    let producer = record.producer_id.as_ref().map_or("-", |id| id.as_str());
+    format!("{}\t{hit}\t{producer}", record.head)
+}
+
+/// How many records of a batch name each document, by document id. The dialects advance the
+/// counters in this (id) order, so two batches naming the same documents lock the counter rows
+/// in the same order and cannot deadlock each other.
+pub(crate) fn hits_per_document(records: &[GatewayLogRecord]) -> BTreeMap<&str, i64> {
+    let mut counts = BTreeMap::new();
+    for id in records.iter().filter_map(|r| r.document_id.as_ref()) {
+        *counts.entry(id.as_str()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Numbers the records in order, given each document's counter after the batch (`totals`)
+/// and how many of the batch's records name it (`counts`, from [`hits_per_document`]).
+pub(crate) fn number_records(
+    records: &[GatewayLogRecord],
+    counts: &BTreeMap<&str, i64>,
+    totals: &BTreeMap<&str, i64>,
+) -> Result<Vec<Option<i64>>, RepoError> {
+    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
+    for (&id, &count) in counts {
+        let total = totals
+            .get(id)
+            .ok_or_else(|| RepoError::Corrupt("gateway_hits: counter missing".to_owned()))?;
+        next.insert(id, total - count + 1);
+    }
+    Ok(records
+        .iter()
+        .map(|record| {
+            let slot = next.get_mut(record.document_id.as_ref()?.as_str())?;
+            let hit = *slot;
+            *slot += 1;
+            Some(hit)
+        })
+        .collect())
+}
+
+/// One `challenge_failures` row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FailureCounts {
+    /// Since the last lock or success.
+    failures: i64,
+    /// Since the last success or reset.
+    total: i64,
+    /// Locks since the last success or reset.
+    locks: i64,
+    locked_until: Option<i64>,
+    until_reset: bool,
+}
+
+pub(crate) fn failure_counts(row: &impl Columns) -> Result<FailureCounts, RepoError> {
+    Ok(FailureCounts {
+        failures: row.int("failures")?,
+        total: row.int("total")?,
+        locks: row.int("locks")?,
+        locked_until: row.opt_int("locked_until")?,
+        until_reset: row.int("until_reset")? != 0,
+    })
+}
+
+/// The state of a pair at `now`; no row is a pair that never failed.
+pub(crate) fn lock_state(
+    counts: Option<&FailureCounts>,
+    now: DateTime<Utc>,
+) -> Result<ChallengeLock, RepoError> {
+    let Some(counts) = counts else {
+        return Ok(ChallengeLock::Open { failures: 0 });
+    };
+    if counts.until_reset {
+        return Ok(ChallengeLock::UntilReset);
+    }
+    match counts.locked_until {
+        Some(until) if until > millis(now) => Ok(ChallengeLock::Locked {
+            until: time("locked_until", until)?,
+        }),
+        _ => Ok(ChallengeLock::Open {
+            failures: count("failures", counts.failures)?,
+        }),
+    }
+}
+
+/// What to write after a failure was counted (the row as the counting upsert returned it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterFailure {
+    /// Nothing more to write.
+    Keep,
+    /// Lock until this millisecond: `failures = 0, locks = locks + 1, locked_until = until`.
+    Lock(i64),
+    /// The hard cap is reached: `until_reset = 1`.
+    UntilReset,
+}
+
+pub(crate) fn after_failure(
+    counts: &FailureCounts,
+    now: DateTime<Utc>,
+    policy: &LockPolicy,
+) -> AfterFailure {
+    if counts.until_reset {
+        AfterFailure::Keep
+    } else if counts.total >= i64::from(policy.hard_cap) {
+        AfterFailure::UntilReset
+    } else if counts.failures >= i64::from(policy.failures_per_lock) {
+        AfterFailure::Lock(millis(now).saturating_add(lock_length_ms(policy, counts.locks)))
+    } else {
+        AfterFailure::Keep
+    }
+}
+
+/// The counts once `step` is written, for [`lock_state`].
+pub(crate) fn apply(counts: FailureCounts, step: AfterFailure) -> FailureCounts {
+    match step {
+        AfterFailure::Keep => counts,
+        AfterFailure::Lock(until) => FailureCounts {
+            failures: 0,
+            locks: counts.locks.saturating_add(1),
+            locked_until: Some(until),
+            ..counts
+        },
+        AfterFailure::UntilReset => FailureCounts {
+            until_reset: true,
+            ..counts
+        },
+    }
+}
+
+/// `first_lock * 2^locks_before`, capped at `max_lock`, in milliseconds (never negative).
+fn lock_length_ms(policy: &LockPolicy, locks_before: i64) -> i64 {
+    let max = policy.max_lock.num_milliseconds().max(0);
+    let mut length = policy.first_lock.num_milliseconds().clamp(0, max);
+    let mut doublings = locks_before;
+    while doublings > 0 && length < max {
+        length = length.saturating_mul(2).min(max);
+        doublings -= 1;
+    }
+    length
+}
+
+/// The window holding `now`: `(start, length)` in milliseconds, aligned to the Unix epoch; a
+/// window shorter than 1 ms counts as 1 ms.
+pub(crate) fn address_window(now: DateTime<Utc>, window: chrono::Duration) -> (i64, i64) {
+    let length = window.num_milliseconds().max(1);
+    (millis(now).div_euclid(length) * length, length)
+}
+
+/// A stored count as the `u32` the trait returns: negative is corrupt, beyond `u32` saturates.
+pub(crate) fn count(column: &str, value: i64) -> Result<u32, RepoError> {
+    if value < 0 {
+        return Err(RepoError::Corrupt(format!("{column}: negative count")));
+    }
+    Ok(u32::try_from(value).unwrap_or(u32::MAX))
+}
+
+fn time(column: &str, ms: i64) -> Result<DateTime<Utc>, RepoError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| RepoError::Corrupt(format!("{column}: time out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::DocumentId;
+
+    fn policy() -> LockPolicy {
+        LockPolicy::default()
+    }
+
+    #[test]
+    fn lock_lengths_double_up_to_the_cap() {
+        let minutes: Vec<i64> = (0..10)
+            .map(|locks| lock_length_ms(&policy(), locks) / 60_000)
+            .collect();
+        assert_eq!(minutes, [15, 30, 60, 120, 240, 480, 960, 1440, 1440, 1440]);
+        assert_eq!(lock_length_ms(&policy(), i64::MAX), 24 * 60 * 60_000);
+    }
+
+    #[test]
+    fn windows_align_to_the_epoch() {
+        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        let ten = chrono::Duration::milliseconds(10);
+        assert_eq!(address_window(at(25), ten), (20, 10));
+        assert_eq!(address_window(at(-1), ten), (-10, 10));
+        assert_eq!(address_window(at(7), chrono::Duration::zero()), (7, 1));
+    }
+
+    #[test]
+    fn records_are_numbered_per_document_in_order() {
+        let a = DocumentId::random();
+        let b = DocumentId::random();
+        let record = |doc: Option<&DocumentId>| GatewayLogRecord {
+            producer_id: None,
+            document_id: doc.cloned(),
+            time: DateTime::UNIX_EPOCH,
+            head: String::new(),
+        };
+        let records = [
+            record(Some(&a)),
+            record(None),
+            record(Some(&b)),
+            record(Some(&a)),
+        ];
+        let counts = hits_per_document(&records);
+        let totals = BTreeMap::from([(a.as_str(), 7), (b.as_str(), 1)]);
+        assert_eq!(
+            number_records(&records, &counts, &totals).ok(),
+            Some(vec![Some(6), None, Some(1), Some(7)])
+        );
+    }
+}

@@ -1,0 +1,273 @@
+//! The viewer-facing gateway: its document lookups, access log with hit numbers and
+//! brute-force limits (trait methods delegate here; the rules are in `gateway_codec`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::PgRepository;
+use crate::codec::{db_error, millis};
+use crate::gateway_codec::{self as gc, AfterFailure, failure_columns, viewer_document_columns};
+use crate::ids::{DocumentId, PlaceholderId, ProducerId};
+use crate::model::{ChallengeLock, GatewayLogLine, GatewayLogRecord, LockPolicy, ViewerDocument};
+use crate::repo::RepoError;
+
+const LOG_SCOPED: &str = "SELECT producer_id, document_id, time, hit, fields FROM gateway_log \
+     WHERE producer_id = $1 AND time >= $2 AND time <= $3 \
+       AND ($4::TEXT IS NULL OR document_id = $5) ORDER BY seq";
+const LOG_ALL: &str = "SELECT producer_id, document_id, time, hit, fields FROM gateway_log \
+     WHERE time >= $1 AND time <= $2 AND ($3::TEXT IS NULL OR document_id = $4) ORDER BY seq";
+
+impl PgRepository {
+    pub(super) async fn select_viewer_document(
+        &self,
+        placeholder: &PlaceholderId,
+    ) -> Result<Option<ViewerDocument>, RepoError> {
+        // `audience IS NULL` reads the tuple's null bitmap only, never the (TOASTed) value.
+        sqlx::query(concat!(
+            "SELECT ",
+            viewer_document_columns!(),
+            ", CASE WHEN audience IS NULL THEN 0 ELSE 1 END::BIGINT AS has_audience \
+             FROM documents WHERE placeholder_id = $1"
+        ))
+        .bind(placeholder.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|row| gc::viewer_document(&row))
+        .transpose()
+    }
+
+    pub(super) async fn select_audience(
+        &self,
+        id: &DocumentId,
+    ) -> Result<Option<(Option<serde_json::Value>, DateTime<Utc>)>, RepoError> {
+        sqlx::query("SELECT audience, last_modified FROM documents WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .map(|row| gc::audience(&row))
+            .transpose()
+    }
+
+    pub(super) async fn insert_gateway_log(
+        &self,
+        records: &[GatewayLogRecord],
+    ) -> Result<Vec<Option<i64>>, RepoError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let counts = gc::hits_per_document(records);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut totals = BTreeMap::new();
+        for (&id, &count) in &counts {
+            let total: i64 = sqlx::query_scalar(
+                "INSERT INTO gateway_hits (document_id, hits) VALUES ($1, $2) \
+                 ON CONFLICT (document_id) DO UPDATE SET hits = gateway_hits.hits + excluded.hits \
+                 RETURNING hits",
+            )
+            .bind(id)
+            .bind(count)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            totals.insert(id, total);
+        }
+        let hits = gc::number_records(records, &counts, &totals)?;
+        for (record, &hit) in records.iter().zip(&hits) {
+            sqlx::query(
+                "INSERT INTO gateway_log (producer_id, document_id, time, hit, fields) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(record.producer_id.as_ref().map(ProducerId::as_str))
+            .bind(record.document_id.as_ref().map(DocumentId::as_str))
+            .bind(millis(record.time))
+            .bind(hit)
+            .bind(gc::log_fields(record, hit))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(hits)
+    }
+
+    pub(super) async fn select_gateway_log(
+        &self,
+        producer: Option<&ProducerId>,
+        document: Option<&DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<GatewayLogLine>, RepoError> {
+        // Two statements rather than `$1 IS NULL OR producer_id = $1`, so the scoped one can
+        // always use the (producer_id, time) index.
+        let query = match producer {
+            Some(producer) => sqlx::query(LOG_SCOPED).bind(producer.as_str()),
+            None => sqlx::query(LOG_ALL),
+        };
+        query
+            .bind(millis(from))
+            .bind(millis(to))
+            .bind(document.map(DocumentId::as_str))
+            .bind(document.map(DocumentId::as_str))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(gc::gateway_log_line)
+            .collect()
+    }
+
+    pub(super) async fn select_challenge_lock(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ChallengeLock, RepoError> {
+        let counts = sqlx::query(concat!(
+            "SELECT ",
+            failure_columns!(),
+            " FROM challenge_failures WHERE document_id = $1 AND viewer = $2"
+        ))
+        .bind(document.as_str())
+        .bind(viewer)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|row| gc::failure_counts(&row))
+        .transpose()?;
+        gc::lock_state(counts.as_ref(), now)
+    }
+
+    pub(super) async fn count_challenge_failure(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+        now: DateTime<Utc>,
+        policy: &LockPolicy,
+    ) -> Result<ChallengeLock, RepoError> {
+        // The upsert locks the row until the commit, so a racing failure waits and then sees
+        // this one's count and lock.
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let row = sqlx::query(concat!(
+            "INSERT INTO challenge_failures (document_id, viewer, failures, total) \
+             VALUES ($1, $2, 1, 1) ON CONFLICT (document_id, viewer) DO UPDATE SET \
+             failures = challenge_failures.failures + 1, total = challenge_failures.total + 1 \
+             RETURNING ",
+            failure_columns!()
+        ))
+        .bind(document.as_str())
+        .bind(viewer)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let counts = gc::failure_counts(&row)?;
+        let step = gc::after_failure(&counts, now, policy);
+        let update = match step {
+            AfterFailure::Keep => None,
+            AfterFailure::Lock(until) => Some(
+                sqlx::query(
+                    "UPDATE challenge_failures SET failures = 0, locks = locks + 1, \
+                     locked_until = $1 WHERE document_id = $2 AND viewer = $3",
+                )
+                .bind(until),
+            ),
+            AfterFailure::UntilReset => Some(sqlx::query(
+                "UPDATE challenge_failures SET until_reset = 1 WHERE document_id = $1 AND viewer = $2",
+            )),
+        };
+        if let Some(update) = update {
+            update
+                .bind(document.as_str())
+                .bind(viewer)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        gc::lock_state(Some(&gc::apply(counts, step)), now)
+    }
+
+    pub(super) async fn delete_challenge_failures(
+        &self,
+        document: &DocumentId,
+        viewer: &str,
+    ) -> Result<(), RepoError> {
+        sqlx::query(
+            "DELETE FROM challenge_failures WHERE document_id = $1 AND viewer = $2 AND until_reset = 0",
+        )
+        .bind(document.as_str())
+        .bind(viewer)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    pub(super) async fn delete_challenge_locks(
+        &self,
+        producer: &ProducerId,
+        document: &DocumentId,
+    ) -> Result<u64, RepoError> {
+        let done = sqlx::query(
+            "DELETE FROM challenge_failures WHERE document_id = $1 \
+             AND EXISTS (SELECT 1 FROM documents WHERE id = $1 AND producer_id = $2)",
+        )
+        .bind(document.as_str())
+        .bind(producer.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    pub(super) async fn count_address_failure(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32, RepoError> {
+        let (start, length) = gc::address_window(now, window);
+        let failures: i64 = sqlx::query_scalar(
+            "INSERT INTO address_failures (address, window_start, failures) VALUES ($1, $2, 1) \
+             ON CONFLICT (address, window_start) DO UPDATE SET \
+             failures = address_failures.failures + 1 RETURNING failures",
+        )
+        .bind(address)
+        .bind(start)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if failures == 1 {
+            // A new window for this address: a good moment to drop every address's windows
+            // older than the previous one (rare, and an index range that is usually empty).
+            if let Err(error) = sqlx::query("DELETE FROM address_failures WHERE window_start < $1")
+                .bind(start.saturating_sub(length))
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(%error, "pruning old address failure windows failed");
+            }
+        }
+        gc::count("failures", failures)
+    }
+
+    pub(super) async fn select_address_failures(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32, RepoError> {
+        let (start, _) = gc::address_window(now, window);
+        let failures: Option<i64> = sqlx::query_scalar(
+            "SELECT failures FROM address_failures WHERE address = $1 AND window_start = $2",
+        )
+        .bind(address)
+        .bind(start)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        gc::count("failures", failures.unwrap_or(0))
+    }
+}

@@ -1,0 +1,34 @@
+//! This database's migrations, embedded in the binary, and how they are applied.
+
+use super::PgRepository;
+use crate::codec;
+use crate::repo::RepoError;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "vault",
+        include_str!("../../migrations/postgres/0002_vault.sql"),
+    ),
+    (
+        3,
+        "gateway",
+        include_str!("../../migrations/postgres/0003_gateway.sql"),
+    ),
+];
+
+impl PgRepository {
+    pub(super) async fn run_migrations(&self) -> Result<(), RepoError> {
+        // sqlx's PostgreSQL migrator takes an advisory lock for the run, so instances starting
+        // together apply each migration once.
+        codec::migrator(MIGRATIONS)
+            .run(&self.pool)
+            .await
+            .map_err(RepoError::Migrate)
+    }
+}

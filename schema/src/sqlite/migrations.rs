@@ -1,0 +1,44 @@
+//! This database's migrations, embedded in the binary, and how they are applied.
+
+use super::SqliteRepository;
+use crate::codec;
+use crate::repo::RepoError;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "vault",
+        include_str!("../../migrations/sqlite/0002_vault.sql"),
+    ),
+    (
+        3,
+        "gateway",
+        include_str!("../../migrations/sqlite/0003_gateway.sql"),
+    ),
+];
+
+impl SqliteRepository {
+    pub(super) async fn run_migrations(&self) -> Result<(), RepoError> {
+        // SQLite has no advisory lock, so sqlx's migrator does not lock. Holding the write lock
+        // (`BEGIN IMMEDIATE`) for the whole run makes a second process starting at the same time
+        // wait, then see the migrations as applied, instead of applying them twice. sqlx nests
+        // each migration's own transaction as a savepoint inside this one. (`run_direct` is what
+        // `run` calls; `run(&mut *tx)` itself trips "Acquire is not general enough" inside an
+        // `async_trait` future, as sqlx's own comment on `run_direct` explains.)
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(RepoError::Database)?;
+        codec::migrator(MIGRATIONS)
+            .run_direct(None, &mut *tx, false)
+            .await
+            .map_err(RepoError::Migrate)?;
+        tx.commit().await.map_err(RepoError::Database)
+    }
+}
