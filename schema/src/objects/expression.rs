@@ -56,7 +56,7 @@ fn parse_max_length(length: &str) -> Result<u16, String> {
 }
 
 /// `varname = varchar *( ["."] varchar )`, `varchar = ALPHA / DIGIT / "_" / pct-encoded`
-fn check_varname(name: &str) -> Result<(), String> {
+pub(crate) fn check_varname(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("has an empty variable name".to_owned());
     }

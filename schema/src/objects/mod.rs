@@ -7,7 +7,8 @@
 //!   format open) forbids. [`audience`] and [`challenge`] also hold the PUT rules of the
 //!   spec's footnotes 4 and 5.
 //! - [`records`]: the rows of a `records` audience.
-//! - [`template`]: RFC 6570 templates (strict grammar + the `std-uritemplate` expander).
+//! - [`template`]: RFC 6570 templates (strict grammar + the `std-uritemplate` expander);
+//!   `expand` adds [`Template::expand`], the one expansion the gateway and delivery call.
 //! - `expression` (one `{…}`) and `tokens` (HTTP tokens, media types, email addresses,
 //!   realms, scopes): the small grammars behind the above.
 //! - `url`: absolute `http(s)` URLs and the fixed start of URL templates.
@@ -27,6 +28,7 @@
 pub mod audience;
 pub mod challenge;
 mod cross;
+mod expand;
 mod expression;
 pub mod fulfillment;
 mod json;
@@ -42,6 +44,8 @@ mod audience_tests;
 mod challenge_tests;
 #[cfg(test)]
 mod cross_tests;
+#[cfg(test)]
+mod expand_tests;
 #[cfg(test)]
 mod fulfillment_tests;
 #[cfg(test)]
@@ -59,10 +63,11 @@ pub use audience::{Audience, ViewerToken, audience_put_conflict, parse_audience}
 pub use challenge::{
     Challenge, IdentityMatch, Provider, Scheme, Source, challenge_put_conflict, parse_challenge,
 };
+pub use expand::MAX_EXPANSION_LEN;
 pub use fulfillment::{Fulfillment, Method, parse_fulfillment};
 pub use landingpage::{LandingPage, parse_landingpage};
 pub use records::{Record, Records};
-pub use template::Template;
+pub use template::{Syntax, Template, is_varname};
 
 /// A rule broken by a producer's object: `field` is a dotted path naming what is wrong
 /// (`"audience.viewerToken"`, `"challenge.data.access.value"`,

@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::expression::parse_expression;
+use super::expression::{check_varname, parse_expression};
 
 /// Longest template accepted, in bytes. Generous for an email body, small enough that a
 /// stored object stays cheap to expand for every audience record.
@@ -24,7 +24,7 @@ pub const MAX_TEMPLATE_LEN: usize = 64 * 1024;
 /// Which characters may appear outside expressions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Syntax {
-    /// The RFC 6570 `literals` rule: a URI (no space, quote, `<`, `>`, `\`, `^`, `` ` ``,
+    /// The RFC 6570 `literals` rule: a URI (no space, `"`, `<`, `>`, `\`, `^`, `` ` ``,
     /// `|`, and `%` only as a percent-encoded octet). For hrefs and request bodies, so
     /// what is sent is a well-formed URI or form body by construction.
     Uri,
@@ -133,6 +133,12 @@ impl Template {
     }
 }
 
+/// Whether `name` is an RFC 6570 variable name (`ALPHA / DIGIT / _ / pct-encoded`, single dots
+/// between): what may stand in a template's braces, so what a viewer-token field may be called.
+pub fn is_varname(name: &str) -> bool {
+    check_varname(name).is_ok()
+}
+
 /// Parses `source` under the strict grammar, then asks the expander to accept it too.
 pub(crate) fn parse(source: &str, syntax: Syntax) -> Result<Parsed, String> {
     if source.len() > MAX_TEMPLATE_LEN {
@@ -221,12 +227,25 @@ fn unclosed(source: &str, at: usize) -> String {
 }
 
 /// RFC 6570 §2.1 `literals`, or the looser text rules.
+///
+/// The RFC's ABNF leaves out the apostrophe (`%x26 / %x28-3B`), a sub-delim RFC 3986 allows
+/// anywhere in a URI; the published test suite takes it as a literal (`'{var}'` →
+/// `'value'`), and so does this parser.
 fn literal_allowed(c: char, syntax: Syntax) -> bool {
     match syntax {
         Syntax::Uri => match c {
-            '!' | '#' | '$' | '&' | '('..=';' | '=' | '?'..='[' | ']' | '_' | 'a'..='z' | '~' => {
-                true
-            }
+            '!'
+            | '#'
+            | '$'
+            | '&'
+            | '\''
+            | '('..=';'
+            | '='
+            | '?'..='['
+            | ']'
+            | '_'
+            | 'a'..='z'
+            | '~' => true,
             _ => is_ucschar(c) || is_iprivate(c),
         },
         Syntax::Line => !c.is_control(),
