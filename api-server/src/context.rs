@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use schema::Repository;
 use shared::config::SecurityMode;
+use shared::sealed::SealKeys;
 use shared::token::TokenIssuer;
 
 use crate::content_store::ContentStore;
@@ -13,6 +14,9 @@ pub struct ApiContext {
     /// The vault, in this process or its own (same semantics either way).
     pub vault: ContentStore,
     pub tokens: Arc<TokenIssuer>,
+    /// The gateway's seal keys (`{data_dir}/seal-keys.json`, the file the gateway opens
+    /// links with), for `POST /documents/{docId}/links`.
+    pub seal_keys: SealKeys,
     pub links: Links,
     pub limits: Limits,
     pub security: SecurityMode,

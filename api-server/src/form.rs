@@ -228,18 +228,46 @@ pub fn media_type(request: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// an object, or `null`.
 pub async fn read_json_body(
     request: &HttpRequest,
-    mut body: Payload,
+    body: Payload,
     name: &str,
     limit: usize,
 ) -> Result<Option<Value>, ApiError> {
+    check_json_media_type(request, &format!("{name} object"))?;
+    let buffer = read_bounded(body, name, limit).await?;
+    parse_json_body(&buffer, name)
+}
+
+/// As [`read_json_body`], except that an empty body (with any `Content-Type`, or none) is
+/// `None` too: for requests whose body is optional.
+pub async fn read_optional_json_body(
+    request: &HttpRequest,
+    body: Payload,
+    name: &str,
+    limit: usize,
+) -> Result<Option<Value>, ApiError> {
+    let buffer = read_bounded(body, name, limit).await?;
+    if buffer.is_empty() {
+        return Ok(None);
+    }
+    check_json_media_type(request, name)?;
+    parse_json_body(&buffer, name)
+}
+
+/// 415 unless the request says `application/json`; `what` names the body in the detail.
+fn check_json_media_type(request: &HttpRequest, what: &str) -> Result<(), ApiError> {
     let is_json = media_type(request)?
         .and_then(|text| text.parse::<mime::Mime>().ok())
         .is_some_and(|mime| mime.essence_str() == "application/json");
-    if !is_json {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "the {name} object must be sent as application/json"
-        )));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "the {what} must be sent as application/json"
+        )))
     }
+}
+
+async fn read_bounded(mut body: Payload, name: &str, limit: usize) -> Result<BytesMut, ApiError> {
     let mut buffer = BytesMut::new();
     while let Some(chunk) = body.try_next().await.map_err(|error| {
         ApiError::bad_request(name, format!("the body was interrupted: {error}"))
@@ -252,7 +280,11 @@ pub async fn read_json_body(
         }
         buffer.extend_from_slice(&chunk);
     }
-    let text = std::str::from_utf8(&buffer)
+    Ok(buffer)
+}
+
+fn parse_json_body(buffer: &[u8], name: &str) -> Result<Option<Value>, ApiError> {
+    let text = std::str::from_utf8(buffer)
         .map_err(|_| ApiError::bad_request(name, "must be UTF-8 JSON"))?;
     parse_json_object(text, name)
 }

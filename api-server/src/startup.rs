@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use schema::Repository;
 use shared::config::{Settings, public_url};
 use shared::keys::SigningKey;
+use shared::sealed::{SEAL_KEYS_FILE, SealKeys};
 use shared::token::TokenIssuer;
 use vault::internal::{RemoteVault, ServiceCredential};
 
@@ -30,6 +31,8 @@ pub fn context(
 ) -> anyhow::Result<ApiContext> {
     let instance_key = SigningKey::load_or_create(&settings.data_dir.join(INSTANCE_KEY_FILE))
         .context("loading the instance key")?;
+    let seal_keys = SealKeys::load_or_create(&settings.data_dir.join(SEAL_KEYS_FILE))
+        .context("loading the seal keys")?;
     Ok(ApiContext {
         repo,
         vault,
@@ -37,6 +40,7 @@ pub fn context(
             &instance_key,
             Duration::from_secs(settings.api.token_ttl_secs),
         )),
+        seal_keys,
         links: Links {
             api_root: public_url(&settings.api.public_url, api_addr),
             gateway_root: public_url(&settings.gateway.public_url, gateway_addr),

@@ -28,6 +28,9 @@ const KEY_ID_LEN: usize = 6;
 const KEY_LEN: usize = 32;
 /// Longest seal text accepted before decoding (a seal of a few fields is ~150 characters).
 pub const MAX_SEALED_LEN: usize = 4096;
+/// The seal key file, inside the data directory. The API server seals with it
+/// (`POST /documents/{docId}/links`) and the gateway opens with it, so both load this one file.
+pub const SEAL_KEYS_FILE: &str = "seal-keys.json";
 
 /// What a sealed link names: a document request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +73,13 @@ impl std::fmt::Debug for SealKeys {
     }
 }
 
+fn io_error(path: &Path, source: std::io::Error) -> SealError {
+    SealError::File(PrivateFileError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, SealError> {
     let mut bytes = Zeroizing::new([0u8; N]);
     SystemRandom::new()
@@ -80,12 +90,14 @@ fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, SealError> {
 
 impl SealKeys {
     /// Loads the key file at `path`, or creates it with one fresh key.
+    ///
+    /// Creation never replaces a file: the API server and the gateway may start at once on an
+    /// empty data directory, and two different keys would leave every link the one seals
+    /// unopenable by the other. The new file is written aside, then hard-linked into place,
+    /// which fails if the name exists; the loser loads the winner's file.
     pub fn load_or_create(path: &Path) -> Result<Self, SealError> {
-        if let Some(bytes) = private_file::read(path)? {
-            let bytes = Zeroizing::new(bytes);
-            let file: KeyFile =
-                serde_json::from_slice(&bytes).map_err(|_| SealError::Invalid("not JSON"))?;
-            return Self::from_file(&file);
+        if let Some(keys) = Self::load(path)? {
+            return Ok(keys);
         }
         let id = URL_SAFE_NO_PAD.encode(*random::<KEY_ID_LEN>()?);
         let key = URL_SAFE_NO_PAD.encode(*random::<KEY_LEN>()?);
@@ -96,8 +108,35 @@ impl SealKeys {
         let text = Zeroizing::new(
             serde_json::to_vec(&file).map_err(|_| SealError::Invalid("unserialisable"))?,
         );
-        private_file::write(path, &text)?;
-        Self::from_file(&file)
+        let mut staging = path.as_os_str().to_owned();
+        staging.push(format!(".new-{}", URL_SAFE_NO_PAD.encode(*random::<8>()?)));
+        let staging = std::path::PathBuf::from(staging);
+        private_file::write(&staging, &text)?;
+        let linked = std::fs::hard_link(&staging, path);
+        let removed = std::fs::remove_file(&staging);
+        match linked {
+            Ok(()) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::File::open(dir)
+                        .and_then(|d| d.sync_all())
+                        .map_err(|e| io_error(dir, e))?;
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(io_error(path, error)),
+        }
+        removed.map_err(|e| io_error(&staging, e))?;
+        Self::load(path)?.ok_or(SealError::Invalid("the new key file vanished"))
+    }
+
+    fn load(path: &Path) -> Result<Option<Self>, SealError> {
+        let Some(bytes) = private_file::read(path)? else {
+            return Ok(None);
+        };
+        let bytes = Zeroizing::new(bytes);
+        let file: KeyFile =
+            serde_json::from_slice(&bytes).map_err(|_| SealError::Invalid("not JSON"))?;
+        Self::from_file(&file).map(Some)
     }
 
     fn from_file(file: &KeyFile) -> Result<Self, SealError> {
@@ -212,6 +251,24 @@ mod tests {
         assert_eq!(reloaded.open(&sealed), Some(link()));
         // Two seals of the same link differ (random nonce).
         assert_ne!(keys.seal(&link()).unwrap(), sealed);
+    }
+
+    #[test]
+    fn concurrent_creators_share_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SEAL_KEYS_FILE);
+        let all: Vec<SealKeys> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| SealKeys::load_or_create(&path).unwrap()))
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let sealed = all[0].seal(&link()).unwrap();
+        for keys in &all {
+            assert_eq!(keys.open(&sealed), Some(link()));
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no staging file is left behind");
     }
 
     #[test]

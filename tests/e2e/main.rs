@@ -14,6 +14,7 @@ mod gateway;
 mod handles;
 mod hostile;
 mod internal;
+mod links;
 mod login;
 mod rotation;
 mod shredding;

@@ -2,6 +2,7 @@
 
 mod create;
 mod delete;
+mod links;
 mod list;
 mod read;
 mod write;
@@ -35,6 +36,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::put().to(write::replace_content))
                 .route(web::delete().to(delete::content))
                 .default_service(method_not_allowed("GET, PUT, DELETE")),
+        )
+        .service(
+            web::resource("/documents/{doc_id}/links")
+                .route(web::post().to(links::create))
+                .default_service(method_not_allowed("POST")),
         )
         .service(
             web::resource("/documents/{doc_id}/{part}")
