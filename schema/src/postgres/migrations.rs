@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "gateway",
         include_str!("../../migrations/postgres/0003_gateway.sql"),
     ),
+    (
+        4,
+        "large_columns_last",
+        include_str!("../../migrations/postgres/0004_large_columns_last.sql"),
+    ),
 ];
 
 impl PgRepository {
