@@ -137,10 +137,10 @@ where
             .get::<Facts>()
             .cloned()
             .unwrap_or_default();
-        let status = response.status();
+        let (status, end) = (response.status(), Utc::now());
         let record = GatewayLogRecord {
-            time: Utc::now(),
-            head: head(&facts, start, Utc::now(), remote, &method, &path, status),
+            time: end,
+            head: head(&facts, start, end, remote, &method, &path, status),
             producer_id: facts.producer_id.clone(),
             document_id: facts
                 .document_id
