@@ -4,6 +4,7 @@ mod create;
 mod delete;
 mod links;
 mod list;
+mod locks;
 mod read;
 mod write;
 
@@ -41,6 +42,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::resource("/documents/{doc_id}/links")
                 .route(web::post().to(links::create))
                 .default_service(method_not_allowed("POST")),
+        )
+        .service(
+            web::resource("/documents/{doc_id}/locks")
+                .route(web::delete().to(locks::reset))
+                .default_service(method_not_allowed("DELETE")),
         )
         .service(
             web::resource("/documents/{doc_id}/{part}")
