@@ -265,6 +265,28 @@ async fn digest_stale_nonce_wrong_uri_and_replayed_counter(db: Db) {
 
 #[tokio::test]
 async fn chromium_opens_a_sealed_link_answers_basic_and_downloads() {
+    chromium_flow(basic(field("code")), "harry", "tiger", "landing-basic.png").await;
+}
+
+#[tokio::test]
+async fn chromium_answers_a_digest_challenge() {
+    chromium_flow(
+        digest(field("pin")),
+        "harry",
+        "s3cret",
+        "landing-digest.png",
+    )
+    .await;
+}
+
+/// Sealed link → challenge answered through the driver → landing page (screenshot) → click the
+/// handle link → the downloaded bytes are exactly the uploaded ones.
+async fn chromium_flow(
+    challenge: Value,
+    user: &'static str,
+    password: &'static str,
+    shot_name: &str,
+) {
     let app = TestApp::spawn(Db::Sqlite).await;
     let token = app.login().await;
     let content = b"exact bytes \x00\x01\xfe for Chromium\n".to_vec();
@@ -277,7 +299,7 @@ async fn chromium_opens_a_sealed_link_answers_basic_and_downloads() {
                 .unwrap(),
         )
         .text("audience", audience().to_string())
-        .text("challenge", basic(field("code")).to_string());
+        .text("challenge", challenge.to_string());
     let response = app.upload_form(&token, form).await;
     assert_eq!(response.status(), 201);
     let placeholder = placeholder_id(&response.json().await.unwrap());
@@ -298,10 +320,10 @@ async fn chromium_opens_a_sealed_link_answers_basic_and_downloads() {
     // The screenshot goes to the test output, not the repository.
     let shot_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gateway-screenshots");
     std::fs::create_dir_all(&shot_dir).unwrap();
-    let shot = shot_dir.join("landing-page.png");
+    let shot = shot_dir.join(shot_name);
     let shot_arg = shot.display().to_string();
     let result = tokio::task::spawn_blocking(move || {
-        run_browser_script("gateway-basic.mjs", &[&url, "harry", "tiger", &shot_arg])
+        run_browser_script("gateway-viewer.mjs", &[&url, user, password, &shot_arg])
     })
     .await
     .unwrap();

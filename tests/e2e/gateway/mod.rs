@@ -3,6 +3,7 @@
 
 mod challenges;
 mod clients;
+mod hostile;
 mod limits;
 mod pages;
 mod requests;

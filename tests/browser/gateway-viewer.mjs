@@ -1,17 +1,17 @@
 // Opens a sealed link in headless Chromium as a viewer would: the gateway redirects to the
-// document request, asks for HTTP Basic credentials (supplied through the driver, as a user
+// document request, asks for HTTP credentials (Basic or Digest) (supplied through the driver, as a user
 // typing them into the browser's prompt), shows the landing page (screenshot saved), and the
 // viewer clicks the handle link and the browser downloads the document. Prints JSON: {landingStatus, landingUrl, lang, handleUrl,
 // documentStatus, documentBase64}.
 //
-//   node tests/browser/gateway-basic.mjs SEALED_URL USER PASSWORD SCREENSHOT.png
+//   node tests/browser/gateway-viewer.mjs SEALED_URL USER PASSWORD SCREENSHOT.png
 import { readFileSync } from 'node:fs';
 
 import { launch } from './chromium.mjs';
 
 const [url, username, password, screenshot] = process.argv.slice(2);
 if (!screenshot) {
-  console.error('usage: gateway-basic.mjs SEALED_URL USER PASSWORD SCREENSHOT.png');
+  console.error('usage: gateway-viewer.mjs SEALED_URL USER PASSWORD SCREENSHOT.png');
   process.exit(2);
 }
 const browser = await launch();
