@@ -1,5 +1,6 @@
-//! What both dialects share for the gateway's tables (migration 0003): the row → record
-//! mapping, the numbering of log lines, the brute-force lock rules and the address windows.
+//! What both dialects share for the gateway's tables (migrations 0003 and 0005): the row →
+//! record mapping, the numbering of log lines, the brute-force lock rules, the address windows
+//! and when a pending OAuth sign-in counts as expired.
 //!
 //! The lock rules live here, in Rust, rather than in SQL: each dialect only counts the failure
 //! in one upsert (which holds the row's lock until the transaction ends) and then writes back
@@ -10,7 +11,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::codec::{Columns, millis};
-use crate::model::{ChallengeLock, GatewayLogLine, GatewayLogRecord, LockPolicy, ViewerDocument};
+use crate::model::{
+    ChallengeLock, GatewayLogLine, GatewayLogRecord, LockPolicy, OAuthPending, ViewerDocument,
+};
 use crate::repo::RepoError;
 
 /// The columns [`viewer_document`] reads besides `has_audience`, which each dialect computes
@@ -27,7 +30,13 @@ macro_rules! failure_columns {
         "failures, total, locks, locked_until, until_reset"
     };
 }
-pub(crate) use {failure_columns, viewer_document_columns};
+/// The columns [`oauth_pending`] reads, also the insertion order of `insert_oauth_pending`.
+macro_rules! oauth_pending_columns {
+    () => {
+        "state_hash, document_id, request, pkce_verifier, nonce, expires_at"
+    };
+}
+pub(crate) use {failure_columns, oauth_pending_columns, viewer_document_columns};
 
 pub(crate) fn viewer_document(row: &impl Columns) -> Result<ViewerDocument, RepoError> {
     Ok(ViewerDocument {
@@ -104,6 +113,23 @@ pub(crate) fn number_records(
             Some(hit)
         })
         .collect())
+}
+
+/// A taken `oauth_pending` row, `None` when it had expired at `now` (an expiry at `now` is
+/// expired, like a login session's).
+pub(crate) fn unexpired_oauth_pending(
+    row: &impl Columns,
+    now: DateTime<Utc>,
+) -> Result<Option<OAuthPending>, RepoError> {
+    let pending = OAuthPending {
+        state_hash: row.text("state_hash")?,
+        document_id: row.id("document_id")?,
+        request: row.text("request")?,
+        pkce_verifier: row.text("pkce_verifier")?,
+        nonce: row.text("nonce")?,
+        expires_at: row.time("expires_at")?,
+    };
+    Ok((pending.expires_at > now).then_some(pending))
 }
 
 /// One `challenge_failures` row.

@@ -4,7 +4,8 @@
 //! - [`ids`]: typed identifiers (`DocumentId`, `PlaceholderId`, `ProducerId`, `ObjectKey`):
 //!   128 random bits as 22 characters of unpadded base64url, built only through `random`/`parse`.
 //! - [`model`]: the records the services keep (producers, login sessions, vault objects,
-//!   documents, the gateway's view of a document, its access log and its brute-force locks).
+//!   documents, the gateway's view of a document, its access log, its brute-force locks and its
+//!   pending OAuth / OpenID sign-ins).
 //! - [`repo`]: the one [`Repository`] trait every service talks to.
 //! - [`sqlite`] and [`postgres`]: one implementation per database, each with its own migrations
 //!   (`migrations/sqlite`, `migrations/postgres`). A single conformance suite (`tests/conformance/`)
@@ -13,7 +14,7 @@
 //!   private `codec` module (`gateway_codec` for the gateway's tables, including the lock
 //!   rules), so only the SQL text differs between the two. Each dialect's `mod.rs` holds the
 //!   trait impl; the SQL of each area lives in a submodule beside it (`accounts`, `documents`,
-//!   `vault`, `gateway`, `migrations`).
+//!   `vault`, `gateway`, `oauth`, `migrations`).
 //! - [`testing`]: helpers for tests that need a PostgreSQL database of their own.
 //!
 //! Times are stored as integer milliseconds since the Unix epoch in both databases, so the two
@@ -32,6 +33,6 @@ pub mod testing;
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
 pub use model::{
     ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
-    ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
+    OAuthPending, ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
 };
 pub use repo::{RepoError, Repository, connect};

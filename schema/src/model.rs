@@ -156,3 +156,56 @@ pub enum ChallengeLock {
     /// The hard cap was reached: only the producer's reset opens it.
     UntilReset,
 }
+
+/// A sign-in under way at an OAuth / OpenID provider: written when the gateway sends the viewer
+/// to the provider, taken (deleted) once by the callback, so a `state` works once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthPending {
+    /// Lowercase hex SHA-256 of the `state` value (the state itself is only in the viewer's
+    /// cookie and in the provider's redirect).
+    pub state_hash: String,
+    pub document_id: DocumentId,
+    /// The document request to return to: path and query as the viewer sent it.
+    pub request: String,
+    /// The PKCE code verifier (secret until the token exchange).
+    pub pkce_verifier: String,
+    /// The OpenID `nonce` sent with the authorization request.
+    pub nonce: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Redacts the request (its query may carry a sealed link), the PKCE verifier and the nonce, so
+/// a logged or panicking `OAuthPending` leaks nothing that helps finish the sign-in.
+impl std::fmt::Debug for OAuthPending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthPending")
+            .field("state_hash", &self.state_hash)
+            .field("document_id", &self.document_id)
+            .field("request", &"<redacted>")
+            .field("pkce_verifier", &"<redacted>")
+            .field("nonce", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth_pending_debug_redacts_the_secrets() {
+        let pending = OAuthPending {
+            state_hash: "ab12".to_owned(),
+            document_id: DocumentId::random(),
+            request: "/d/secret-request".to_owned(),
+            pkce_verifier: "secret-verifier".to_owned(),
+            nonce: "secret-nonce".to_owned(),
+            expires_at: DateTime::UNIX_EPOCH,
+        };
+        let shown = format!("{pending:?}");
+        assert!(shown.contains("ab12"), "{shown}");
+        assert!(shown.contains(pending.document_id.as_str()), "{shown}");
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+}

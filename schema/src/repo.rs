@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
     ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
-    ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
+    OAuthPending, ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -243,6 +243,20 @@ pub trait Repository: Send + Sync + 'static {
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<u32, RepoError>;
+
+    /// Stores a pending sign-in, and deletes pending sign-ins that expired before `now`.
+    async fn insert_oauth_pending(
+        &self,
+        pending: &OAuthPending,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+    /// Deletes and returns the pending sign-in with this state hash, atomically (of two callbacks
+    /// racing with the same state exactly one gets it). An expired one is deleted and `None`.
+    async fn take_oauth_pending(
+        &self,
+        state_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OAuthPending>, RepoError>;
 }
 
 /// Opens (creating if needed) the database named by `url` and applies its migrations.

@@ -4,6 +4,7 @@ mod accounts;
 mod documents;
 mod gateway;
 mod migrations;
+mod oauth;
 mod vault;
 
 use async_trait::async_trait;
@@ -14,7 +15,7 @@ use crate::codec::{self, db_error, document_columns, millis, object_columns};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
     ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
-    ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
+    OAuthPending, ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
 };
 use crate::repo::{RepoError, Repository};
 
@@ -390,5 +391,21 @@ impl Repository for PgRepository {
         window: chrono::Duration,
     ) -> Result<u32, RepoError> {
         self.select_address_failures(address, now, window).await
+    }
+
+    async fn insert_oauth_pending(
+        &self,
+        pending: &OAuthPending,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        self.add_oauth_pending(pending, now).await
+    }
+
+    async fn take_oauth_pending(
+        &self,
+        state_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OAuthPending>, RepoError> {
+        self.delete_oauth_pending(state_hash, now).await
     }
 }

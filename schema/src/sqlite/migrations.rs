@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "large_columns_last",
         include_str!("../../migrations/sqlite/0004_large_columns_last.sql"),
     ),
+    (
+        5,
+        "oauth",
+        include_str!("../../migrations/sqlite/0005_oauth.sql"),
+    ),
 ];
 
 impl SqliteRepository {

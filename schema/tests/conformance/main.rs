@@ -34,6 +34,7 @@ mod documents;
 mod fixtures;
 mod gateway;
 mod lockout;
+mod oauth;
 mod objects;
 mod producers;
 mod sessions;
