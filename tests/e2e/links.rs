@@ -11,6 +11,7 @@ use crate::updates::{id_of, literal_challenge};
 on_both_databases!(
     records_audience_gets_one_link_per_record_in_order,
     viewers_entries_must_be_exactly_the_viewer_token,
+    many_entries_match_many_records,
     octet_stream_and_tokenless_audiences,
     bodies_are_bounded_and_must_be_json,
     tokens_too_long_to_seal_are_refused,
@@ -215,6 +216,41 @@ async fn viewers_entries_must_be_exactly_the_viewer_token(db: Db) {
     assert!(
         !problem.to_string().contains("4154445599"),
         "no value in the problem: {problem}"
+    );
+}
+
+async fn many_entries_match_many_records(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let auth = app.login().await;
+    let records: Vec<Value> = (0..5000)
+        .map(|i| json!({"code": format!("{}", i % 2500), "name": format!("viewer {i}")}))
+        .collect();
+    let audience =
+        json!({"type": "records", "viewerToken": "{?code}", "data": {"records": records}});
+    let record = upload_with(&app, &auth, Some(audience)).await;
+    let entries: Vec<Value> = (0..2500)
+        .rev()
+        .map(|i| json!({"code": format!("{i}")}))
+        .collect();
+    let started = std::time::Instant::now();
+    let response = post_links(
+        &app,
+        &auth,
+        &id_of(&record),
+        Some(json!({"viewers": entries})),
+    )
+    .await;
+    let links = links_of(response).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let indexes: Vec<u64> = links
+        .iter()
+        .map(|l| l["record"].as_u64().unwrap())
+        .collect();
+    let expected: Vec<u64> = (0..2500).rev().collect();
+    assert_eq!(indexes, expected, "the first record with the values");
+    assert_eq!(
+        open(&app, &record, &links[0]).viewer_token,
+        token(&[("code", "2499")])
     );
 }
 

@@ -4,7 +4,7 @@
 //! Problem details never repeat a value the producer sent (values are personal data); they
 //! name the entry and field at fault (`viewers[2].telephone`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use schema::objects::{Audience, Records, Syntax, Template, is_varname};
 use serde_json::{Map, Value};
@@ -28,6 +28,9 @@ enum Shape<'a> {
     Records {
         variables: &'a [String],
         records: &'a Records,
+        /// Each record's token values → the first record with them, so matching 10,000
+        /// entries against as many records stays linear.
+        index: HashMap<Vec<&'a str>, usize>,
     },
     /// An `octet-stream` audience: any fields (the spec leaves its token unchecked), sealed in
     /// the order of the token template's variables, then by name.
@@ -42,10 +45,19 @@ impl<'a> Shape<'a> {
             Some(Audience::Records {
                 viewer_token: Some(token),
                 records,
-            }) => Shape::Records {
-                variables: token.variables(),
-                records,
-            },
+            }) => {
+                let variables = token.variables();
+                let mut index = HashMap::with_capacity(records.len());
+                for (at, record) in records.iter().enumerate() {
+                    let values = variables.iter().map(|name| record.get(name).unwrap_or(""));
+                    index.entry(values.collect()).or_insert(at);
+                }
+                Shape::Records {
+                    variables,
+                    records,
+                    index,
+                }
+            }
             Some(Audience::OctetStream { viewer_token, .. }) => Shape::Open {
                 order: viewer_token
                     .as_deref()
@@ -65,7 +77,9 @@ impl<'a> Shape<'a> {
 /// record order; otherwise one empty token.
 pub fn every_record(audience: Option<&Audience>) -> Vec<Token> {
     match Shape::of(audience) {
-        Shape::Records { variables, records } => records
+        Shape::Records {
+            variables, records, ..
+        } => records
             .iter()
             .enumerate()
             .map(|(index, record)| Token {
@@ -140,7 +154,9 @@ fn strings<'v>(
 
 fn token(shape: &Shape<'_>, fields: BTreeMap<&str, &str>, at: &str) -> Result<Token, ApiError> {
     match shape {
-        Shape::Records { variables, records } => {
+        Shape::Records {
+            variables, index, ..
+        } => {
             if let Some(extra) = fields
                 .keys()
                 .find(|name| !variables.iter().any(|v| v == *name))
@@ -160,16 +176,16 @@ fn token(shape: &Shape<'_>, fields: BTreeMap<&str, &str>, at: &str) -> Result<To
                 })?;
                 wanted.push((name.as_str(), *value));
             }
-            let (index, _) = records
-                .matching(&wanted)
-                .next()
+            let values: Vec<&str> = wanted.iter().map(|(_, value)| *value).collect();
+            let record = *index
+                .get(&values)
                 .ok_or_else(|| ApiError::invalid(at, "matches no audience record"))?;
             Ok(Token {
                 fields: wanted
                     .into_iter()
                     .map(|(name, value)| (name.to_owned(), value.to_owned()))
                     .collect(),
-                record: Some(index),
+                record: Some(record),
             })
         }
         Shape::Open { order } => {
