@@ -79,6 +79,7 @@ impl Instance {
             settings,
             repo.clone(),
             gateway_key,
+            &public_url(&settings.gateway.public_url, gateway_addr),
             public_url(&settings.vault.public_url, vault_addr),
         )?;
         let gateway_audit = gateway::AuditLog::spawn(repo.clone());

@@ -7,6 +7,19 @@ use actix_web::{HttpResponse, ResponseError};
 
 use crate::pages;
 
+/// How an OAuth sign-in ended without a session; each has its own page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInFailure {
+    /// No, an expired, a foreign or an already used `state` (400).
+    Expired,
+    /// The viewer declined at the provider (403).
+    Denied,
+    /// The provider refused the code, or its answer did not verify (403).
+    Refused,
+    /// The signed-in identity is not the viewer the link was for (403).
+    Mismatch,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     /// Unknown, replaced, expired or deleted placeholder, or a junk or tampered seal: nothing
@@ -21,8 +34,10 @@ pub enum GatewayError {
     BadRequest,
     #[error("too many failed challenges")]
     Locked { retry_after_secs: i64 },
-    #[error("this challenge type is not supported yet")]
-    Unsupported,
+    #[error("the OAuth provider could not be used")]
+    ProviderUnavailable,
+    #[error("OAuth sign-in refused: {0:?}")]
+    SignIn(SignInFailure),
     #[error("internal failure")]
     Internal(#[source] anyhow::Error),
 }
@@ -41,7 +56,9 @@ impl ResponseError for GatewayError {
             GatewayError::Challenge { .. } => StatusCode::UNAUTHORIZED,
             GatewayError::BadRequest => StatusCode::BAD_REQUEST,
             GatewayError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-            GatewayError::Unsupported => StatusCode::NOT_IMPLEMENTED,
+            GatewayError::ProviderUnavailable => StatusCode::BAD_GATEWAY,
+            GatewayError::SignIn(SignInFailure::Expired) => StatusCode::BAD_REQUEST,
+            GatewayError::SignIn(_) => StatusCode::FORBIDDEN,
             GatewayError::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -51,7 +68,11 @@ impl ResponseError for GatewayError {
         if let GatewayError::Internal(error) = self {
             tracing::error!(error = %format!("{error:#}"), "gateway request failed");
         }
-        let mut response = pages::respond(status, pages::problem(status), None);
+        let page = match self {
+            GatewayError::SignIn(failure) => pages::sign_in_problem(*failure),
+            _ => pages::problem(status),
+        };
+        let mut response = pages::respond(status, page, None);
         let headers = response.headers_mut();
         match self {
             GatewayError::Challenge { www_authenticate } => {

@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`routes`]: the URL space; [`request`]: the document request from placeholder to handle.
 //! - [`audience`]: which record a viewer token selects (an index per document version).
-//! - [`challenge`]: HTTP Basic and Digest (RFC 7617, RFC 7616).
+//! - [`challenge`]: HTTP Basic and Digest (RFC 7617, RFC 7616); [`oauth`]: the OAuth challenge.
 //! - [`limits`]: brute-force limits, kept in the database.
 //! - [`pages`]: the HTML pages and their headers; [`error`]: refusals as pages.
 //! - [`access_log`]: one record per request, committed before the response leaves (fail closed).
@@ -15,6 +15,7 @@ pub mod audience;
 pub mod challenge;
 pub mod error;
 pub mod limits;
+pub mod oauth;
 pub mod pages;
 pub mod request;
 pub mod routes;

@@ -32,10 +32,12 @@ async fn run() -> anyhow::Result<()> {
     let key = SigningKey::load_or_create(&settings.data_dir.join(GATEWAY_KEY_FILE))
         .context("loading the gateway's handle-signing key")?;
     let vault_root = public_url(&settings.vault.public_url, settings.vault.addr);
-    let service = gateway::startup::service(&settings, repo.clone(), key, vault_root)?;
-    let audit = gateway::AuditLog::spawn(repo);
     let listener = TcpListener::bind(settings.gateway.addr)
         .with_context(|| format!("binding {}", settings.gateway.addr))?;
+    let gateway_root = public_url(&settings.gateway.public_url, listener.local_addr()?);
+    let service =
+        gateway::startup::service(&settings, repo.clone(), key, &gateway_root, vault_root)?;
+    let audit = gateway::AuditLog::spawn(repo);
     println!("Gateway: http://{}", listener.local_addr()?);
     let server = gateway::build(service, audit, listener, settings.workers)?;
     let handle = server.handle();

@@ -98,9 +98,9 @@ pub fn problem(status: StatusCode) -> Markup {
             "Too many attempts",
             "There were too many failed attempts to sign in for this document. Wait before trying again; the sender can also unlock it.",
         ),
-        501 => (
-            "Not available",
-            "This kind of sign-in is not available yet on this gateway.",
+        502 => (
+            "Sign-in service unavailable",
+            "The service you sign in with did not answer in time. Please try again in a few minutes.",
         ),
         503 => (
             "Temporarily unavailable",
@@ -119,6 +119,30 @@ pub fn problem(status: StatusCode) -> Markup {
             p.small { "Status " (status.as_u16()) }
         },
     )
+}
+
+/// The page of an OAuth sign-in that ended without access.
+pub fn sign_in_problem(failure: crate::error::SignInFailure) -> Markup {
+    use crate::error::SignInFailure;
+    let (title, text) = match failure {
+        SignInFailure::Expired => (
+            "Sign-in expired",
+            "This sign-in has expired, was already used, or was started in another browser. Open the link from your message again.",
+        ),
+        SignInFailure::Denied => (
+            "Access not granted",
+            "You did not allow the sign-in, so the document cannot be shown. Open the link from your message again if you change your mind.",
+        ),
+        SignInFailure::Refused => (
+            "Sign-in failed",
+            "The sign-in could not be confirmed with the service you signed in with. Open the link from your message again.",
+        ),
+        SignInFailure::Mismatch => (
+            "Not the intended viewer",
+            "You signed in as someone other than the person this link was sent to. Sign in with the account the sender knows you by.",
+        ),
+    };
+    layout(title, html! { h1 { (title) } p { (text) } })
 }
 
 /// Sets the headers every gateway page carries.

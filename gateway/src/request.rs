@@ -14,6 +14,7 @@ use crate::access_log::Facts;
 use crate::audience::{AudienceError, Viewer};
 use crate::challenge::{AuthRequest, Outcome, basic, check_http_auth, digest};
 use crate::error::GatewayError;
+use crate::oauth;
 use crate::pages;
 
 /// Longest query string read, and most parameters taken from it.
@@ -83,7 +84,23 @@ pub async fn document_request(
             )
             .await?;
         }
-        Some(Challenge::OAuth { .. }) => return Err(GatewayError::Unsupported),
+        Some(Challenge::OAuth {
+            provider,
+            consumer,
+            access,
+            scope,
+            identity_match,
+        }) if !oauth::has_session(&service.oauth, &request, &document, &viewer, now) => {
+            let challenge = oauth::OAuthChallenge {
+                provider,
+                consumer,
+                access,
+                scope: scope.as_deref(),
+                identity_match: identity_match.as_ref(),
+            };
+            return oauth::start(&service, &request, &document, &viewer, &challenge, now).await;
+        }
+        Some(Challenge::OAuth { .. }) => {}
     }
     let handle_url = mint_handle(&service, &document, &viewer, now);
     if accepts_html(request.headers()) {
@@ -103,7 +120,7 @@ pub async fn document_request(
         .finish())
 }
 
-async fn find_viewer(
+pub(crate) async fn find_viewer(
     service: &GatewayService,
     document: &ViewerDocument,
     query: &str,

@@ -19,6 +19,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
+            web::resource("/oauth/callback")
+                .route(web::get().to(crate::oauth::callback))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
             web::resource("/{placeholder}")
                 .route(web::get().to(document_request))
                 .route(web::head().to(document_request))

@@ -12,10 +12,13 @@ use crate::audience::AudienceCache;
 use crate::challenge::ReplayGuard;
 use crate::challenge::digest::NonceKey;
 use crate::limits::Limiter;
+use crate::oauth::OAuth;
 
 /// The message whose (deterministic) Ed25519 signature keys the Digest nonces: every gateway
 /// holding the handle-signing key derives the same nonce key, and no other file is needed.
 const NONCE_KEY_LABEL: &[u8] = b"sealpost gateway digest nonce key v1";
+/// Likewise for the HMAC key of the OAuth state and session cookies.
+const COOKIE_KEY_LABEL: &[u8] = b"sealpost gateway cookie key v1";
 
 pub struct GatewayService {
     pub repo: Arc<dyn Repository>,
@@ -28,6 +31,7 @@ pub struct GatewayService {
     pub audiences: AudienceCache,
     pub limiter: Limiter,
     pub handle_ttl: chrono::Duration,
+    pub oauth: OAuth,
 }
 
 impl GatewayService {
@@ -36,9 +40,11 @@ impl GatewayService {
         repo: Arc<dyn Repository>,
         handle_key: SigningKey,
         seals: SealKeys,
+        gateway_root: &str,
         vault_root: String,
     ) -> Self {
         let nonce_secret = zeroize::Zeroizing::new(handle_key.sign(NONCE_KEY_LABEL));
+        let cookie_secret = zeroize::Zeroizing::new(handle_key.sign(COOKIE_KEY_LABEL));
         let nonce_secs = i64::try_from(settings.digest_nonce_secs.max(1)).unwrap_or(300);
         let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
         Self {
@@ -59,6 +65,13 @@ impl GatewayService {
                 per_address: settings.address_failures_per_hour.max(1),
             },
             handle_ttl: secs(settings.handle_ttl_secs.max(1)),
+            oauth: OAuth::new(
+                gateway_root,
+                &cookie_secret,
+                settings.oauth_max_session_secs,
+                settings.oauth_state_secs,
+                settings.oauth_timeout_secs,
+            ),
         }
     }
 }

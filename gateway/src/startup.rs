@@ -11,11 +11,13 @@ use shared::sealed::{SEAL_KEYS_FILE, SealKeys};
 use crate::GatewayService;
 
 /// The gateway's state: `handle_key` signs handles (the vault trusts its public half), the seal
-/// keys in the data directory open sealed links, `vault_root` is the vault's public URL.
+/// keys in the data directory open sealed links, `gateway_root` and `vault_root` are the public
+/// URLs of the gateway (for the OAuth redirect URI) and of the vault (for handle links).
 pub fn service(
     settings: &Settings,
     repo: Arc<dyn Repository>,
     handle_key: SigningKey,
+    gateway_root: &str,
     vault_root: String,
 ) -> anyhow::Result<Arc<GatewayService>> {
     let seals = SealKeys::load_or_create(&settings.data_dir.join(SEAL_KEYS_FILE))
@@ -25,6 +27,7 @@ pub fn service(
         repo,
         handle_key,
         seals,
+        gateway_root,
         vault_root,
     )))
 }

@@ -78,6 +78,13 @@ pub struct GatewaySettings {
     /// Audience records kept indexed in memory, over all documents (least recently used
     /// audiences are dropped first and rebuilt on demand).
     pub audience_cache_records: u64,
+    /// Longest OAuth session (a viewer's handles without another dance), whatever the access
+    /// token's own lifetime; never past the document's expiration either.
+    pub oauth_max_session_secs: u64,
+    /// How long a viewer has to finish signing in at the provider.
+    pub oauth_state_secs: u64,
+    /// Timeout of each request to a provider (discovery, keys, token exchange).
+    pub oauth_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -177,6 +184,9 @@ impl Settings {
             .set_default("gateway.hard_cap_failures", 50)?
             .set_default("gateway.address_failures_per_hour", 100)?
             .set_default("gateway.audience_cache_records", 2_000_000)?
+            .set_default("gateway.oauth_max_session_secs", 3600)?
+            .set_default("gateway.oauth_state_secs", 600)?
+            .set_default("gateway.oauth_timeout_secs", 10)?
             .set_default("vault.addr", "127.0.0.1:8082")?
             .set_default("vault.public_url", "")?
             .set_default("vault.store_url", "")?

@@ -16,6 +16,7 @@ mod hostile;
 mod internal;
 mod links;
 mod login;
+mod oauth;
 mod rotation;
 mod shredding;
 mod storage;

@@ -9,7 +9,6 @@ on_both_databases!(
     basic_literal_user_pass_needs_both,
     basic_field_takes_the_viewers_record,
     digest_challenge_offers_sha256_then_md5,
-    oauth_is_not_served_yet,
 );
 
 async fn challenge_header(response: &reqwest::Response) -> Vec<String> {
@@ -147,20 +146,4 @@ async fn digest_challenge_offers_sha256_then_md5(db: Db) {
     assert_eq!(offers.len(), 2, "{offers:?}");
     assert!(offers[0].starts_with("Digest realm=\"Reports\", qop=\"auth\", algorithm=SHA-256"));
     assert!(offers[1].contains("algorithm=MD5"));
-}
-
-async fn oauth_is_not_served_yet(db: Db) {
-    let app = TestApp::spawn(db).await;
-    let token = app.login().await;
-    let challenge = serde_json::json!({"type": "OAuth", "data": {
-        "provider": {"href": "https://id.example.org"},
-        "consumer": {"type": "literal", "value": "client"},
-        "access": {"type": "literal", "value": "secret"}}});
-    let doc = create(&app, &token, b"o", &[("challenge", challenge)]).await;
-    let response = no_redirects()
-        .get(format!("{}/{}", app.gateway, doc.placeholder))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 501);
 }
