@@ -284,3 +284,76 @@ fn check_identity(
         Err("the signed-in identity is not the viewer's")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use schema::objects::challenge::IdentityMatch;
+    use serde_json::json;
+
+    fn record() -> schema::objects::Record {
+        let audience =
+            schema::objects::parse_audience(&json!({"type": "records", "viewerToken": "{?v}",
+            "data": {"records": [{"v": "1", "email_address": "Ann@Example.com", "staff": "42"}]}}))
+            .unwrap();
+        audience.records().unwrap().get(0).unwrap().clone()
+    }
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn email_must_be_verified_and_equal() {
+        let wanted = IdentityMatch {
+            claim: "email".into(),
+            field: "email_address".into(),
+        };
+        let record = record();
+        let ok = claims(json!({"email": "ann@example.com", "email_verified": true}));
+        assert!(check_identity(&ok, &wanted, Some(&record)).is_ok());
+        let unverified = claims(json!({"email": "ann@example.com", "email_verified": false}));
+        assert!(check_identity(&unverified, &wanted, Some(&record)).is_err());
+        let missing = claims(json!({"email": "ann@example.com"}));
+        assert!(check_identity(&missing, &wanted, Some(&record)).is_err());
+        let other = claims(json!({"email": "bob@example.com", "email_verified": true}));
+        assert!(check_identity(&other, &wanted, Some(&record)).is_err());
+        assert!(check_identity(&ok, &wanted, None).is_err());
+    }
+
+    #[test]
+    fn other_claims_compare_exactly() {
+        let wanted = IdentityMatch {
+            claim: "employee_id".into(),
+            field: "staff".into(),
+        };
+        let record = record();
+        assert!(
+            check_identity(
+                &claims(json!({"employee_id": "42"})),
+                &wanted,
+                Some(&record)
+            )
+            .is_ok()
+        );
+        assert!(
+            check_identity(&claims(json!({"employee_id": 42})), &wanted, Some(&record)).is_err()
+        );
+        assert!(
+            check_identity(
+                &claims(json!({"employee_id": "420"})),
+                &wanted,
+                Some(&record)
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn callback_parameters_given_twice_are_not_an_answer() {
+        let parsed = answer("state=a&state=b&code=c");
+        assert_eq!(parsed.state.as_deref(), Some(""));
+        assert_eq!(parsed.code.as_deref(), Some("c"));
+    }
+}
