@@ -15,6 +15,7 @@ on_both_databases!(
     curl_basic_and_digest,
     python_requests_basic_and_digest,
     digest_stale_nonce_wrong_uri_and_replayed_counter,
+    curl_sees_every_refusal_and_the_lock,
 );
 
 /// `curl` with `args`, returning (status, redirect URL).
@@ -85,6 +86,43 @@ async fn curl_basic_and_digest(db: Db) {
         .await
         .unwrap();
     assert_eq!(bytes.as_ref(), b"curl digest");
+}
+
+async fn curl_sees_every_refusal_and_the_lock(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let doc = create(
+        &app,
+        &token,
+        b"curl refusals",
+        &[
+            ("audience", audience()),
+            ("challenge", basic(field("code"))),
+        ],
+    )
+    .await;
+    let gateway = app.gateway.clone();
+    let (unknown, stranger, harry_url) = (
+        format!("{gateway}/AAAAAAAAAAAAAAAAAAAAAA"),
+        format!("{gateway}/{}?telephone=1&first_name=x", doc.placeholder),
+        harry(&app, &doc),
+    );
+    let results = tokio::task::spawn_blocking(move || {
+        let mut results = vec![
+            curl(&[&unknown]),
+            curl(&["-u", "x:tiger", &stranger]),
+            curl(&[&harry_url]),
+        ];
+        for _ in 0..5 {
+            results.push(curl(&["--basic", "-u", "harry:wrong", &harry_url]));
+        }
+        results.push(curl(&["--basic", "-u", "harry:tiger", &harry_url]));
+        results
+    })
+    .await
+    .unwrap();
+    let statuses: Vec<u16> = results.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses, [404, 403, 401, 401, 401, 401, 401, 429, 429]);
 }
 
 fn python_requests(scheme: &str, url: &str, user: &str, password: &str) -> Value {
