@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Document requests through the gateway against an actix-web "hello world", in one run on one
+# machine (issue 5's figures):
+#   - a fresh `sealpost up` (embedded SQLite, default workers) seeded through the API with DOCS
+#     small documents without audience (examples/seed_documents.rs, 32 uploads in flight), then
+#     one document with a 10,000-record audience and one with a 10-record audience (viewer
+#     token `{?email}`, no challenge);
+#   - examples/hello_actix.rs (same actix-web, default workers, one route "Hello world!");
+#   - `wrk -t2 -c32 -d$DURATION --latency` on each target, RUNS interleaved rounds (hello,
+#     10,000-record audience, 10-record audience, no audience), medians of requests/s and p99.
+# Every gateway request answers 303 to a fresh handle `{vault}/h/…` (wrk does not follow it) and
+# commits a gateway access-log row first; the script checks one answer with curl and compares
+# the rows added to `gateway_log` with the requests wrk reported.
+#
+#   bench/gateway_requests.sh          # RUNS=3 DOCS=100000 DURATION=20s
+# wrk and the servers share the machine's cores. Needs wrk, curl and python3 (wrk is installed
+# with apt-get when missing, as root or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+DOCS=${DOCS:-100000}
+DURATION=${DURATION:-20s}
+WRK=(wrk -t2 -c32 "-d$DURATION" --latency)
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v wrk >/dev/null; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+cargo build --release --quiet --bin sealpost --example seed_documents --example hello_actix
+WORK=$(mktemp -d /tmp/sealpost-gbench.XXXXXX)
+PID= HELLO_PID=
+cleanup() {
+  [ -n "$PID" ] && kill "$PID" 2>/dev/null
+  [ -n "$HELLO_PID" ] && kill "$HELLO_PID" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo);" \
+  "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+target/release/sealpost up --data-dir "$WORK/data" --api-addr 127.0.0.1:0 \
+  --gateway-addr 127.0.0.1:0 --vault-addr 127.0.0.1:0 >"$WORK/out.log" 2>"$WORK/err.log" &
+PID=$!
+for _ in $(seq 100); do grep -q '^Vault:' "$WORK/out.log" && break; sleep 0.1; done
+API=$(sed -n 's/^API server: *//p' "$WORK/out.log")
+
+seed_start=$(date +%s.%N)
+target/release/examples/seed_documents --api "$API" --key "$WORK/data/producer-default.pem" \
+  --count "$DOCS" --concurrency 32 --audience 10000 --audience 10 >"$WORK/seeded"
+seed_end=$(date +%s.%N)
+SEED_SECS=$(python3 -c "print(f'{$seed_end - $seed_start:.0f}')")
+URL_10K=$(awk '$1=="audience" && $2=="10000" {print $3}' "$WORK/seeded")
+URL_10=$(awk '$1=="audience" && $2=="10" {print $3}' "$WORK/seeded")
+URL_OPEN=$(awk '$1=="open" {print $2}' "$WORK/seeded")
+DB_DOCS=$(python3 -c "
+import sqlite3; db = sqlite3.connect('file:$WORK/data/sealpost.db?mode=ro', uri=True)
+print(db.execute('select count(*) from documents').fetchone()[0])")
+echo "seeded $DB_DOCS documents through the API in ${SEED_SECS} s"
+
+target/release/examples/hello_actix 127.0.0.1:0 >"$WORK/hello.log" 2>&1 &
+HELLO_PID=$!
+for _ in $(seq 100); do grep -q '^Hello:' "$WORK/hello.log" && break; sleep 0.1; done
+URL_HELLO="$(sed -n 's/^Hello: *//p' "$WORK/hello.log")/"
+[ "$(curl -s "$URL_HELLO")" = "Hello world!" ] || { echo "hello_actix does not answer" >&2; exit 1; }
+
+# One check per gateway URL: 303, Location at the vault's /h/, no body.
+for url in "$URL_10K" "$URL_10" "$URL_OPEN"; do
+  read -r code location < <(curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "$url")
+  case "$code $location" in
+    "303 "*/h/*) echo "check: $url → $code ${location%%/h/*}/h/…(${#location} chars)" ;;
+    *) echo "unexpected answer for $url: $code $location" >&2; exit 1 ;;
+  esac
+done
+
+log_rows() {
+  python3 -c "
+import sqlite3; db = sqlite3.connect('file:$WORK/data/sealpost.db?mode=ro', uri=True)
+print(db.execute('select count(*) from gateway_log').fetchone()[0])"
+}
+# cpu_ticks PID: user + system clock ticks the process used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+TARGETS=(hello aud10k aud10 open)
+declare -A URL=([hello]=$URL_HELLO [aud10k]=$URL_10K [aud10]=$URL_10 [open]=$URL_OPEN)
+declare -A SERVER=([hello]=$HELLO_PID [aud10k]=$PID [aud10]=$PID [open]=$PID)
+
+# Warm-up, untimed: connections, the audience indexes, SQLite's page cache.
+for t in "${TARGETS[@]}"; do wrk -t2 -c32 -d3s "${URL[$t]}" >/dev/null; done
+
+rows_before=$(log_rows)
+for run in $(seq "$RUNS"); do
+  line="run $run:"
+  for t in "${TARGETS[@]}"; do
+    c0=$(cpu_ticks "${SERVER[$t]}")
+    "${WRK[@]}" "${URL[$t]}" >"$WORK/wrk-$t-$run.txt"
+    c1=$(cpu_ticks "${SERVER[$t]}")
+    echo "$((c1 - c0))" >"$WORK/cpu-$t-$run.txt"
+    if grep -qE 'Non-2xx|Socket errors' "$WORK/wrk-$t-$run.txt"; then
+      echo "errors in run $run of $t:" >&2; cat "$WORK/wrk-$t-$run.txt" >&2; exit 1
+    fi
+    line+=" $t $(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$WORK/wrk-$t-$run.txt") req/s"
+  done
+  echo "$line"
+done
+rows_after=$(log_rows)
+
+python3 - "$WORK" "$RUNS" "$(getconf CLK_TCK)" "$((rows_after - rows_before))" "$DB_DOCS" "$SEED_SECS" <<'PY'
+import re, statistics, sys
+
+work, runs, tck, rows, docs, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+targets = ["hello", "aud10k", "aud10", "open"]
+names = {
+    "hello": "actix-web hello world",
+    "aud10k": "gateway, 10,000-record audience",
+    "aud10": "gateway, 10-record audience",
+    "open": "gateway, no audience",
+}
+unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+def parse(t, run):
+    text = open(f"{work}/wrk-{t}-{run}.txt").read()
+    rps = float(re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M).group(1))
+    value, u = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
+    requests = int(re.search(r"^\s+(\d+) requests in", text, re.M).group(1))
+    ticks = int(open(f"{work}/cpu-{t}-{run}.txt").read())
+    return {"rps": rps, "p99": float(value) * unit[u], "requests": requests,
+            "cpu_us": ticks / tck * 1e6 / requests}
+
+data = {t: [parse(t, r) for r in range(1, runs + 1)] for t in targets}
+med = {t: {k: statistics.median(d[k] for d in data[t]) for k in ("rps", "p99", "cpu_us")} for t in targets}
+cell = lambda d: f"{d['rps']:,.0f} req/s, p99 {d['p99']:.2f} ms"
+
+print()
+print("| run | " + " | ".join(names[t] for t in targets) + " |")
+print("| --- |" + " --- |" * len(targets))
+for r in range(runs):
+    print(f"| {r + 1} | " + " | ".join(cell(data[t][r]) for t in targets) + " |")
+print("| **median** | " + " | ".join(f"**{cell(med[t])}**" for t in targets) + " |")
+print("| server CPU per request (median) | " + " | ".join(f"{med[t]['cpu_us']:.0f} µs" for t in targets) + " |")
+print()
+print(f"ratio gateway (10,000-record audience) / hello world, requests/s: {med['aud10k']['rps'] / med['hello']['rps']:.3f} (aim >= 0.25)")
+print(f"ratio 10-record / 10,000-record audience, requests/s: {med['aud10']['rps'] / med['aud10k']['rps']:.3f} (aim within 0.90-1.10)")
+print(f"ratio no audience / 10,000-record audience, requests/s: {med['open']['rps'] / med['aud10k']['rps']:.3f}")
+gateway_requests = sum(d["requests"] for t in targets if t != "hello" for d in data[t])
+print(f"gateway_log rows added during the timed runs: {rows}; gateway requests wrk reported: {gateway_requests} "
+      f"(difference {rows - gateway_requests}: requests answered after wrk stopped counting)")
+if rows < gateway_requests:
+    print("FEWER LOG ROWS THAN ANSWERED REQUESTS", file=sys.stderr)
+    sys.exit(1)
+print(f"instance: {docs} documents, seeded through the API in {seed} s")
+PY
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
