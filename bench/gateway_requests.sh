@@ -83,7 +83,10 @@ print(db.execute('select count(*) from gateway_log').fetchone()[0])"
 }
 # cpu_ticks PID: user + system clock ticks the process used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# machine_ticks: busy and total clock ticks of all cores so far (/proc/stat).
+machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 
+TIMEFORMAT='%3U %3S'
 TARGETS=(hello aud10k aud10 open)
 declare -A URL=([hello]=$URL_HELLO [aud10k]=$URL_10K [aud10]=$URL_10 [open]=$URL_OPEN)
 declare -A SERVER=([hello]=$HELLO_PID [aud10k]=$PID [aud10]=$PID [open]=$PID)
@@ -96,9 +99,13 @@ for run in $(seq "$RUNS"); do
   line="run $run:"
   for t in "${TARGETS[@]}"; do
     c0=$(cpu_ticks "${SERVER[$t]}")
-    "${WRK[@]}" "${URL[$t]}" >"$WORK/wrk-$t-$run.txt"
+    read -r busy0 total0 < <(machine_ticks)
+    { time "${WRK[@]}" "${URL[$t]}" >"$WORK/wrk-$t-$run.txt"; } 2>"$WORK/wrk-time-$t-$run.txt"
+    read -r busy1 total1 < <(machine_ticks)
     c1=$(cpu_ticks "${SERVER[$t]}")
-    echo "$((c1 - c0))" >"$WORK/cpu-$t-$run.txt"
+    # server ticks, wrk's CPU seconds (user + system), machine busy and total ticks
+    echo "$((c1 - c0)) $(tail -1 "$WORK/wrk-time-$t-$run.txt") $((busy1 - busy0)) $((total1 - total0))" \
+      >"$WORK/cpu-$t-$run.txt"
     if grep -qE 'Non-2xx|Socket errors' "$WORK/wrk-$t-$run.txt"; then
       echo "errors in run $run of $t:" >&2; cat "$WORK/wrk-$t-$run.txt" >&2; exit 1
     fi
@@ -126,9 +133,12 @@ def parse(t, run):
     rps = float(re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M).group(1))
     value, u = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
     requests = int(re.search(r"^\s+(\d+) requests in", text, re.M).group(1))
-    ticks = int(open(f"{work}/cpu-{t}-{run}.txt").read())
+    server, wrk_user, wrk_sys, busy, total = open(f"{work}/cpu-{t}-{run}.txt").read().split()
+    server_s, wrk_s = int(server) / tck, float(wrk_user) + float(wrk_sys)
+    # Whatever else ran on the machine meanwhile, as a share of all its cores' time.
+    others = max(0.0, int(busy) / tck - server_s - wrk_s) / (int(total) / tck)
     return {"rps": rps, "p99": float(value) * unit[u], "requests": requests,
-            "cpu_us": ticks / tck * 1e6 / requests}
+            "cpu_us": server_s * 1e6 / requests, "others": others}
 
 data = {t: [parse(t, r) for r in range(1, runs + 1)] for t in targets}
 med = {t: {k: statistics.median(d[k] for d in data[t]) for k in ("rps", "p99", "cpu_us")} for t in targets}
@@ -141,6 +151,7 @@ for r in range(runs):
     print(f"| {r + 1} | " + " | ".join(cell(data[t][r]) for t in targets) + " |")
 print("| **median** | " + " | ".join(f"**{cell(med[t])}**" for t in targets) + " |")
 print("| server CPU per request (median) | " + " | ".join(f"{med[t]['cpu_us']:.0f} µs" for t in targets) + " |")
+print(f"| other processes' CPU during the run (max) | " + " | ".join(f"{max(d['others'] for d in data[t]):.1%}" for t in targets) + " |")
 print()
 print(f"ratio gateway (10,000-record audience) / hello world, requests/s: {med['aud10k']['rps'] / med['hello']['rps']:.3f} (aim >= 0.25)")
 print(f"ratio 10-record / 10,000-record audience, requests/s: {med['aud10']['rps'] / med['aud10k']['rps']:.3f} (aim within 0.90-1.10)")
