@@ -1,12 +1,10 @@
 //! What both dialects share for the gateway's tables (migrations 0003 and 0005): the row →
-//! record mapping, the numbering of log lines, the brute-force lock rules, the address windows
+//! record mapping, the gateway's log line, the brute-force lock rules, the address windows
 //! and when a pending OAuth sign-in counts as expired.
 //!
 //! The lock rules live here, in Rust, rather than in SQL: each dialect only counts the failure
 //! in one upsert (which holds the row's lock until the transaction ends) and then writes back
 //! what [`after_failure`] decided, so the two databases cannot disagree on when a pair locks.
-
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
@@ -77,42 +75,6 @@ pub(crate) fn log_fields(record: &GatewayLogRecord, hit: Option<i64>) -> String 
     let hit = hit.map_or_else(|| "-".to_owned(), |hit| hit.to_string());
     let producer = record.producer_id.as_ref().map_or("-", |id| id.as_str());
     format!("{}\t{hit}\t{producer}", record.head)
-}
-
-/// How many records of a batch name each document, by document id. The dialects advance the
-/// counters in this (id) order, so two batches naming the same documents lock the counter rows
-/// in the same order and cannot deadlock each other.
-pub(crate) fn hits_per_document(records: &[GatewayLogRecord]) -> BTreeMap<&str, i64> {
-    let mut counts = BTreeMap::new();
-    for id in records.iter().filter_map(|r| r.document_id.as_ref()) {
-        *counts.entry(id.as_str()).or_insert(0) += 1;
-    }
-    counts
-}
-
-/// Numbers the records in order, given each document's counter after the batch (`totals`)
-/// and how many of the batch's records name it (`counts`, from [`hits_per_document`]).
-pub(crate) fn number_records(
-    records: &[GatewayLogRecord],
-    counts: &BTreeMap<&str, i64>,
-    totals: &BTreeMap<&str, i64>,
-) -> Result<Vec<Option<i64>>, RepoError> {
-    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
-    for (&id, &count) in counts {
-        let total = totals
-            .get(id)
-            .ok_or_else(|| RepoError::Corrupt("gateway_hits: counter missing".to_owned()))?;
-        next.insert(id, total - count + 1);
-    }
-    Ok(records
-        .iter()
-        .map(|record| {
-            let slot = next.get_mut(record.document_id.as_ref()?.as_str())?;
-            let hit = *slot;
-            *slot += 1;
-            Some(hit)
-        })
-        .collect())
 }
 
 /// A taken `oauth_pending` row, `None` when it had expired at `now` (an expiry at `now` is
@@ -255,7 +217,6 @@ fn time(column: &str, ms: i64) -> Result<DateTime<Utc>, RepoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::DocumentId;
 
     fn policy() -> LockPolicy {
         LockPolicy::default()
@@ -277,29 +238,5 @@ mod tests {
         assert_eq!(address_window(at(25), ten), (20, 10));
         assert_eq!(address_window(at(-1), ten), (-10, 10));
         assert_eq!(address_window(at(7), chrono::Duration::zero()), (7, 1));
-    }
-
-    #[test]
-    fn records_are_numbered_per_document_in_order() {
-        let a = DocumentId::random();
-        let b = DocumentId::random();
-        let record = |doc: Option<&DocumentId>| GatewayLogRecord {
-            producer_id: None,
-            document_id: doc.cloned(),
-            time: DateTime::UNIX_EPOCH,
-            head: String::new(),
-        };
-        let records = [
-            record(Some(&a)),
-            record(None),
-            record(Some(&b)),
-            record(Some(&a)),
-        ];
-        let counts = hits_per_document(&records);
-        let totals = BTreeMap::from([(a.as_str(), 7), (b.as_str(), 1)]);
-        assert_eq!(
-            number_records(&records, &counts, &totals).ok(),
-            Some(vec![Some(6), None, Some(1), Some(7)])
-        );
     }
 }

@@ -7,22 +7,27 @@
 //!   documents, the gateway's view of a document, its access log, its brute-force locks and its
 //!   pending OAuth / OpenID sign-ins).
 //! - [`repo`]: the one [`Repository`] trait every service talks to.
+//! - [`audit`]: the hash-chain rule of the three audit logs (API, gateway, vault), for the
+//!   repository and for anyone verifying an export.
 //! - [`sqlite`] and [`postgres`]: one implementation per database, each with its own migrations
 //!   (`migrations/sqlite`, `migrations/postgres`). A single conformance suite (`tests/conformance/`)
 //!   runs against both so dialect drift fails a test, not a user. The migrations are embedded
 //!   in the binary. What both share (column lists, row → record mapping, encodings) is in the
 //!   private `codec` module (`gateway_codec` for the gateway's tables, including the lock
-//!   rules), so only the SQL text differs between the two. Each dialect's `mod.rs` holds the
-//!   trait impl; the SQL of each area lives in a submodule beside it (`accounts`, `documents`,
-//!   `vault`, `gateway`, `oauth`, `migrations`).
+//!   rules; `log_codec` for the audit logs' numbering and chaining), so only the SQL text
+//!   differs between the two. Each dialect's `mod.rs` holds the trait impl; the SQL of each
+//!   area lives in a submodule beside it (`accounts`, `documents`, `vault`, `gateway`, `logs`,
+//!   `oauth`, `migrations`).
 //! - [`testing`]: helpers for tests that need a PostgreSQL database of their own.
 //!
 //! Times are stored as integer milliseconds since the Unix epoch in both databases, so the two
 //! dialects never disagree on time zones or precision.
 
+pub mod audit;
 mod codec;
 mod gateway_codec;
 pub mod ids;
+mod log_codec;
 pub mod model;
 pub mod objects;
 pub mod postgres;
@@ -32,7 +37,8 @@ pub mod testing;
 
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
 pub use model::{
-    ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
-    OAuthPending, ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
+    ApiLogRecord, ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy,
+    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, VaultLogRecord,
+    ViewerDocument,
 };
-pub use repo::{RepoError, Repository, connect};
+pub use repo::{BoxStream, RepoError, Repository, connect};

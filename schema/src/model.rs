@@ -118,6 +118,58 @@ pub struct GatewayLogLine {
     pub fields: String,
 }
 
+/// One API-log record as the API server hands it over. `head` is DESIGN.md's first seven API
+/// columns (docId … HTTP-status), escaped and tab-separated; the repository adds hit-number and
+/// publisher-id, then `tail` (the 10th column: the operator's login email, or "-"), stored as
+/// given (so escaped like `head`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiLogRecord {
+    pub producer_id: Option<ProducerId>,
+    pub document_id: Option<DocumentId>,
+    pub time: DateTime<Utc>,
+    pub head: String,
+    pub tail: String,
+}
+
+/// The three audit logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogKind {
+    Api,
+    Gateway,
+    Vault,
+}
+
+impl LogKind {
+    /// Every log, in the order `GET /logs` lists them.
+    pub const ALL: [LogKind; 3] = [LogKind::Api, LogKind::Gateway, LogKind::Vault];
+
+    /// `"api"`, `"gateway"` or `"vault"`: the log's name in `log_heads` and in file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogKind::Api => "api",
+            LogKind::Gateway => "gateway",
+            LogKind::Vault => "vault",
+        }
+    }
+}
+
+/// One stored line of any log, as an export streams it. `fields` is the full stored line (all
+/// columns, tab-separated, escaped). `chain` is [`crate::audit::chain`]`(prev, fields)`, and
+/// `prev` is the `chain` of the previous line of the same (log, producer) chain, or
+/// [`crate::audit::GENESIS`] for the first one (rows without producer form one more chain).
+/// Both are empty for a row written without a chain (only by a writer older than migration
+/// 0006 still running after the upgrade).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub seq: i64,
+    pub producer_id: Option<ProducerId>,
+    pub document_id: Option<DocumentId>,
+    pub time: DateTime<Utc>,
+    pub fields: String,
+    pub prev: String,
+    pub chain: String,
+}
+
 /// Brute-force limits for one (document, viewer) pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockPolicy {

@@ -7,9 +7,13 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
-    ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
-    OAuthPending, ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
+    ApiLogRecord, ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy,
+    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, VaultLogRecord,
+    ViewerDocument,
 };
+
+/// A boxed, `Send` stream (`futures_core::stream::BoxStream`, re-exported by `futures-util`).
+pub use futures_util::stream::BoxStream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -144,7 +148,8 @@ pub trait Repository: Send + Sync + 'static {
     async fn kek_usage(&self) -> Result<Vec<(String, i64)>, RepoError>;
 
     // --- vault access log ---
-    /// Appends the records in one transaction (the vault writes its log in batches).
+    /// Appends the records in one transaction (the vault writes its log in batches), each
+    /// chained to its producer's previous vault line (see [`crate::audit`]).
     async fn append_vault_log(&self, records: &[VaultLogRecord]) -> Result<(), RepoError>;
     /// A producer's vault-log records with `from <= time <= to`, optionally for one document,
     /// in write order.
@@ -175,7 +180,8 @@ pub trait Repository: Send + Sync + 'static {
     /// `records`), gap-free even when several gateways write concurrently: a per-document
     /// counter is advanced in the same transaction, so a rolled-back batch takes its numbers
     /// with it. Returns the hit numbers assigned, one per record (`None` for records without
-    /// a document). Deleting a document keeps its lines and its counter.
+    /// a document). Deleting a document keeps its lines and its counter. Each line is chained
+    /// to its producer's previous gateway line (see [`crate::audit`]).
     async fn append_gateway_log(
         &self,
         records: &[GatewayLogRecord],
@@ -189,6 +195,40 @@ pub trait Repository: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<GatewayLogLine>, RepoError>;
+
+    // --- API log and every log's export and retention ---
+    /// Appends API-log records in one transaction, exactly as
+    /// [`append_gateway_log`](Self::append_gateway_log) does for the gateway log: hit numbers
+    /// count a document's records in the API log from 1 (gap-free, its own counter), the stored
+    /// line is `head` + hit-number + publisher-id + `tail` (ten columns), and each line is chained
+    /// to its producer's previous API line. Returns the hit numbers, one per record.
+    async fn append_api_log(&self, records: &[ApiLogRecord])
+    -> Result<Vec<Option<i64>>, RepoError>;
+
+    /// The producer's records of one log with `from <= time <= to`, optionally for one document,
+    /// in write (seq) order, streamed from the database (constant memory however many lines;
+    /// the stream holds one database connection until it is dropped). `fields` is the full
+    /// stored line; `prev`/`chain` are its hash-chain values. Lines of the producer outside the
+    /// range (or of other documents) are skipped, so consecutive exported lines link
+    /// (`prev` = the previous line's `chain`) only where no skipped line lies between them.
+    fn export_log<'a>(
+        &'a self,
+        kind: LogKind,
+        producer: &'a ProducerId,
+        document: Option<&'a DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> BoxStream<'a, Result<LogLine, RepoError>>;
+
+    /// Retention: deletes the log's lines with `time < before` (every producer's), in short
+    /// transactions, and returns how many. Documents and hit counters are untouched, and so are
+    /// the chain heads: later lines keep chaining from the right head, and an export's first
+    /// line's `prev` may then be the chain value of a purged line.
+    async fn purge_log_before(
+        &self,
+        kind: LogKind,
+        before: DateTime<Utc>,
+    ) -> Result<u64, RepoError>;
 
     /// The lock state of (document, viewer) at `now` (an expired lock reads as `Open` with the
     /// failures counted since it).

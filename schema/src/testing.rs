@@ -43,6 +43,24 @@ pub async fn fresh_postgres_url(base_url: &str) -> String {
     with_database(base_url, &name)
 }
 
+/// Applies `repo`'s migrations up to `version` only (and nothing of what
+/// [`Repository::migrate`](crate::Repository::migrate) does after the last one), so a test can
+/// write rows the way an older release did and then upgrade with `migrate`.
+pub async fn migrate_sqlite_to(
+    repo: &crate::sqlite::SqliteRepository,
+    version: i64,
+) -> Result<(), crate::RepoError> {
+    repo.run_migrations_to(Some(version)).await
+}
+
+/// As [`migrate_sqlite_to`], for PostgreSQL.
+pub async fn migrate_postgres_to(
+    repo: &crate::postgres::PgRepository,
+    version: i64,
+) -> Result<(), crate::RepoError> {
+    repo.run_migrations_to(version).await
+}
+
 fn random_hex() -> String {
     let mut bytes = [0u8; 16];
     SystemRandom::new()

@@ -30,14 +30,29 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "oauth",
         include_str!("../../migrations/postgres/0005_oauth.sql"),
     ),
+    (
+        6,
+        "audit",
+        include_str!("../../migrations/postgres/0006_audit.sql"),
+    ),
 ];
 
 impl PgRepository {
     pub(super) async fn run_migrations(&self) -> Result<(), RepoError> {
         // sqlx's PostgreSQL migrator takes an advisory lock for the run, so instances starting
-        // together apply each migration once.
+        // together apply each migration once. Then the rows written before 0006 get their
+        // hash chains, once, before this instance may append (see `chain_old_lines`).
         codec::migrator(MIGRATIONS)
             .run(&self.pool)
+            .await
+            .map_err(RepoError::Migrate)?;
+        self.chain_old_lines().await
+    }
+
+    /// Applies the migrations up to `target` only, without the chaining of old log rows.
+    pub(crate) async fn run_migrations_to(&self, target: i64) -> Result<(), RepoError> {
+        codec::migrator(MIGRATIONS)
+            .run_to(target, &self.pool)
             .await
             .map_err(RepoError::Migrate)
     }

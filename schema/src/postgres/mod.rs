@@ -3,6 +3,7 @@
 mod accounts;
 mod documents;
 mod gateway;
+mod logs;
 mod migrations;
 mod oauth;
 mod vault;
@@ -14,10 +15,11 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::codec::{self, db_error, document_columns, millis, object_columns};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
-    ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
-    OAuthPending, ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
+    ApiLogRecord, ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy,
+    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, VaultLogRecord,
+    ViewerDocument,
 };
-use crate::repo::{RepoError, Repository};
+use crate::repo::{BoxStream, RepoError, Repository};
 
 #[derive(Debug, Clone)]
 pub struct PgRepository {
@@ -337,6 +339,32 @@ impl Repository for PgRepository {
         to: DateTime<Utc>,
     ) -> Result<Vec<GatewayLogLine>, RepoError> {
         self.select_gateway_log(producer, document, from, to).await
+    }
+
+    async fn append_api_log(
+        &self,
+        records: &[ApiLogRecord],
+    ) -> Result<Vec<Option<i64>>, RepoError> {
+        self.insert_api_log(records).await
+    }
+
+    fn export_log<'a>(
+        &'a self,
+        kind: LogKind,
+        producer: &'a ProducerId,
+        document: Option<&'a DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> BoxStream<'a, Result<LogLine, RepoError>> {
+        self.stream_log(kind, producer, document, from, to)
+    }
+
+    async fn purge_log_before(
+        &self,
+        kind: LogKind,
+        before: DateTime<Utc>,
+    ) -> Result<u64, RepoError> {
+        self.delete_log_before(kind, before).await
     }
 
     async fn challenge_lock(

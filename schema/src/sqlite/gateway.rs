@@ -1,15 +1,13 @@
 //! The viewer-facing gateway: its document lookups, access log with hit numbers and
 //! brute-force limits (trait methods delegate here; the rules are in `gateway_codec`).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
 use super::SqliteRepository;
 use crate::codec::{db_error, millis};
 use crate::gateway_codec::{self as gc, AfterFailure, failure_columns, viewer_document_columns};
 use crate::ids::{DocumentId, PlaceholderId, ProducerId};
-use crate::model::{ChallengeLock, GatewayLogLine, GatewayLogRecord, LockPolicy, ViewerDocument};
+use crate::model::{ChallengeLock, GatewayLogLine, LockPolicy, ViewerDocument};
 use crate::repo::RepoError;
 
 const LOG_SCOPED: &str = "SELECT producer_id, document_id, time, hit, fields FROM gateway_log \
@@ -48,53 +46,6 @@ impl SqliteRepository {
             .map_err(db_error)?
             .map(|row| gc::audience(&row))
             .transpose()
-    }
-
-    pub(super) async fn insert_gateway_log(
-        &self,
-        records: &[GatewayLogRecord],
-    ) -> Result<Vec<Option<i64>>, RepoError> {
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        let counts = gc::hits_per_document(records);
-        // IMMEDIATE: the write lock up front, so the busy timeout applies to it.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)?;
-        let mut totals = BTreeMap::new();
-        for (&id, &count) in &counts {
-            let total: i64 = sqlx::query_scalar(
-                "INSERT INTO gateway_hits (document_id, hits) VALUES (?, ?) \
-                 ON CONFLICT (document_id) DO UPDATE SET hits = gateway_hits.hits + excluded.hits \
-                 RETURNING hits",
-            )
-            .bind(id)
-            .bind(count)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            totals.insert(id, total);
-        }
-        let hits = gc::number_records(records, &counts, &totals)?;
-        for (record, &hit) in records.iter().zip(&hits) {
-            sqlx::query(
-                "INSERT INTO gateway_log (producer_id, document_id, time, hit, fields) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(record.producer_id.as_ref().map(ProducerId::as_str))
-            .bind(record.document_id.as_ref().map(DocumentId::as_str))
-            .bind(millis(record.time))
-            .bind(hit)
-            .bind(gc::log_fields(record, hit))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok(hits)
     }
 
     pub(super) async fn select_gateway_log(

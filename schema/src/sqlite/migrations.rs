@@ -30,10 +30,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "oauth",
         include_str!("../../migrations/sqlite/0005_oauth.sql"),
     ),
+    (
+        6,
+        "audit",
+        include_str!("../../migrations/sqlite/0006_audit.sql"),
+    ),
 ];
 
 impl SqliteRepository {
     pub(super) async fn run_migrations(&self) -> Result<(), RepoError> {
+        self.run_migrations_to(None).await
+    }
+
+    /// Applies the migrations up to `target` only (all when `None`); the chaining of old log
+    /// rows runs only with the full set (it needs migration 0006).
+    pub(crate) async fn run_migrations_to(&self, target: Option<i64>) -> Result<(), RepoError> {
         // SQLite has no advisory lock, so sqlx's migrator does not lock. Holding the write lock
         // (`BEGIN IMMEDIATE`) for the whole run makes a second process starting at the same time
         // wait, then see the migrations as applied, instead of applying them twice. sqlx nests
@@ -46,9 +57,14 @@ impl SqliteRepository {
             .await
             .map_err(RepoError::Database)?;
         codec::migrator(MIGRATIONS)
-            .run_direct(None, &mut *tx, false)
+            .run_direct(target, &mut *tx, false)
             .await
             .map_err(RepoError::Migrate)?;
+        // Rows written before 0006 get their hash chains in this same transaction, so the
+        // migration and the chaining land together and no append can come between them.
+        if target.is_none() {
+            super::logs::chain_old_lines(&mut tx).await?;
+        }
         tx.commit().await.map_err(RepoError::Database)
     }
 }

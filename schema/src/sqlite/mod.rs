@@ -6,6 +6,7 @@ use std::time::Duration;
 mod accounts;
 mod documents;
 mod gateway;
+mod logs;
 mod migrations;
 mod oauth;
 mod vault;
@@ -19,10 +20,11 @@ use sqlx::sqlite::{
 use crate::codec::{self, db_error, document_columns, millis, object_columns};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
-    ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy, LoginSession,
-    OAuthPending, ObjectRecord, Producer, VaultLogRecord, ViewerDocument,
+    ApiLogRecord, ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy,
+    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, VaultLogRecord,
+    ViewerDocument,
 };
-use crate::repo::{RepoError, Repository};
+use crate::repo::{BoxStream, RepoError, Repository};
 
 /// How long a statement waits for another connection's or process's write lock before failing
 /// with "database is locked": `sealpost producer add` or `vault rotate-key` may write while
@@ -366,6 +368,32 @@ impl Repository for SqliteRepository {
         to: DateTime<Utc>,
     ) -> Result<Vec<GatewayLogLine>, RepoError> {
         self.select_gateway_log(producer, document, from, to).await
+    }
+
+    async fn append_api_log(
+        &self,
+        records: &[ApiLogRecord],
+    ) -> Result<Vec<Option<i64>>, RepoError> {
+        self.insert_api_log(records).await
+    }
+
+    fn export_log<'a>(
+        &'a self,
+        kind: LogKind,
+        producer: &'a ProducerId,
+        document: Option<&'a DocumentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> BoxStream<'a, Result<LogLine, RepoError>> {
+        self.stream_log(kind, producer, document, from, to)
+    }
+
+    async fn purge_log_before(
+        &self,
+        kind: LogKind,
+        before: DateTime<Utc>,
+    ) -> Result<u64, RepoError> {
+        self.delete_log_before(kind, before).await
     }
 
     async fn challenge_lock(

@@ -76,26 +76,6 @@ impl SqliteRepository {
             .collect()
     }
 
-    pub(super) async fn insert_vault_log(
-        &self,
-        records: &[VaultLogRecord],
-    ) -> Result<(), RepoError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        for record in records {
-            sqlx::query(
-                "INSERT INTO vault_log (producer_id, document_id, time, fields) VALUES (?, ?, ?, ?)",
-            )
-            .bind(record.producer_id.as_ref().map(ProducerId::as_str))
-            .bind(record.document_id.as_ref().map(DocumentId::as_str))
-            .bind(millis(record.time))
-            .bind(&record.fields)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        }
-        tx.commit().await.map_err(db_error)
-    }
-
     pub(super) async fn select_vault_log(
         &self,
         producer: &ProducerId,

@@ -34,10 +34,12 @@ mod documents;
 mod fixtures;
 mod gateway;
 mod lockout;
+mod logs;
 mod oauth;
 mod objects;
 mod producers;
 mod sessions;
+mod upgrade;
 mod vault;
 mod writes;
 
