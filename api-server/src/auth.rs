@@ -13,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use schema::ProducerId;
 
+use crate::access_log::Recorder;
 use crate::context::ApiContext;
 use crate::error::ApiError;
 
@@ -24,6 +25,8 @@ pub struct Principal {
     pub operator: String,
     /// The login token's id, for logout.
     pub token_id: String,
+    /// The request's access-log facts: handlers note the document the request names here.
+    pub audit: Recorder,
 }
 
 impl FromRequest for Principal {
@@ -33,9 +36,14 @@ impl FromRequest for Principal {
     fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
         let context = req.app_data::<web::Data<ApiContext>>().cloned();
         let token = bearer_or_basic_token(req);
+        let audit = Recorder::of(req);
         Box::pin(async move {
             let context = context.ok_or_else(|| ApiError::internal("API context missing"))?;
-            authenticate(&context, &token?).await
+            let principal = authenticate(&context, &token?, audit).await?;
+            principal
+                .audit
+                .authenticated(&principal.producer, &principal.operator);
+            Ok(principal)
         })
     }
 }
@@ -66,7 +74,11 @@ fn bearer_or_basic_token(req: &HttpRequest) -> Result<String, ApiError> {
     }
 }
 
-async fn authenticate(context: &ApiContext, token: &str) -> Result<Principal, ApiError> {
+async fn authenticate(
+    context: &ApiContext,
+    token: &str,
+    audit: Recorder,
+) -> Result<Principal, ApiError> {
     let claims = context
         .tokens
         .verify(token)
@@ -87,5 +99,6 @@ async fn authenticate(context: &ApiContext, token: &str) -> Result<Principal, Ap
         producer: session.producer_id,
         operator: session.email,
         token_id: session.jti,
+        audit,
     })
 }

@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`build`]: the one function that turns a [`ApiContext`] and a bound listener into a running
 //!   server; `sealpost up` and the tests both call it.
+//! - [`access_log`]: the API access log, one record per request, committed before the response
+//!   leaves and, for requests that change state, an intent committed before the handler runs.
 //! - [`content_store`]: the vault in this process or behind its internal API, one interface.
 //! - [`context`]: what handlers share (repository, vault, token issuer, public URLs, limits).
 //! - [`error`]: the service's one error type and its problem+json rendering.
@@ -14,6 +16,7 @@
 //! - [`startup`]: the context from settings, shared by `sealpost up` and the `api-server` binary
 //!   (`main.rs`, which always uses a vault running as its own process).
 
+pub mod access_log;
 pub mod auth;
 pub mod content_store;
 pub mod context;
@@ -27,21 +30,32 @@ pub mod startup;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceRequest;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
 
 pub use context::ApiContext;
 
-/// Builds the API server on `listener` (bound already, so port 0 works). Signals are not
-/// handled here: the caller owns shutdown through the returned server's handle.
+/// Builds the API server on `listener` (bound already, so port 0 works), and starts its
+/// access-log writer on the current tokio runtime. Signals are not handled here: the caller
+/// owns shutdown through the returned server's handle.
 pub fn build(
     context: Arc<ApiContext>,
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let audit = access_log::ApiAudit::spawn(context.repo.clone());
     let context = web::Data::from(context);
     let server = HttpServer::new(move || {
+        let audit = audit.clone();
         App::new()
             .app_data(context.clone())
+            .wrap(from_fn(
+                move |request: ServiceRequest, next: Next<BoxBody>| {
+                    access_log::around(audit.clone(), request, next)
+                },
+            ))
             .wrap(shared::server::request_trace())
             .app_data(routes::query_config())
             .configure(routes::configure)

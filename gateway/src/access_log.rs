@@ -3,8 +3,9 @@
 //!
 //! Fail closed: a response leaves only once its record is committed; when the record cannot be
 //! written the client gets 503 instead, so no handle is ever issued unrecorded. Commits are
-//! grouped: one writer task takes every record queued while the previous transaction ran and
-//! commits them together, so the cost of a commit is shared by concurrent requests.
+//! grouped ([`shared::audit`]): one writer task takes every record queued while the previous
+//! transaction ran and commits them together, so the cost of a commit is shared by concurrent
+//! requests.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -16,62 +17,33 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
 use schema::{DocumentId, GatewayLogRecord, ProducerId, Repository};
-use tokio::sync::{mpsc, oneshot};
+use shared::audit::GroupCommit;
 
 use crate::pages;
 
-/// Records per transaction at most.
-const BATCH_MAX: usize = 1024;
-/// Records waiting for the writer before requests wait to queue theirs.
-const QUEUE: usize = 16 * 1024;
 /// Longest request path kept in a record, in bytes.
 const MAX_PATH: usize = 512;
 
-type Pending = (GatewayLogRecord, oneshot::Sender<bool>);
-
-/// The sending side of the writer; clone it freely.
+/// The gateway's group-commit writer ([`shared::audit::GroupCommit`]); clone it freely.
 #[derive(Clone, Debug)]
 pub struct AuditLog {
-    sender: mpsc::Sender<Pending>,
+    writer: GroupCommit<GatewayLogRecord>,
 }
 
 impl AuditLog {
     /// Starts the writer on the current tokio runtime. It ends when every sender is gone, after
     /// writing what was queued.
     pub fn spawn(repo: Arc<dyn Repository>) -> Self {
-        let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(write_loop(repo, receiver));
-        Self { sender }
+        let writer = GroupCommit::spawn("gateway", move |records: Vec<GatewayLogRecord>| {
+            let repo = repo.clone();
+            async move { repo.append_gateway_log(&records).await.map(drop) }
+        });
+        Self { writer }
     }
 
     /// Queues `record` and waits for its commit; `false` when it could not be written.
     pub async fn write(&self, record: GatewayLogRecord) -> bool {
-        let (done, committed) = oneshot::channel();
-        if self.sender.send((record, done)).await.is_err() {
-            return false;
-        }
-        committed.await.unwrap_or(false)
-    }
-}
-
-async fn write_loop(repo: Arc<dyn Repository>, mut receiver: mpsc::Receiver<Pending>) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(BATCH_MAX);
-    while receiver.recv_many(&mut batch, BATCH_MAX).await > 0 {
-        let (records, waiting): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        let ok = match repo.append_gateway_log(&records).await {
-            Ok(_) => true,
-            Err(error) => {
-                tracing::error!(
-                    error = %shared::telemetry::error_chain(&error),
-                    records = records.len(),
-                    "writing the gateway access log failed; refusing those requests"
-                );
-                false
-            }
-        };
-        for done in waiting {
-            let _ = done.send(ok);
-        }
+        self.writer.write(record).await
     }
 }
 

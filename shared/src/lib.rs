@@ -10,8 +10,10 @@
 //! - [`telemetry`]: tracing set-up and the redaction policy.
 //! - [`sealed`]: sealed links (`{gateway}/l/{sealed}`): AEAD-encrypted document requests.
 //! - [`logline`]: access-log lines (tab-separated, escaped, `-` for absent values).
+//! - [`audit`]: group commit for the fail-closed audit logs (one transaction for many requests).
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 
+pub mod audit;
 pub mod config;
 pub mod handle;
 pub mod keys;

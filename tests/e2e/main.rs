@@ -4,6 +4,7 @@
 //! in both wirings: the vault in the instance's process, and on its own ([`wiring`]).
 #![allow(clippy::unwrap_used)]
 
+mod api_log;
 mod atomicity;
 mod browser;
 mod cli;

@@ -31,6 +31,7 @@ pub async fn create(
     if let Some(document) = form.document.take() {
         document.object.keep();
     }
+    principal.audit.document(&record.id);
     Ok(record)
 }
 

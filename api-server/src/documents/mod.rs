@@ -60,6 +60,7 @@ fn next_last_modified(previous: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<U
 
 /// The caller's live document. Malformed, unknown and other producers' ids are 404; an
 /// expired document is 410 at once, before the sweep removes it.
+/// The document found (expired or not) is noted as the request's docId for the access log.
 pub async fn find(
     context: &ApiContext,
     principal: &Principal,
@@ -71,6 +72,7 @@ pub async fn find(
         .document(&principal.producer, &id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    principal.audit.document(&record.id);
     if record.expiration <= Utc::now() {
         return Err(ApiError::Gone(format!(
             "the document expired at {}",

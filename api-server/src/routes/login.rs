@@ -2,12 +2,13 @@
 
 use actix_multipart::Multipart;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use schema::LoginSession;
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use crate::access_log::Recorder;
 use crate::auth::Principal;
 use crate::context::ApiContext;
 use crate::error::ApiError;
@@ -18,6 +19,7 @@ use crate::representation::rfc3339;
 /// 200 with the token in `Authorization`; 401 for a bad or unknown key.
 pub async fn login(
     context: web::Data<ApiContext>,
+    request: HttpRequest,
     mut multipart: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let (key, email) = read_login_form(&mut multipart).await?;
@@ -45,6 +47,7 @@ pub async fn login(
         revoked_at: None,
     };
     context.repo.insert_session(&session).await?;
+    Recorder::of(&request).authenticated(&session.producer_id, &session.email);
     Ok(HttpResponse::Ok()
         .insert_header((header::AUTHORIZATION, token))
         .insert_header((header::CACHE_CONTROL, "no-store"))
