@@ -59,6 +59,28 @@ pub enum Command {
         #[command(subcommand)]
         command: VaultCommand,
     },
+    /// Check audit-log exports.
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Check a zip downloaded from GET /logs, offline: the signature over manifest.json, each
+    /// file's SHA-256 and record count, and every line's hash chain. Prints a summary and exits
+    /// 0 when all holds; otherwise names the first bad record (e.g. "gateway.log line 17:
+    /// altered", "removed before line 17", "inserted at line 17") and exits non-zero.
+    Verify {
+        /// The zip, as downloaded
+        #[arg(value_name = "FILE.zip")]
+        file: PathBuf,
+        /// The instance's public keys: the URL of GET /.well-known/sealpost-keys (or of the API
+        /// server's root), or a saved copy of that JSON
+        #[arg(long, value_name = "URL-or-FILE")]
+        key: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +199,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "rotation incomplete: run it again (rows listed as kept were written during \
                  this run; rows that could not be rewrapped are logged above)"
             );
+            Ok(())
+        }
+        Command::Logs {
+            command: LogsCommand::Verify { file, key },
+        } => {
+            let report = crate::logs::verify(file, key).await?;
+            print!("{report}");
             Ok(())
         }
     }

@@ -4,10 +4,12 @@
 //! - [`cli`]: the command-line contract (DESIGN.md, "Command-line contract").
 //! - [`instance`]: `sealpost up`: one process running the API server, the gateway and the vault
 //!   on the embedded defaults, built with the same `build` functions the tests call.
+//! - [`logs`]: `sealpost logs verify`, the offline check of a `GET /logs` export.
 //! - [`producers`]: creating producers and their keys.
 //! - [`rotation`]: `sealpost vault rotate-key`.
 
 pub mod cli;
 pub mod instance;
+pub mod logs;
 pub mod producers;
 pub mod rotation;

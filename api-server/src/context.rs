@@ -18,6 +18,8 @@ pub struct ApiContext {
     /// links with), for `POST /documents/{docId}/links`.
     pub seal_keys: SealKeys,
     pub links: Links,
+    /// Audit-log exports (`GET /logs`): the instance key that signs them, where they are built.
+    pub logs: crate::logs::LogExports,
     pub limits: Limits,
     pub security: SecurityMode,
 }

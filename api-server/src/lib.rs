@@ -11,6 +11,7 @@
 //! - [`auth`]: the [`auth::Principal`] extractor (login tokens, `Basic` or `Bearer`).
 //! - [`form`]: streaming `multipart/form-data` reading with per-part limits.
 //! - [`documents`]: the domain operations behind the document routes.
+//! - [`logs`]: audit-log exports (`GET /logs`), built, signed and spooled for streaming.
 //! - [`representation`]: the spec's JSON for a document record.
 //! - [`routes`]: thin handlers; the module tree mirrors the URL tree.
 //! - [`startup`]: the context from settings, shared by `sealpost up` and the `api-server` binary
@@ -23,6 +24,7 @@ pub mod context;
 pub mod documents;
 pub mod error;
 pub mod form;
+pub mod logs;
 pub mod representation;
 pub mod routes;
 pub mod startup;

@@ -29,8 +29,10 @@ pub fn context(
     api_addr: SocketAddr,
     gateway_addr: SocketAddr,
 ) -> anyhow::Result<ApiContext> {
-    let instance_key = SigningKey::load_or_create(&settings.data_dir.join(INSTANCE_KEY_FILE))
-        .context("loading the instance key")?;
+    let instance_key = Arc::new(
+        SigningKey::load_or_create(&settings.data_dir.join(INSTANCE_KEY_FILE))
+            .context("loading the instance key")?,
+    );
     let seal_keys = SealKeys::load_or_create(&settings.data_dir.join(SEAL_KEYS_FILE))
         .context("loading the seal keys")?;
     Ok(ApiContext {
@@ -41,6 +43,7 @@ pub fn context(
             Duration::from_secs(settings.api.token_ttl_secs),
         )),
         seal_keys,
+        logs: crate::logs::LogExports::new(instance_key, settings.data_dir.clone()),
         links: Links {
             api_root: public_url(&settings.api.public_url, api_addr),
             gateway_root: public_url(&settings.gateway.public_url, gateway_addr),

@@ -11,6 +11,7 @@
 //! - [`sealed`]: sealed links (`{gateway}/l/{sealed}`): AEAD-encrypted document requests.
 //! - [`logline`]: access-log lines (tab-separated, escaped, `-` for absent values).
 //! - [`audit`]: group commit for the fail-closed audit logs (one transaction for many requests).
+//! - [`logzip`]: audit-log exports (`GET /logs`): the signed zip, its writer, its verifier.
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 
 pub mod audit;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod handle;
 pub mod keys;
 pub mod logline;
+pub mod logzip;
 pub mod private_file;
 pub mod problem;
 pub mod sealed;

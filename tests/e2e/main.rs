@@ -17,6 +17,7 @@ mod hostile;
 mod internal;
 mod links;
 mod login;
+mod logs_export;
 mod oauth;
 mod rotation;
 mod shredding;

@@ -2,6 +2,7 @@
 
 pub mod documents;
 pub mod login;
+pub mod logs;
 
 use actix_web::{HttpResponse, web};
 
@@ -11,7 +12,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/login", web::post().to(login::login))
         .route("/logout", web::post().to(login::logout))
-        .configure(documents::configure);
+        .configure(documents::configure)
+        .configure(logs::configure);
 }
 
 /// Malformed query strings answer 400 problem+json, like every other client error.

@@ -1,0 +1,92 @@
+//! `GET /logs{/docId}{?start_date,end_date}` (the spec's audit trail) and
+//! `GET /.well-known/sealpost-keys` (the public keys that verify exports and signed responses).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use serde::Deserialize;
+use shared::logzip::response::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
+use tokio_util::io::ReaderStream;
+
+use super::method_not_allowed;
+use crate::auth::Principal;
+use crate::context::ApiContext;
+use crate::error::ApiError;
+use crate::logs::{self, Range};
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/logs")
+                .route(web::get().to(all_documents))
+                .default_service(method_not_allowed("GET")),
+        )
+        .service(
+            web::resource("/logs/{doc_id}")
+                .route(web::get().to(one_document))
+                .default_service(method_not_allowed("GET")),
+        )
+        .service(
+            web::resource("/.well-known/sealpost-keys")
+                .route(web::get().to(keys))
+                .default_service(method_not_allowed("GET")),
+        );
+}
+
+#[derive(Deserialize)]
+pub struct Dates {
+    start_date: Option<String>,
+    end_date: Option<String>,
+}
+
+/// Every log line of the caller's documents (and of its requests naming none).
+pub async fn all_documents(
+    context: web::Data<ApiContext>,
+    principal: Principal,
+    dates: web::Query<Dates>,
+) -> Result<HttpResponse, ApiError> {
+    let range = parse(&dates)?;
+    respond(logs::export(&context, &principal.producer, None, range).await?)
+}
+
+/// The lines naming one of the caller's documents (deleted ones too); 404 for anyone else's.
+pub async fn one_document(
+    context: web::Data<ApiContext>,
+    principal: Principal,
+    path: web::Path<String>,
+    dates: web::Query<Dates>,
+) -> Result<HttpResponse, ApiError> {
+    let id = logs::owned_document(&context, &principal.producer, &path).await?;
+    principal.audit.document(&id);
+    let range = parse(&dates)?;
+    respond(logs::export(&context, &principal.producer, Some(id), range).await?)
+}
+
+fn parse(dates: &Dates) -> Result<Range, ApiError> {
+    Range::parse(
+        dates.start_date.as_deref(),
+        dates.end_date.as_deref(),
+        Utc::now(),
+    )
+}
+
+fn respond(export: logs::Export) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", export.file_name),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((SIGNATURE_HEADER, export.signature))
+        .insert_header((SIGNATURE_DATE_HEADER, export.signature_date))
+        .no_chunking(export.len)
+        .streaming(ReaderStream::with_capacity(export.file, 64 * 1024)))
+}
+
+/// Public: `{"keys": [{"keyId", "alg": "Ed25519", "publicKey"}]}`.
+pub async fn keys(context: web::Data<ApiContext>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(context.logs.keys())
+}
