@@ -15,7 +15,7 @@ use crate::model::{
 use crate::repo::RepoError;
 
 /// The columns [`viewer_document`] reads besides `has_audience`, which each dialect computes
-/// as an integer 0/1 from `audience IS NOT NULL` (never reading the audience itself).
+/// as an integer 0/1 from the audience's type (never reading the audience itself).
 macro_rules! viewer_document_columns {
     () => {
         "id, producer_id, placeholder_id, object_key, name, media_type, expiration, challenge, \

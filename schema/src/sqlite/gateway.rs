@@ -21,11 +21,12 @@ impl SqliteRepository {
         &self,
         placeholder: &PlaceholderId,
     ) -> Result<Option<ViewerDocument>, RepoError> {
-        // `audience IS NOT NULL` reads the record header only, never the (large) value.
+        // `typeof(audience)` is answered from the record header; `audience IS NOT NULL` in a
+        // select list makes SQLite load the whole (possibly megabyte) value first.
         sqlx::query(concat!(
             "SELECT ",
             viewer_document_columns!(),
-            ", (audience IS NOT NULL) AS has_audience FROM documents WHERE placeholder_id = ?"
+            ", (typeof(audience) <> 'null') AS has_audience FROM documents WHERE placeholder_id = ?"
         ))
         .bind(placeholder.as_str())
         .fetch_optional(&self.pool)
