@@ -6,7 +6,8 @@
 #     one document with a 10,000-record audience and one with a 10-record audience (viewer
 #     token `{?email}`, no challenge);
 #   - examples/hello_actix.rs (same actix-web, default workers, one route "Hello world!");
-#   - `wrk -t2 -c32 -d$DURATION --latency` on each target, RUNS interleaved rounds (hello,
+#   - `wrk -t2 -c32 -d$DURATION --latency` on each target, RUNS interleaved rounds (hello, then the
+#     gateway targets in an order rotated each round:
 #     10,000-record audience, 10-record audience, no audience), medians of requests/s and p99.
 # Every gateway request answers 303 to a fresh handle `{vault}/h/…` (wrk does not follow it) and
 # commits a gateway access-log row first; the script checks one answer with curl and compares
@@ -95,9 +96,14 @@ declare -A SERVER=([hello]=$HELLO_PID [aud10k]=$PID [aud10]=$PID [open]=$PID)
 for t in "${TARGETS[@]}"; do wrk -t2 -c32 -d3s "${URL[$t]}" >/dev/null; done
 
 rows_before=$(log_rows)
+# The gateway targets run in a rotated order each round (a target's place in a round shifts its
+# figure: each run appends ~100,000 log rows whose WAL checkpoint can land in the next one).
+GATEWAY_TARGETS=(aud10k aud10 open)
 for run in $(seq "$RUNS"); do
   line="run $run:"
-  for t in "${TARGETS[@]}"; do
+  shift_by=$(((run - 1) % ${#GATEWAY_TARGETS[@]}))
+  order=(hello "${GATEWAY_TARGETS[@]:shift_by}" "${GATEWAY_TARGETS[@]:0:shift_by}")
+  for t in "${order[@]}"; do
     c0=$(cpu_ticks "${SERVER[$t]}")
     read -r busy0 total0 < <(machine_ticks)
     { time "${WRK[@]}" "${URL[$t]}" >"$WORK/wrk-$t-$run.txt"; } 2>"$WORK/wrk-time-$t-$run.txt"
