@@ -69,7 +69,7 @@ pub async fn document_request(
                 .map(|a| a.ip().to_string())
                 .unwrap_or_default();
             let viewer_key = match &viewer {
-                Viewer::Member { key, .. } => hex(key),
+                Viewer::Member { key, .. } => shared::hex::hex(key),
                 Viewer::Unnamed => format!("address:{address}"),
             };
             run_http_auth(
@@ -271,8 +271,4 @@ fn accepts_html(headers: &HeaderMap) -> bool {
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|value| value.to_str().ok())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

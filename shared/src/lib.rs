@@ -12,11 +12,13 @@
 //! - [`logline`]: access-log lines (tab-separated, escaped, `-` for absent values).
 //! - [`audit`]: group commit for the fail-closed audit logs (one transaction for many requests).
 //! - [`logzip`]: audit-log exports (`GET /logs`): the signed zip, its writer, its verifier.
+//! - [`hex`]: lowercase hex and SHA-256 digests as hex.
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 
 pub mod audit;
 pub mod config;
 pub mod handle;
+pub mod hex;
 pub mod keys;
 pub mod logline;
 pub mod logzip;

@@ -50,13 +50,10 @@ impl Algorithm {
 
     /// Lowercase hex digest of `text`.
     fn hex(self, text: &str) -> String {
-        let bytes: Vec<u8> = match self {
-            Algorithm::Sha256 => ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
-                .as_ref()
-                .to_vec(),
-            Algorithm::Md5 => md5::Md5::digest(text.as_bytes()).to_vec(),
-        };
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        match self {
+            Algorithm::Sha256 => shared::hex::sha256_hex(text.as_bytes()),
+            Algorithm::Md5 => shared::hex::hex(&md5::Md5::digest(text.as_bytes())),
+        }
     }
 }
 

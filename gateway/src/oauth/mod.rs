@@ -116,12 +116,7 @@ pub fn resolve<'a>(source: &'a Source, record: Option<&'a Record>) -> Option<&'a
 
 /// How the session cookie names the viewer: the handle's viewer reference, in hex.
 pub fn viewer_name(viewer: &Viewer) -> String {
-    viewer
-        .handle_ref()
-        .0
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    shared::hex::hex(&viewer.handle_ref().0)
 }
 
 /// Whether the browser holds a live session for this document and viewer.
@@ -218,11 +213,7 @@ fn random_token() -> String {
 
 /// The state as stored: its SHA-256, so the table never holds a usable state.
 pub fn state_hash(state: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, state.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    shared::hex::sha256_hex(state.as_bytes())
 }
 
 /// Ends a dance with a refusal page, logged with its reason.
