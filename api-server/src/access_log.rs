@@ -53,7 +53,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use schema::{ApiLogRecord, DocumentId, ProducerId, Repository};
 use shared::Problem;
 use shared::audit::GroupCommit;
@@ -191,16 +191,16 @@ impl Arrival {
         end: Option<DateTime<Utc>>,
         status: Option<u16>,
     ) -> String {
-        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
-        shared::logline::join_columns(&[
-            document.map(|id| id.as_str().to_owned()),
-            end.map(time),
-            Some(time(self.start)),
-            self.remote.map(|ip| ip.to_string()),
-            Some(self.method.clone()),
-            Some(self.uri.clone()),
-            status.map(|status| status.to_string()),
-        ])
+        shared::logline::RequestHead {
+            document: document.map(DocumentId::as_str),
+            start: self.start,
+            end,
+            remote: self.remote,
+            method: &self.method,
+            uri: &self.uri,
+            status,
+        }
+        .line()
     }
 }
 

@@ -15,7 +15,7 @@ use actix_web::HttpMessage as _;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use schema::{DocumentId, GatewayLogRecord, ProducerId, Repository};
 use shared::audit::GroupCommit;
 
@@ -75,16 +75,16 @@ pub fn head(
     path: &str,
     status: StatusCode,
 ) -> String {
-    let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
-    shared::logline::join_columns(&[
-        facts.document_id.as_ref().map(|id| id.as_str().to_owned()),
-        Some(time(end)),
-        Some(time(start)),
-        remote.map(|ip| ip.to_string()),
-        Some(method.to_owned()),
-        Some(logged_path(path)),
-        Some(status.as_u16().to_string()),
-    ])
+    shared::logline::RequestHead {
+        document: facts.document_id.as_ref().map(DocumentId::as_str),
+        start,
+        end: Some(end),
+        remote,
+        method,
+        uri: &logged_path(path),
+        status: Some(status.as_u16()),
+    }
+    .line()
 }
 
 /// Wraps one request: call it through `App::wrap_fn`.

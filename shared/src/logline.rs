@@ -2,6 +2,41 @@
 //! value, and escapes so that no value can add a column or a line.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// A log time: RFC 3339 UTC with milliseconds.
+pub fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The seven columns the API and gateway logs share (DESIGN.md): docId, end-time, start-time,
+/// remote-IP, method, request-URI, HTTP-status; `None` values are `-`.
+pub struct RequestHead<'a> {
+    pub document: Option<&'a str>,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub remote: Option<IpAddr>,
+    pub method: &'a str,
+    pub uri: &'a str,
+    pub status: Option<u16>,
+}
+
+impl RequestHead<'_> {
+    /// The seven columns, joined and escaped.
+    pub fn line(&self) -> String {
+        join_columns(&[
+            self.document.map(str::to_owned),
+            self.end.map(time),
+            Some(time(self.start)),
+            self.remote.map(|ip| ip.to_string()),
+            Some(self.method.to_owned()),
+            Some(self.uri.to_owned()),
+            self.status.map(|status| status.to_string()),
+        ])
+    }
+}
 
 /// Joins `columns` with tabs, each escaped, `-` for `None` or an empty value.
 pub fn join_columns<S: AsRef<str>>(columns: &[Option<S>]) -> String {
