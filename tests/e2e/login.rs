@@ -170,13 +170,15 @@ async fn logout_revokes_at_once(db: Db) {
 }
 
 async fn tokens_expire(db: Db) {
-    let app = TestApp::spawn_with(db, &[("api.token_ttl_secs", "1")]).await;
+    // Expiry is in whole seconds from the login: a 1-second token can be valid for only a few
+    // milliseconds, less than a busy machine takes for the next request. 3 seconds cannot.
+    let app = TestApp::spawn_with(db, &[("api.token_ttl_secs", "3")]).await;
     let token = app.login().await;
     assert_eq!(
         app.get(&token, "/documents").send().await.unwrap().status(),
         200
     );
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
     assert_eq!(
         app.get(&token, "/documents").send().await.unwrap().status(),
         401
