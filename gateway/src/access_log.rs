@@ -18,6 +18,7 @@ use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use schema::{DocumentId, GatewayLogRecord, ProducerId, Repository};
 use shared::audit::GroupCommit;
+use shared::handle::Nonce;
 
 use crate::pages;
 
@@ -52,6 +53,9 @@ impl AuditLog {
 pub struct Facts {
     pub document_id: Option<DocumentId>,
     pub producer_id: Option<ProducerId>,
+    /// The nonce of the handle this request issued: the correlation id the vault's record of
+    /// the download shows too (`/h/<redacted:NONCE>`).
+    pub handle_nonce: Option<Nonce>,
 }
 
 /// The request URI the log keeps: the path only (the query carries viewer data), a sealed
@@ -63,6 +67,18 @@ pub fn logged_path(path: &str) -> String {
         end -= 1;
     }
     path[..end].to_owned()
+}
+
+/// The request-URI column: [`logged_path`], and when the request issued a handle,
+/// ` -> /h/<redacted:NONCE>` after it — the vault's record of that handle's download shows the
+/// same text, so one search joins a viewing across both logs. A request path cannot hold a
+/// raw space, so the suffix can never be mistaken for part of the path.
+pub fn logged_uri(path: &str, handle_nonce: Option<&Nonce>) -> String {
+    let path = logged_path(path);
+    match handle_nonce {
+        Some(nonce) => format!("{path} -> /h/<redacted:{nonce}>"),
+        None => path,
+    }
 }
 
 /// The first seven columns; the repository adds hit-number and publisher-id.
@@ -81,7 +97,7 @@ pub fn head(
         end: Some(end),
         remote,
         method,
-        uri: &logged_path(path),
+        uri: &logged_uri(path, facts.handle_nonce.as_ref()),
         status: Some(status.as_u16()),
     }
     .line()
@@ -150,5 +166,15 @@ mod tests {
             "-\t2023-11-14T22:13:20.123Z\t2023-11-14T22:13:20.123Z\t127.0.0.1\tGET\t/l/<redacted>\t404"
         );
         assert_eq!(logged_path(&"é".repeat(400)).len(), 512);
+    }
+
+    #[test]
+    fn a_request_that_issued_a_handle_names_its_nonce() {
+        let nonce = Nonce([7; 16]);
+        assert_eq!(
+            logged_uri("/abc", Some(&nonce)),
+            format!("/abc -> /h/<redacted:{nonce}>")
+        );
+        assert_eq!(logged_uri("/abc", None), "/abc");
     }
 }

@@ -38,6 +38,7 @@ pub async fn document_request(
     request.extensions_mut().insert(Facts {
         document_id: Some(document.id.clone()),
         producer_id: Some(document.producer_id.clone()),
+        handle_nonce: None,
     });
     let viewer = find_viewer(&service, &document, request.query_string()).await?;
     let challenge = (document.challenge.as_ref())
@@ -102,7 +103,11 @@ pub async fn document_request(
         }
         Some(Challenge::OAuth { .. }) => {}
     }
-    let handle_url = mint_handle(&service, &document, &viewer, now);
+    let nonce = Nonce::random();
+    let handle_url = mint_handle(&service, &document, &viewer, nonce, now);
+    if let Some(facts) = request.extensions_mut().get_mut::<Facts>() {
+        facts.handle_nonce = Some(nonce);
+    }
     if accepts_html(request.headers()) {
         let frame = landing_frame(&document, &viewer);
         let minutes = u64::try_from(service.handle_ttl.num_minutes().max(1)).unwrap_or(5);
@@ -227,6 +232,7 @@ fn mint_handle(
     service: &GatewayService,
     document: &ViewerDocument,
     viewer: &Viewer,
+    nonce: Nonce,
     now: DateTime<Utc>,
 ) -> String {
     // A handle never outlives its document.
@@ -236,7 +242,7 @@ fn mint_handle(
         document: document.id.clone(),
         viewer: viewer.handle_ref(),
         expires_at,
-        nonce: Nonce::random(),
+        nonce,
     });
     format!("{}/h/{handle}", service.vault_root)
 }

@@ -16,7 +16,7 @@ on_both_databases!(
 /// Every row's `fields`, in write order, scoped or not (straight from the table), less the
 /// API server's own calls to the internal object API, which only the split wiring makes
 /// (`tests/e2e/wiring.rs`): these tests are about viewers' requests.
-async fn all_lines(app: &TestApp) -> Vec<String> {
+pub async fn all_lines(app: &TestApp) -> Vec<String> {
     let url = app.settings.database_url();
     let query = "SELECT fields FROM vault_log ORDER BY seq";
     let mut lines: Vec<String> = if url.starts_with("sqlite:") {

@@ -85,6 +85,7 @@ pub async fn callback(
     request.extensions_mut().insert(Facts {
         document_id: Some(document.id.clone()),
         producer_id: Some(document.producer_id.clone()),
+        handle_nonce: None,
     });
     let doc_id = document.id.as_str();
     let doc = Some(doc_id);

@@ -12,6 +12,7 @@ on_both_databases!(
     octet_stream_audience_does_not_check_the_token,
     sealed_links_redirect_to_the_document_request,
     every_request_leaves_one_log_record,
+    one_viewing_is_joined_across_gateway_and_vault_logs,
 );
 
 async fn no_audience_gives_a_handle_to_the_holder(db: Db) {
@@ -248,7 +249,9 @@ async fn every_request_leaves_one_log_record(db: Db) {
     let first: Vec<&str> = new[0].split('\t').collect();
     assert_eq!(first[0], doc.id);
     assert_eq!((first[3], first[4]), ("127.0.0.1", "GET"));
-    assert_eq!(first[5], format!("/{}", doc.placeholder));
+    let (path, correlation) = first[5].split_once(" -> ").unwrap();
+    assert_eq!(path, format!("/{}", doc.placeholder));
+    assert!(correlation.starts_with("/h/<redacted:"), "{correlation}");
     assert_eq!((first[6], first[7]), ("303", "1"));
     assert_ne!(first[8], "-");
     let second: Vec<&str> = new[1].split('\t').collect();
@@ -258,4 +261,36 @@ async fn every_request_leaves_one_log_record(db: Db) {
         (sealed[0], sealed[5], sealed[6], sealed[7], sealed[8]),
         ("-", "/l/<redacted>", "404", "-", "-")
     );
+}
+
+/// The handle's nonce is the correlation id: the gateway's record of the request that issued
+/// the handle names it after the path, the vault's record of the download shows it in place of
+/// the handle, and neither shows the handle itself.
+async fn one_viewing_is_joined_across_gateway_and_vault_logs(db: Db) {
+    let mut app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let doc = create(&app, &token, b"joined", &[("audience", audience())]).await;
+    let response = no_redirects().get(harry(&app, &doc)).send().await.unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(fetch_handle(response).await, b"joined");
+    let handle = location.rsplit('/').next().unwrap().to_owned();
+    app.stop().await;
+
+    let gateway = gateway_lines(&app).await;
+    let issued: Vec<&str> = gateway.last().unwrap().split('\t').collect();
+    let nonce = issued[5]
+        .strip_prefix(&format!("/{} -> /h/<redacted:", doc.placeholder))
+        .and_then(|rest| rest.strip_suffix('>'))
+        .unwrap_or_else(|| panic!("{issued:?}"));
+    assert_eq!(nonce.len(), 22, "{nonce}");
+    let vault = crate::vault_log::all_lines(&app).await;
+    let downloads: Vec<&String> = vault
+        .iter()
+        .filter(|line| line.contains(&format!("/h/<redacted:{nonce}>")))
+        .collect();
+    assert_eq!(downloads.len(), 1, "{vault:#?}");
+    assert_eq!(downloads[0].split('\t').nth(7), Some("200"));
+    for line in gateway.iter().chain(&vault) {
+        assert!(!line.contains(&handle), "{line}");
+    }
 }
