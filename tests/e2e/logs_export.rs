@@ -20,6 +20,7 @@ use crate::gateway::{create, fetch_handle, no_redirects};
 on_both_databases!(
     an_export_verifies_and_tampering_is_named,
     exports_are_scoped_by_document_dates_and_producer,
+    document_records_are_signed,
 );
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sealpost");
@@ -436,4 +437,27 @@ async fn exports_are_scoped_by_document_dates_and_producer(db: Db) {
         .await
         .unwrap();
     assert_eq!(post.status(), 405);
+}
+
+/// `GET /documents/{docId}` carries the signed-response headers over exactly its body.
+async fn document_records_are_signed(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let keys = keys(&app).await;
+    let record = app.upload(&token, "signed.pdf", b"signed".to_vec()).await;
+    let path = format!("/documents/{}", record["id"].as_str().unwrap());
+    let response = app.get(&token, &path).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(headers["content-type"], "application/json");
+    let header = |name: &str| headers[name].to_str().unwrap().to_owned();
+    let (signature, date) = (header(SIGNATURE_HEADER), header(SIGNATURE_DATE_HEADER));
+    assert!(httpdate::parse_http_date(&date).is_ok(), "{date}");
+    let digest = shared::logzip::sha256_hex(&body);
+    response::verify(&keys, &signature, &date, &digest).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["id"], record["id"]);
+    let altered = shared::logzip::sha256_hex(&[&body[..], b" "].concat());
+    assert!(response::verify(&keys, &signature, &date, &altered).is_err());
 }

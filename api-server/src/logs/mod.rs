@@ -45,6 +45,12 @@ impl LogExports {
     pub fn keys(&self) -> KeySet {
         KeySet::of(&self.key)
     }
+
+    /// The signed-response headers (`x-sealpost-signature`, `x-sealpost-signature-date`) for a
+    /// body held whole (a JSON record), by the same instance key as exports.
+    pub fn sign_body(&self, body: &[u8]) -> (String, String) {
+        response::sign(&self.key, SystemTime::now(), &shared::hex::sha256_hex(body))
+    }
 }
 
 /// A built export, ready to stream.

@@ -5,8 +5,8 @@
 //! `{x-sealpost-signature-date}\n{lowercase hex SHA-256 of the body}`, base64url without
 //! padding. The date is an HTTP-date (IMF-fixdate). A client recomputes the body's SHA-256,
 //! rebuilds that message from the date header and checks it against the key published at
-//! `GET /.well-known/sealpost-keys`. (Only `GET /logs` signs its responses so far; the other
-//! routes DESIGN.md lists can use the same two functions.)
+//! `GET /.well-known/sealpost-keys`. `GET /logs` and `GET /documents/{docId}` sign their
+//! responses.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use futures_util::StreamExt as _;
 use shared::config::SecurityMode;
+use shared::logzip::response::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 
 use crate::auth::Principal;
 use crate::context::ApiContext;
@@ -11,18 +12,26 @@ use crate::documents;
 use crate::error::ApiError;
 use crate::representation;
 
+/// The record, with the signed-response headers (DESIGN.md): the body is serialized first so
+/// the signature covers exactly the bytes sent.
 pub async fn record(
     context: web::Data<ApiContext>,
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let record = documents::find(&context, &principal, &path).await?;
+    let body = serde_json::to_vec(&representation::record(&context.links, &record))
+        .map_err(ApiError::internal)?;
+    let (signature, date) = context.logs.sign_body(&body);
     Ok(HttpResponse::Ok()
         .insert_header((
             header::LAST_MODIFIED,
             representation::http_date(record.last_modified),
         ))
-        .json(representation::record(&context.links, &record)))
+        .insert_header((SIGNATURE_HEADER, signature))
+        .insert_header((SIGNATURE_DATE_HEADER, date))
+        .content_type(mime::APPLICATION_JSON)
+        .body(body))
 }
 
 /// The decrypted content, streamed with its media type. A segment that fails authentication
