@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit",
         include_str!("../../migrations/sqlite/0006_audit.sql"),
     ),
+    (
+        7,
+        "deliveries",
+        include_str!("../../migrations/sqlite/0007_deliveries.sql"),
+    ),
 ];
 
 impl SqliteRepository {

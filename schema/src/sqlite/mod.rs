@@ -4,6 +4,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod accounts;
+/// Shares its row mappings with the PostgreSQL twin.
+pub(crate) mod deliveries;
 mod documents;
 mod gateway;
 mod logs;
@@ -464,5 +466,41 @@ impl Repository for SqliteRepository {
         now: DateTime<Utc>,
     ) -> Result<Option<OAuthPending>, RepoError> {
         self.delete_oauth_pending(state_hash, now).await
+    }
+
+    async fn insert_delivery(
+        &self,
+        delivery: &crate::repo::delivery::NewDelivery,
+        recipients: &[crate::repo::delivery::NewRecipient],
+    ) -> Result<(), RepoError> {
+        self.add_delivery(delivery, recipients).await
+    }
+
+    async fn delivery(
+        &self,
+        producer: &ProducerId,
+        document: &DocumentId,
+        id: &DocumentId,
+    ) -> Result<Option<crate::repo::delivery::DeliveryStatus>, RepoError> {
+        self.select_delivery(producer, document, id).await
+    }
+
+    async fn claim_delivery_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::repo::delivery::ClaimedJob>, RepoError> {
+        self.claim_jobs(now, lease_until, limit).await
+    }
+
+    async fn finish_delivery_job(
+        &self,
+        delivery: &DocumentId,
+        seq: i64,
+        outcome: &crate::repo::delivery::JobOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        self.finish_job(delivery, seq, outcome, now).await
     }
 }

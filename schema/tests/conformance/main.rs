@@ -30,6 +30,7 @@ macro_rules! conformance {
     )*};
 }
 
+mod deliveries;
 mod documents;
 mod fixtures;
 mod gateway;
