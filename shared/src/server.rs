@@ -27,7 +27,7 @@ pub fn workers(configured: usize) -> usize {
 pub fn request_trace() -> actix_web::middleware::Logger {
     actix_web::middleware::Logger::new("%a %{method}xi %{path}xi %s %Dms")
         .custom_request_replace("method", |req| req.method().to_string())
-        .custom_request_replace("path", |req| traced_path(req.path()).into_owned())
+        .custom_request_replace("path", |req| trace_line_path(req.path()))
         .log_target("sealpost::http")
 }
 
@@ -38,6 +38,26 @@ pub fn traced_path(path: &str) -> std::borrow::Cow<'_, str> {
         Some(prefix @ ("/l/" | "/h/")) => format!("{prefix}<redacted>").into(),
         _ => path.into(),
     }
+}
+
+/// Path segments longer than this are redacted in request tracing (as in the API log: tokens,
+/// keys and seals are longer; ids are shorter).
+const MAX_TRACED_SEGMENT: usize = 64;
+
+/// `path` as the request trace line shows it: [`traced_path`], and any segment over
+/// [`MAX_TRACED_SEGMENT`] bytes replaced (a token sent in a junk path stays out of the log).
+fn trace_line_path(path: &str) -> String {
+    traced_path(path)
+        .split('/')
+        .map(|segment| {
+            if segment.len() > MAX_TRACED_SEGMENT {
+                "<redacted>"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM: every binary's cue for a graceful stop
@@ -52,4 +72,24 @@ pub async fn shutdown_signal() -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_line_path;
+
+    #[test]
+    fn long_segments_and_handles_are_redacted_in_trace_lines() {
+        let token = "e".repeat(65);
+        assert_eq!(
+            trace_line_path(&format!("/junk/{token}/x")),
+            "/junk/<redacted>/x"
+        );
+        assert_eq!(trace_line_path("/h/abc"), "/h/<redacted>");
+        let id = "a".repeat(64);
+        assert_eq!(
+            trace_line_path(&format!("/documents/{id}")),
+            format!("/documents/{id}")
+        );
+    }
 }

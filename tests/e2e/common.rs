@@ -59,6 +59,10 @@ pub struct TestApp {
     /// The vault in its own server, in the split wiring ([`crate::wiring`]).
     pub split_vault: Option<vault::standalone::Standalone>,
     pub settings: Settings,
+    /// The test that spawned this app (names its secret-grep dumps, [`crate::secrets`]).
+    pub secret_grep_test: String,
+    /// Whether its logs were dumped for the secret grep already (at `stop`).
+    secret_grep_dumped: bool,
 }
 
 impl TestApp {
@@ -82,6 +86,7 @@ impl TestApp {
         let settings =
             Settings::load(Some(Path::new("/nonexistent/sealpost.toml")), &overrides).unwrap();
         let (settings, split_vault) = crate::wiring::prepare(settings, &overrides).await;
+        crate::secrets::capture_tracing(&settings.telemetry.filter);
         let instance = Instance::start(&settings).await.unwrap();
         Self {
             api: format!("http://{}", instance.api_addr),
@@ -92,6 +97,8 @@ impl TestApp {
             instance: Some(instance),
             split_vault,
             settings,
+            secret_grep_test: crate::secrets::test_name(),
+            secret_grep_dumped: false,
         }
     }
 
@@ -123,10 +130,14 @@ impl TestApp {
     pub async fn login_with(&self, key: &str) -> String {
         let response = self.login_response(key, "operator@example.com").await;
         assert_eq!(response.status(), 200);
-        response.headers()["authorization"]
+        let token = response.headers()["authorization"]
             .to_str()
             .unwrap()
-            .to_owned()
+            .to_owned();
+        for part in token.split(' ') {
+            crate::secrets::record("login token", part);
+        }
+        token
     }
 
     /// Logs in as the default producer.
@@ -165,7 +176,9 @@ impl TestApp {
     /// `{vault}/h/{handle}` for document `id`, signed with the instance's gateway key.
     pub async fn handle_url(&self, id: &str, ttl_secs: i64) -> String {
         let claims = self.handle_claims(id, ttl_secs).await;
-        format!("{}/h/{}", self.vault, self.gateway_signer().sign(&claims))
+        let handle = self.gateway_signer().sign(&claims);
+        crate::secrets::record("handle", &handle);
+        format!("{}/h/{handle}", self.vault)
     }
 
     /// A second producer, created through the library as `sealpost producer add` does.
@@ -254,6 +267,41 @@ impl TestApp {
         }
         if let Some(vault) = self.split_vault.take() {
             vault.stop().await;
+        }
+        if !self.secret_grep_dumped {
+            self.secret_grep_dumped = true;
+            let tag = crate::secrets::next_tag(&self.secret_grep_test);
+            let dir = crate::secrets::suite_dir();
+            crate::secrets::dump(&self.settings, &self.secret_grep_test, &dir, &tag).await;
+        }
+    }
+}
+
+/// An app dropped without `stop` still has its logs dumped for the secret grep (on a thread of
+/// its own, as `drop` cannot await); not while a test panics.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.secret_grep_dumped || std::thread::panicking() {
+            return;
+        }
+        self.secret_grep_dumped = true;
+        let settings = self.settings.clone();
+        let test = self.secret_grep_test.clone();
+        let dumped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let tag = crate::secrets::next_tag(&test);
+            let dir = crate::secrets::suite_dir();
+            runtime.block_on(crate::secrets::dump(&settings, &test, &dir, &tag));
+        })
+        .join();
+        if dumped.is_err() {
+            eprintln!(
+                "secret grep: could not dump the logs of {}",
+                self.secret_grep_test
+            );
         }
     }
 }

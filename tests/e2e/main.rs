@@ -20,6 +20,7 @@ mod login;
 mod logs_export;
 mod oauth;
 mod rotation;
+mod secrets;
 mod shredding;
 mod storage;
 mod updates;
