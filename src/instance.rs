@@ -31,8 +31,8 @@ pub struct Instance {
     pub default_key_path: Option<PathBuf>,
     handles: Vec<ServerHandle>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
-    /// The expiry sweep, stopped with the servers.
-    sweeper: JoinHandle<()>,
+    /// The expiry sweep and the audit retention sweep, stopped with the servers.
+    sweepers: Vec<JoinHandle<()>>,
     /// The vault access log, closed (every record written) once the servers stopped.
     vault_log: vault::access_log::AccessLog,
 }
@@ -94,10 +94,15 @@ impl Instance {
             api_addr,
             gateway_addr,
         )?);
-        let sweeper = api_server::documents::spawn_expiry_sweeper(
+        let expiry = api_server::documents::spawn_expiry_sweeper(
             context.clone(),
             Duration::from_secs(settings.api.expiry_sweep_secs.max(1)),
         );
+        let retention = api_server::logs::retention::spawn_retention_sweeper(
+            context.repo.clone(),
+            &settings.audit,
+        );
+        let sweepers = std::iter::once(expiry).chain(retention).collect();
         let workers = settings.workers;
         let mut servers = vec![
             api_server::build(context, api_listener, workers)?,
@@ -121,14 +126,16 @@ impl Instance {
             default_key_path,
             handles,
             tasks,
-            sweeper,
+            sweepers,
             vault_log,
         })
     }
 
     /// Stops accepting, lets in-flight requests finish, then returns.
     pub async fn stop(self) {
-        self.sweeper.abort();
+        for sweeper in &self.sweepers {
+            sweeper.abort();
+        }
         for handle in &self.handles {
             handle.stop(true).await;
         }

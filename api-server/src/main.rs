@@ -71,12 +71,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         context.clone(),
         Duration::from_secs(settings.api.expiry_sweep_secs.max(1)),
     );
+    let retention =
+        api_server::logs::retention::spawn_retention_sweeper(context.repo.clone(), &settings.audit);
     let server = api_server::build(context, listener, settings.workers)?;
     let handle = server.handle();
     let task = tokio::spawn(server);
     println!("API server: http://{addr}");
     shared::server::shutdown_signal().await?;
     sweeper.abort();
+    if let Some(retention) = retention {
+        retention.abort();
+    }
     handle.stop(true).await;
     let _ = task.await;
     Ok(())

@@ -38,7 +38,7 @@ pub mod testing;
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
 pub use model::{
     ApiLogRecord, ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy,
-    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, VaultLogRecord,
-    ViewerDocument,
+    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines,
+    VaultLogRecord, ViewerDocument,
 };
 pub use repo::{BoxStream, RepoError, Repository, connect};

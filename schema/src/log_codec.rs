@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use crate::audit::{GENESIS, chain};
 use crate::codec::{Columns, millis};
 use crate::ids::{DocumentId, ProducerId};
-use crate::model::{ApiLogRecord, GatewayLogRecord, LogKind, LogLine, VaultLogRecord};
+use crate::model::{ApiLogRecord, GatewayLogRecord, LogKind, LogLine, PurgedLines, VaultLogRecord};
 use crate::repo::RepoError;
 
 /// A static SQL text naming one log's tables: `log_sql!(kind, "SELECT … FROM " log " WHERE …")`
@@ -59,6 +59,21 @@ pub(crate) use log_line_columns;
 /// Rows a purge deletes per statement (and transaction), so a large purge never holds
 /// SQLite's write lock long enough to make a concurrent append time out.
 pub(crate) const PURGE_CHUNK: i64 = 5_000;
+
+/// Adds one purge chunk's deleted rows (their `producer_id`s) to `purged`.
+pub(crate) fn tally(
+    purged: &mut PurgedLines,
+    producers: Vec<Option<String>>,
+) -> Result<(), RepoError> {
+    for producer in producers {
+        let producer = producer
+            .map(|id| ProducerId::parse(&id))
+            .transpose()
+            .map_err(|_| RepoError::Corrupt("a log line's producer_id".into()))?;
+        *purged.entry(producer).or_default() += 1;
+    }
+    Ok(())
+}
 
 /// Old rows the migration chains per round trip.
 pub(crate) const BACKFILL_PAGE: i64 = 2_000;

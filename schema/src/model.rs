@@ -131,6 +131,10 @@ pub struct ApiLogRecord {
     pub tail: String,
 }
 
+/// What a retention purge removed from one log: lines per producer (`None`: lines that named
+/// no producer, such as junk requests). Producers with nothing removed are absent.
+pub type PurgedLines = std::collections::BTreeMap<Option<ProducerId>, u64>;
+
 /// The three audit logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogKind {

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
     ApiLogRecord, ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy,
-    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, VaultLogRecord,
-    ViewerDocument,
+    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines,
+    VaultLogRecord, ViewerDocument,
 };
 
 /// A boxed, `Send` stream (`futures_core::stream::BoxStream`, re-exported by `futures-util`).
@@ -221,14 +221,14 @@ pub trait Repository: Send + Sync + 'static {
     ) -> BoxStream<'a, Result<LogLine, RepoError>>;
 
     /// Retention: deletes the log's lines with `time < before` (every producer's), in short
-    /// transactions, and returns how many. Documents and hit counters are untouched, and so are
+    /// transactions, and returns how many, per producer. Documents and hit counters are untouched, and so are
     /// the chain heads: later lines keep chaining from the right head, and an export's first
     /// line's `prev` may then be the chain value of a purged line.
     async fn purge_log_before(
         &self,
         kind: LogKind,
         before: DateTime<Utc>,
-    ) -> Result<u64, RepoError>;
+    ) -> Result<PurgedLines, RepoError>;
 
     /// The lock state of (document, viewer) at `now` (an expired lock reads as `Open` with the
     /// failures counted since it).

@@ -28,6 +28,7 @@ pub struct Settings {
     /// Where the embedded database, the local object store and the key files live.
     pub data_dir: PathBuf,
     pub database: DatabaseSettings,
+    pub audit: AuditSettings,
     pub api: ApiSettings,
     pub gateway: GatewaySettings,
     pub vault: VaultSettings,
@@ -40,6 +41,19 @@ pub struct Settings {
 pub struct DatabaseSettings {
     /// `sqlite:PATH` or `postgres://…`; empty means `sqlite:{data_dir}/sealpost.db`.
     pub url: String,
+}
+
+/// Audit-log retention (issue 7). A log's lines older than its retention are deleted by a
+/// sweep that the API log records; `0` keeps them for ever (the default). Nothing here can
+/// switch auditing off: every request is recorded whatever these say, and a retention, when
+/// set, is at least a day.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditSettings {
+    pub api_retention_days: u32,
+    pub gateway_retention_days: u32,
+    pub vault_retention_days: u32,
+    /// How often the retention sweep runs (when any retention is set).
+    pub retention_sweep_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -167,6 +181,10 @@ impl Settings {
             .set_default("data_dir", "./sealpost-data")?
             .set_default("workers", 0)?
             .set_default("database.url", "")?
+            .set_default("audit.api_retention_days", 0)?
+            .set_default("audit.gateway_retention_days", 0)?
+            .set_default("audit.vault_retention_days", 0)?
+            .set_default("audit.retention_sweep_secs", 3600)?
             .set_default("api.addr", "127.0.0.1:8080")?
             .set_default("api.public_url", "")?
             .set_default("api.token_ttl_secs", 3600)?

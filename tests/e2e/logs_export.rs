@@ -26,7 +26,7 @@ on_both_databases!(
 const BINARY: &str = env!("CARGO_BIN_EXE_sealpost");
 
 /// The instance's published keys (no credentials needed).
-async fn keys(app: &TestApp) -> KeySet {
+pub async fn keys(app: &TestApp) -> KeySet {
     let response = app
         .client
         .get(app.url("/.well-known/sealpost-keys"))
@@ -38,7 +38,13 @@ async fn keys(app: &TestApp) -> KeySet {
 }
 
 /// Downloads an export to `file`, checking its signed headers; returns its file name.
-async fn download(app: &TestApp, token: &str, path: &str, keys: &KeySet, file: &Path) -> String {
+pub async fn download(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    keys: &KeySet,
+    file: &Path,
+) -> String {
     let response = app.get(token, path).send().await.unwrap();
     assert_eq!(response.status(), 200, "{path}");
     let headers = response.headers().clone();
@@ -59,7 +65,7 @@ async fn download(app: &TestApp, token: &str, path: &str, keys: &KeySet, file: &
 }
 
 /// Every entry of a zip: name and bytes, in order.
-async fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
+pub async fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
     let file = BufReader::new(tokio::fs::File::open(path).await.unwrap()).compat();
     let mut zip = ZipArchiveReader::open(file).await.unwrap();
     let names: Vec<String> = zip
@@ -77,7 +83,7 @@ async fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn entry<'a>(entries: &'a [(String, Vec<u8>)], name: &str) -> &'a str {
+pub fn entry<'a>(entries: &'a [(String, Vec<u8>)], name: &str) -> &'a str {
     let (_, bytes) = entries.iter().find(|(n, _)| n == name).unwrap();
     std::str::from_utf8(bytes).unwrap()
 }
@@ -118,7 +124,7 @@ fn lines_of(text: &str) -> Vec<String> {
 }
 
 /// The library's verdict on the export at `path`: `Ok` or the error message.
-async fn verdict(path: &Path, keys: &KeySet) -> Result<Manifest, String> {
+pub async fn verdict(path: &Path, keys: &KeySet) -> Result<Manifest, String> {
     shared::logzip::verify(path, keys)
         .await
         .map(|report| report.manifest)

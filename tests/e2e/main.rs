@@ -19,6 +19,7 @@ mod links;
 mod login;
 mod logs_export;
 mod oauth;
+mod retention;
 mod rotation;
 mod secrets;
 mod shredding;

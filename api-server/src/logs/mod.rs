@@ -10,6 +10,7 @@
 //! only once the export is built.
 
 pub mod range;
+pub mod retention;
 
 use std::path::PathBuf;
 use std::sync::Arc;

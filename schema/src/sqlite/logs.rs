@@ -14,7 +14,7 @@ use crate::codec::{Columns, db_error, millis};
 use crate::gateway_codec as gc;
 use crate::ids::{DocumentId, ProducerId};
 use crate::log_codec::{self as lc, Head, LogEntry, NewLine, log_sql};
-use crate::model::{ApiLogRecord, GatewayLogRecord, LogKind, LogLine, VaultLogRecord};
+use crate::model::{ApiLogRecord, GatewayLogRecord, LogKind, LogLine, PurgedLines, VaultLogRecord};
 use crate::repo::RepoError;
 
 impl SqliteRepository {
@@ -119,24 +119,25 @@ impl SqliteRepository {
         &self,
         kind: LogKind,
         before: DateTime<Utc>,
-    ) -> Result<u64, RepoError> {
+    ) -> Result<PurgedLines, RepoError> {
         // In chunks, each its own short write transaction: appends wait at most one chunk.
-        let mut deleted = 0;
+        let mut purged = PurgedLines::new();
         loop {
-            let done = sqlx::query(log_sql!(
+            let producers: Vec<Option<String>> = sqlx::query_scalar(log_sql!(
                 kind,
                 "DELETE FROM " log " WHERE seq IN \
-                 (SELECT seq FROM " log " WHERE time < ?1 ORDER BY seq LIMIT ?2)"
+                 (SELECT seq FROM " log " WHERE time < ?1 ORDER BY seq LIMIT ?2) \
+                 RETURNING producer_id"
             ))
             .bind(millis(before))
             .bind(lc::PURGE_CHUNK)
-            .execute(&self.pool)
+            .fetch_all(&self.pool)
             .await
-            .map_err(db_error)?
-            .rows_affected();
-            deleted += done;
-            if done < lc::PURGE_CHUNK.unsigned_abs() {
-                return Ok(deleted);
+            .map_err(db_error)?;
+            let done = producers.len();
+            lc::tally(&mut purged, producers)?;
+            if done < lc::PURGE_CHUNK.unsigned_abs() as usize {
+                return Ok(purged);
             }
         }
     }

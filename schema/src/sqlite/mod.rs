@@ -23,8 +23,8 @@ use crate::codec::{self, db_error, document_columns, millis, object_columns};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
     ApiLogRecord, ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy,
-    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, VaultLogRecord,
-    ViewerDocument,
+    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines,
+    VaultLogRecord, ViewerDocument,
 };
 use crate::repo::{BoxStream, RepoError, Repository};
 
@@ -394,7 +394,7 @@ impl Repository for SqliteRepository {
         &self,
         kind: LogKind,
         before: DateTime<Utc>,
-    ) -> Result<u64, RepoError> {
+    ) -> Result<PurgedLines, RepoError> {
         self.delete_log_before(kind, before).await
     }
 
