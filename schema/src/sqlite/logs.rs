@@ -143,6 +143,9 @@ impl SqliteRepository {
     }
 }
 
+/// Lines per INSERT statement: 7 parameters each, far below SQLite's 32,766.
+const INSERT_CHUNK: usize = 500;
+
 /// Locks the heads of the chains `lines` touch, links the lines, inserts them and stores the
 /// new heads, all in the caller's (IMMEDIATE) transaction.
 async fn write_chained(
@@ -152,29 +155,31 @@ async fn write_chained(
 ) -> Result<(), RepoError> {
     let mut heads = lock_heads(conn, kind, lc::chain_keys(lines)).await?;
     lc::link(lines, &mut heads)?;
-    for line in lines.iter() {
-        let insert = match kind {
-            LogKind::Vault => sqlx::query(
-                "INSERT INTO vault_log (producer_id, document_id, time, fields, prev, chain) \
-                 VALUES (?1, ?2, ?3, ?5, ?6, ?7)",
-            ),
-            LogKind::Api | LogKind::Gateway => sqlx::query(log_sql!(
+    // One multi-row INSERT per chunk rather than one statement per line: each statement is a
+    // round trip to sqlx's SQLite worker thread, which dominated a busy gateway's audit cost.
+    // SQLite assigns the rows' seq in VALUES order, which is chain order.
+    for chunk in lines.chunks(INSERT_CHUNK) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(match kind {
+            LogKind::Vault => {
+                "INSERT INTO vault_log (producer_id, document_id, time, fields, prev, chain) "
+            }
+            LogKind::Api | LogKind::Gateway => log_sql!(
                 kind,
-                "INSERT INTO " log " (producer_id, document_id, time, hit, fields, prev, chain) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-            )),
-        };
-        insert
-            .bind(line.producer_id)
-            .bind(line.document_id)
-            .bind(line.time)
-            .bind(line.hit)
-            .bind(&line.fields)
-            .bind(&line.prev)
-            .bind(&line.chain)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
+                "INSERT INTO " log " (producer_id, document_id, time, hit, fields, prev, chain) "
+            ),
+        });
+        insert.push_values(chunk, |mut row, line| {
+            row.push_bind(line.producer_id)
+                .push_bind(line.document_id)
+                .push_bind(line.time);
+            if kind != LogKind::Vault {
+                row.push_bind(line.hit);
+            }
+            row.push_bind(line.fields.as_str())
+                .push_bind(line.prev.as_str())
+                .push_bind(line.chain.as_str());
+        });
+        insert.build().execute(&mut *conn).await.map_err(db_error)?;
     }
     store_heads(conn, kind, &heads).await
 }
