@@ -22,6 +22,9 @@ pub struct ApiContext {
     pub logs: crate::logs::LogExports,
     pub limits: Limits,
     pub security: SecurityMode,
+    /// Delivery (`POST /documents/{docId}/deliver`): the secrets key, and this process's
+    /// worker, which stops when the context is dropped.
+    pub delivery: crate::delivery::Deliveries,
 }
 
 /// Public base URLs written into responses (no trailing slash).

@@ -11,6 +11,7 @@
 //! - [`auth`]: the [`auth::Principal`] extractor (login tokens, `Basic` or `Bearer`).
 //! - [`form`]: streaming `multipart/form-data` reading with per-part limits.
 //! - [`documents`]: the domain operations behind the document routes.
+//! - [`delivery`]: fulfillment: queued deliveries and the worker that sends them.
 //! - [`logs`]: audit-log exports (`GET /logs`), built, signed and spooled for streaming.
 //! - [`representation`]: the spec's JSON for a document record.
 //! - [`routes`]: thin handlers; the module tree mirrors the URL tree.
@@ -21,6 +22,7 @@ pub mod access_log;
 pub mod auth;
 pub mod content_store;
 pub mod context;
+pub mod delivery;
 pub mod documents;
 pub mod error;
 pub mod form;

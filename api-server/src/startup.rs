@@ -35,6 +35,20 @@ pub fn context(
     );
     let seal_keys = SealKeys::load_or_create(&settings.data_dir.join(SEAL_KEYS_FILE))
         .context("loading the seal keys")?;
+    let links = Links {
+        api_root: public_url(&settings.api.public_url, api_addr),
+        gateway_root: public_url(&settings.gateway.public_url, gateway_addr),
+    };
+    // The delivery worker starts here, so `sealpost up` and the `api-server` binary both run
+    // one; it stops when the context is dropped.
+    let delivery = crate::delivery::start(
+        &settings.delivery,
+        &instance_key,
+        &settings.data_dir.join(SEAL_KEYS_FILE),
+        repo.clone(),
+        links.clone(),
+    )
+    .context("starting the delivery worker")?;
     Ok(ApiContext {
         repo,
         vault,
@@ -44,15 +58,13 @@ pub fn context(
         )),
         seal_keys,
         logs: crate::logs::LogExports::new(instance_key, settings.data_dir.clone()),
-        links: Links {
-            api_root: public_url(&settings.api.public_url, api_addr),
-            gateway_root: public_url(&settings.gateway.public_url, gateway_addr),
-        },
+        links,
         limits: Limits {
             max_document_bytes: settings.api.max_document_bytes,
             max_json_part_bytes: settings.api.max_json_part_bytes,
         },
         security: settings.api.security,
+        delivery,
     })
 }
 

@@ -35,6 +35,7 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// HTTP worker threads per service; 0 means one per core.
     pub workers: usize,
+    pub delivery: DeliverySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +148,29 @@ impl VaultSettings {
     }
 }
 
+/// The delivery worker each API server runs (`POST /documents/{docId}/deliver`). Times are in
+/// milliseconds so tests can run the whole retry schedule in a second or two.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeliverySettings {
+    /// Attempts in flight at once in this process (across all deliveries); 0 stops the worker.
+    pub concurrency: usize,
+    /// How often the queue is polled when it was found empty.
+    pub poll_ms: u64,
+    /// Timeout of one attempt (connect, send, answer), HTTP, SMTP or XML-RPC.
+    pub timeout_ms: u64,
+    /// A claimed job is due again after this long if its worker died; must exceed `timeout_ms`.
+    pub lease_ms: u64,
+    /// The first retry's delay; each further retry doubles it (up to `backoff_max_ms`), and a
+    /// random jitter of up to half the delay is added so failed jobs do not retry in lockstep.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Attempts before a job failing with network errors or 5xx answers is given up.
+    pub max_attempts: u32,
+    /// The SMTP server of email fulfillments whose deliver request names none (`smtp://` or
+    /// `smtps://`, credentials in the URL); empty means a deliver request must give `smtp_url`.
+    pub smtp_url: secrecy::SecretString,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct TelemetrySettings {
     /// `text` or `json`.
@@ -214,6 +238,14 @@ impl Settings {
             .set_default("vault.service_token_file", "")?
             .set_default("vault.handle_public_keys", Vec::<String>::new())?
             .set_default("vault.log_flush_secs", 5)?
+            .set_default("delivery.concurrency", 32)?
+            .set_default("delivery.poll_ms", 500)?
+            .set_default("delivery.timeout_ms", 30_000)?
+            .set_default("delivery.lease_ms", 120_000)?
+            .set_default("delivery.backoff_base_ms", 2_000)?
+            .set_default("delivery.backoff_max_ms", 3_600_000)?
+            .set_default("delivery.max_attempts", 12)?
+            .set_default("delivery.smtp_url", "")?
             .set_default("telemetry.format", "text")?
             .set_default("telemetry.filter", "info,sqlx=warn")?;
         let file = file.unwrap_or(Path::new("sealpost.toml"));

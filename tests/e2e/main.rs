@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod common;
 mod conditional;
+mod delivery;
 mod documents;
 mod gateway;
 mod handles;

@@ -2,6 +2,7 @@
 
 mod create;
 mod delete;
+mod deliver;
 mod links;
 mod list;
 mod locks;
@@ -42,6 +43,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::resource("/documents/{doc_id}/links")
                 .route(web::post().to(links::create))
                 .default_service(method_not_allowed("POST")),
+        )
+        .service(
+            web::resource("/documents/{doc_id}/deliver")
+                .route(web::post().to(deliver::deliver))
+                .default_service(method_not_allowed("POST")),
+        )
+        .service(
+            web::resource("/documents/{doc_id}/deliveries/{id}")
+                .route(web::get().to(deliver::status))
+                .default_service(method_not_allowed("GET")),
         )
         .service(
             web::resource("/documents/{doc_id}/locks")

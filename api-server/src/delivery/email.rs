@@ -1,0 +1,210 @@
+//! Email fulfillment: one message per recipient over SMTP (`lettre`, rustls).
+//!
+//! The server comes from the deliver request's `smtp_url` or `delivery.smtp_url`:
+//! `smtp://[user:password@]host[:port]` (port 587 by default) upgrades with `STARTTLS` when the
+//! server offers it; when credentials are given and the host is not a loopback address,
+//! `STARTTLS` is required instead, so a password never crosses a network in clear.
+//! `smtps://…` (port 465 by default) speaks TLS from the first byte. The `Message-ID` is the
+//! job's idempotency key, the same at every attempt, so a receiver that remembers IDs can drop
+//! a resend after a crash.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
+use schema::objects::Template;
+use zeroize::Zeroizing;
+
+use super::attempt::{Attempt, Failure};
+
+/// A parsed `smtp_url`; its password is wiped on drop.
+pub struct SmtpServer {
+    host: String,
+    port: u16,
+    implicit_tls: bool,
+    credentials: Option<(String, Zeroizing<String>)>,
+}
+
+impl SmtpServer {
+    /// Parses `smtp://…` or `smtps://…`; the error never repeats the URL (it may hold a password).
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
+        let url = reqwest::Url::parse(text)
+            .map_err(|_| "must be a URL such as smtp://user:password@host:587")?;
+        let implicit_tls = match url.scheme() {
+            "smtp" => false,
+            "smtps" => true,
+            _ => return Err("must start with smtp:// or smtps://"),
+        };
+        let host = url
+            .host_str()
+            .filter(|host| !host.is_empty())
+            .ok_or("must name a host")?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err("must be only smtp[s]://[user:password@]host[:port]");
+        }
+        let decode = |text: &str| {
+            percent_decode(text).ok_or("has a user or password that is not UTF-8 once decoded")
+        };
+        let credentials = if url.username().is_empty() {
+            None
+        } else {
+            let password = Zeroizing::new(decode(url.password().unwrap_or(""))?);
+            Some((decode(url.username())?, password))
+        };
+        Ok(Self {
+            port: url.port().unwrap_or(if implicit_tls { 465 } else { 587 }),
+            host,
+            implicit_tls,
+            credentials,
+        })
+    }
+
+    fn transport(&self, timeout: Duration) -> Result<AsyncSmtpTransport<Tokio1Executor>, Failure> {
+        let parameters = TlsParameters::new(self.host.clone())
+            .map_err(|_| Failure::permanent("the SMTP server's TLS settings could not be built"))?;
+        let loopback = self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            || self.host == "localhost";
+        let tls = if self.implicit_tls {
+            Tls::Wrapper(parameters)
+        } else if self.credentials.is_some() && !loopback {
+            Tls::Required(parameters)
+        } else {
+            Tls::Opportunistic(parameters)
+        };
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.host.clone())
+                .port(self.port)
+                .tls(tls)
+                .timeout(Some(timeout));
+        if let Some((user, password)) = &self.credentials {
+            builder = builder.credentials(Credentials::new(user.clone(), password.to_string()));
+        }
+        Ok(builder.build())
+    }
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The email fulfillment's templates and sender.
+pub struct EmailTemplates<'a> {
+    pub from: &'a str,
+    pub to: &'a Template,
+    pub subject: &'a Template,
+    pub body: &'a Template,
+}
+
+/// Sends one message.
+pub async fn send(
+    server: &SmtpServer,
+    templates: &EmailTemplates<'_>,
+    values: &[(&str, &str)],
+    message_id: &str,
+    timeout: Duration,
+) -> Attempt {
+    let fill = |template: &Template, what: &str| {
+        template
+            .expand(values)
+            .map_err(|error| Failure::permanent(format!("fulfillment.{what}: {error}")))
+    };
+    let to: Mailbox = fill(templates.to, "to")?.parse().map_err(|_| {
+        Failure::permanent("fulfillment.to: the viewer's address is not an email address")
+    })?;
+    let from: Mailbox = templates
+        .from
+        .parse()
+        .map_err(|_| Failure::permanent("fulfillment.from: not an email address"))?;
+    let body = Body::new_with_encoding(
+        fill(templates.body, "body")?,
+        ContentTransferEncoding::QuotedPrintable,
+    )
+    .map_err(|_| Failure::permanent("fulfillment.body: cannot be encoded"))?;
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(fill(templates.subject, "subject")?)
+        .message_id(Some(format!("<{message_id}@sealpost>")))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|_| Failure::permanent("the message could not be built"))?;
+    let transport = server.transport(timeout)?;
+    match transport.send(message).await {
+        Ok(response) => Ok(response.code().to_string().parse().ok()),
+        Err(error) => {
+            let status = error
+                .status()
+                .and_then(|code| code.to_string().parse::<u16>().ok());
+            let mut failure = if error.is_permanent() {
+                Failure::permanent(format!(
+                    "the SMTP server refused the message ({})",
+                    status.unwrap_or(0)
+                ))
+            } else if error.is_timeout() {
+                Failure::transient("the SMTP exchange timed out")
+            } else if error.is_tls() {
+                Failure::transient("TLS with the SMTP server failed")
+            } else if error.is_transient() {
+                Failure::transient(format!(
+                    "the SMTP server deferred the message ({})",
+                    status.unwrap_or(0)
+                ))
+            } else {
+                Failure::transient("the SMTP server could not be reached")
+            };
+            failure.status = status;
+            Err(failure)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let server = SmtpServer::parse("smtp://us%40er:p%3Ass@127.0.0.1:2525").unwrap();
+        assert_eq!(
+            (server.host.as_str(), server.port, server.implicit_tls),
+            ("127.0.0.1", 2525, false)
+        );
+        let (user, password) = server.credentials.as_ref().unwrap();
+        assert_eq!((user.as_str(), password.as_str()), ("us@er", "p:ss"));
+        let server = SmtpServer::parse("smtps://mail.example").unwrap();
+        assert_eq!((server.port, server.implicit_tls), (465, true));
+        assert!(server.credentials.is_none());
+        assert_eq!(SmtpServer::parse("smtp://h").unwrap().port, 587);
+        for bad in [
+            "http://h",
+            "smtp://",
+            "smtp://h/x",
+            "smtp://h?tls=no",
+            "junk",
+        ] {
+            assert!(SmtpServer::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

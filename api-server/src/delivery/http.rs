@@ -1,0 +1,70 @@
+//! Generic HTTP fulfillment: the filled `body` template POSTed to the filled `href`, one
+//! request per recipient, with the fulfillment's headers and `Idempotency-Key` (the job's key,
+//! the same at every attempt: a receiver that honours it serves a resent job once).
+
+use std::collections::BTreeMap;
+
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use schema::objects::Template;
+
+use super::attempt::{Attempt, Failure, http_status, network};
+
+/// The header that carries a job's idempotency key (HTTP and XML-RPC).
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// An HTTP fulfillment's templates.
+pub struct HttpTemplates<'a> {
+    pub href: &'a Template,
+    pub headers: &'a BTreeMap<String, Template>,
+    pub content_type: &'a str,
+    pub body: &'a Template,
+}
+
+/// Fills `template` or fails for good, naming the fulfillment member (never the values).
+pub fn fill(template: &Template, values: &[(&str, &str)], member: &str) -> Result<String, Failure> {
+    template
+        .expand(values)
+        .map_err(|error| Failure::permanent(format!("fulfillment.{member}: {error}")))
+}
+
+/// The filled `href`, which must still be an `http(s)` URL.
+pub fn url(href: &Template, values: &[(&str, &str)]) -> Result<reqwest::Url, Failure> {
+    let url = reqwest::Url::parse(&fill(href, values, "href")?)
+        .map_err(|_| Failure::permanent("fulfillment.href: the filled template is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Failure::permanent(
+            "fulfillment.href: the filled template is not http(s)",
+        ));
+    }
+    Ok(url)
+}
+
+pub async fn send(
+    client: &reqwest::Client,
+    templates: &HttpTemplates<'_>,
+    values: &[(&str, &str)],
+    idempotency_key: &str,
+) -> Attempt {
+    let url = url(templates.href, values)?;
+    let mut request = client.post(url);
+    for (name, template) in templates.headers {
+        let member = format!("headers.{name}");
+        let value = HeaderValue::from_str(&fill(template, values, &member)?).map_err(|_| {
+            Failure::permanent(format!(
+                "fulfillment.{member}: the filled value is not a header value"
+            ))
+        })?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Failure::permanent(format!("fulfillment.{member}: not a header name")))?;
+        request = request.header(name, value);
+    }
+    let body = fill(templates.body, values, "body")?;
+    let response = request
+        .header(CONTENT_TYPE, templates.content_type)
+        .header(IDEMPOTENCY_KEY, idempotency_key)
+        .body(body)
+        .send()
+        .await
+        .map_err(network)?;
+    http_status(response.status().as_u16())
+}

@@ -1,0 +1,95 @@
+//! Fulfillment: `POST /documents/{docId}/deliver` queues a durable delivery; a worker in each
+//! API server sends every recipient its sealed link through the document's fulfillment (HTTP,
+//! email or XML-RPC), retrying with backoff (README.md, "Delivery").
+//!
+//! # Layout
+//! - [`request`]: the deliver request's form fields and `smtp_url`.
+//! - [`queue`]: checks a deliver request, stores the delivery and its jobs; reads status back.
+//! - [`viewer`]: the recipients of an audience and the template variables of one attempt.
+//! - [`secrets`]: the form fields and SMTP URL, sealed while the delivery runs.
+//! - [`worker`]: claims due jobs, runs attempts under a concurrency limit, records outcomes.
+//! - [`attempt`], [`backoff`]: how an attempt ended and when the next one is due.
+//! - [`documents`]: the documents attempts read, cached for a second.
+//! - [`http`], [`email`], [`xmlrpc`]: the three senders.
+//! - [`status`]: a delivery's JSON.
+
+pub mod attempt;
+pub mod backoff;
+pub mod documents;
+pub mod email;
+pub mod http;
+pub mod queue;
+pub mod request;
+pub mod secrets;
+pub mod status;
+pub mod viewer;
+pub mod worker;
+pub mod xmlrpc;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use schema::Repository;
+use secrecy::SecretString;
+use shared::config::DeliverySettings;
+use shared::keys::SigningKey;
+use shared::sealed::SealKeys;
+use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+pub use queue::{deliver, status};
+
+use crate::context::Links;
+
+/// What the deliver route needs, and the worker's lifetime: the worker stops when this (the
+/// API context holding it) is dropped.
+pub struct Deliveries {
+    key: Arc<secrets::SecretsKey>,
+    smtp_url: SecretString,
+    wake: Arc<Notify>,
+    _worker: DropGuard,
+}
+
+/// Starts this process's delivery worker on the current tokio runtime (none when
+/// `delivery.concurrency` is 0) and returns the handle the API context keeps.
+pub fn start(
+    settings: &DeliverySettings,
+    instance_key: &SigningKey,
+    seal_keys_file: &Path,
+    repo: Arc<dyn Repository>,
+    links: Links,
+) -> anyhow::Result<Deliveries> {
+    let key = Arc::new(secrets::SecretsKey::derive(instance_key.pkcs8_der()));
+    let wake = Arc::new(Notify::new());
+    let stop = CancellationToken::new();
+    if settings.concurrency > 0 {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_millis(settings.timeout_ms))
+            .pool_max_idle_per_host(settings.concurrency)
+            .tcp_nodelay(true)
+            .build()
+            .context("building the delivery HTTP client")?;
+        let worker = Arc::new(worker::Worker {
+            audit: crate::access_log::ApiAudit::spawn(repo.clone()),
+            repo,
+            seal_keys: SealKeys::load_or_create(seal_keys_file)
+                .context("loading the seal keys for delivery")?,
+            links,
+            key: key.clone(),
+            default_smtp: settings.smtp_url.clone(),
+            settings: settings.clone(),
+            client,
+            documents: documents::DocumentCache::default(),
+        });
+        tokio::spawn(worker.run(wake.clone(), stop.clone()));
+    }
+    Ok(Deliveries {
+        key,
+        smtp_url: settings.smtp_url.clone(),
+        wake,
+        _worker: stop.drop_guard(),
+    })
+}

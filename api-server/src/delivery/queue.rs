@@ -1,0 +1,124 @@
+//! Queuing a delivery (`POST /documents/{docId}/deliver`) and reading its status back.
+
+use chrono::Utc;
+use schema::objects::{Fulfillment, parse_audience, parse_fulfillment};
+use schema::repo::delivery::{DeliveryStatus, NewDelivery};
+use schema::{DocumentId, DocumentRecord};
+use secrecy::ExposeSecret as _;
+
+use super::Deliveries;
+use super::email::SmtpServer;
+use super::request::{DeliverForm, SMTP_URL};
+use super::secrets::DeliverySecrets;
+use super::viewer::recipients;
+use crate::auth::Principal;
+use crate::context::ApiContext;
+use crate::error::ApiError;
+
+/// Checks that `record` can be delivered with `form`, stores the delivery and its jobs (one per
+/// recipient) and wakes this process's worker. Returns the delivery's id.
+///
+/// 409 without a fulfillment object; 422 when the fulfillment asks for what this request lacks
+/// (an email fulfillment without `smtp_url` here or in the instance config), when `smtp_url`
+/// is malformed or given for another kind of fulfillment, or for a `batch` HTTP fulfillment.
+pub async fn deliver(
+    context: &ApiContext,
+    principal: &Principal,
+    record: &DocumentRecord,
+    form: DeliverForm,
+) -> Result<DocumentId, ApiError> {
+    let deliveries: &Deliveries = &context.delivery;
+    let stored = record
+        .fulfillment
+        .as_ref()
+        .filter(|value| !value.is_null())
+        .ok_or_else(|| {
+            ApiError::Conflict(
+                "the document has no fulfillment object, so there is nothing to deliver through: \
+                 set one (PUT /documents/{docId}/fulfillment), or mail the links of \
+                 POST /documents/{docId}/links yourself"
+                    .into(),
+            )
+        })?;
+    let fulfillment = parse_fulfillment(stored).map_err(ApiError::internal)?;
+    let smtp_url = match (&fulfillment, form.smtp_url) {
+        (Fulfillment::Email { .. }, Some(url)) => Some(url),
+        (Fulfillment::Email { .. }, None) => {
+            if deliveries.smtp_url.expose_secret().is_empty() {
+                return Err(ApiError::invalid(
+                    SMTP_URL,
+                    "is required for an email fulfillment (this instance has no SMTP server \
+                     configured): smtp://user:password@host:587",
+                ));
+            }
+            None
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                SMTP_URL,
+                "applies only to email fulfillments",
+            ));
+        }
+        (_, None) => None,
+    };
+    if let Some(url) = &smtp_url {
+        SmtpServer::parse(url).map_err(|detail| ApiError::invalid(SMTP_URL, detail))?;
+    }
+    if let Fulfillment::Http { batch: true, .. } = fulfillment {
+        return Err(ApiError::invalid(
+            "fulfillment.batch",
+            "batch delivery (one request for all records) is not supported yet; set it to \
+             false for one request per audience record",
+        ));
+    }
+    let audience = record
+        .audience
+        .as_ref()
+        .filter(|value| !value.is_null())
+        .map(parse_audience)
+        .transpose()
+        .map_err(ApiError::internal)?;
+    let id = DocumentId::random();
+    let recipients = recipients(audience.as_ref(), id.as_str());
+    let secrets = DeliverySecrets {
+        form: form.fields,
+        smtp_url,
+    };
+    // A delivery without recipients ends at once: it keeps no secrets.
+    let secrets = match recipients.is_empty() {
+        true => None,
+        false => Some(
+            deliveries
+                .key
+                .seal(id.as_str(), &secrets)
+                .map_err(ApiError::internal)?,
+        ),
+    };
+    let delivery = NewDelivery {
+        id: id.clone(),
+        producer_id: principal.producer.clone(),
+        document_id: record.id.clone(),
+        operator: Some(principal.operator.clone()),
+        fulfillment: stored.clone(),
+        secrets,
+        created_at: Utc::now(),
+    };
+    context.repo.insert_delivery(&delivery, &recipients).await?;
+    deliveries.wake.notify_one();
+    Ok(id)
+}
+
+/// The caller's delivery `id` of `record`; 404 for a malformed, unknown or another's id.
+pub async fn status(
+    context: &ApiContext,
+    principal: &Principal,
+    record: &DocumentRecord,
+    id: &str,
+) -> Result<DeliveryStatus, ApiError> {
+    let id = DocumentId::parse(id).map_err(|_| ApiError::NotFound)?;
+    context
+        .repo
+        .delivery(&principal.producer, &record.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}

@@ -1,0 +1,55 @@
+//! A delivery's JSON, for `GET /documents/{docId}/deliveries/{id}` and the 202 answer.
+
+use schema::repo::delivery::{DeliveryStatus, JobStatus};
+use serde_json::{Value, json};
+
+use crate::representation::rfc3339;
+
+/// `{"id", "document", "created", "state": "in progress" | "done", "counts": {"queued",
+/// "sent", "failed"}, "recipients": [{"recipient", "record", "status", "attempts", "error",
+/// "nextAttempt", "updated"}, …]}`; members without a value are left out.
+pub fn to_json(status: &DeliveryStatus, self_href: &str) -> Value {
+    let count = |wanted: JobStatus| {
+        status
+            .recipients
+            .iter()
+            .filter(|recipient| recipient.status == wanted)
+            .count()
+    };
+    let queued = count(JobStatus::Queued);
+    let recipients: Vec<Value> = status
+        .recipients
+        .iter()
+        .map(|recipient| {
+            let mut item = json!({
+                "recipient": recipient.seq,
+                "status": recipient.status.as_str(),
+                "attempts": recipient.attempts,
+                "updated": rfc3339(recipient.updated_at),
+            });
+            if let Some(record) = recipient.record {
+                item["record"] = json!(record);
+            }
+            if let Some(error) = &recipient.last_error {
+                item["error"] = json!(error);
+            }
+            if let Some(next) = recipient.next_attempt_at {
+                item["nextAttempt"] = json!(rfc3339(next));
+            }
+            item
+        })
+        .collect();
+    json!({
+        "id": status.id.as_str(),
+        "document": status.document_id.as_str(),
+        "created": rfc3339(status.created_at),
+        "state": if queued == 0 { "done" } else { "in progress" },
+        "counts": {
+            "queued": queued,
+            "sent": count(JobStatus::Sent),
+            "failed": count(JobStatus::Failed),
+        },
+        "links": {"self": self_href},
+        "recipients": recipients,
+    })
+}

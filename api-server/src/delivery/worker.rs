@@ -1,0 +1,291 @@
+//! The delivery worker: one per API server process. It claims due jobs from the database (so
+//! they survive restarts, and several servers can share the queue: see the repository's
+//! `claim_delivery_jobs`), runs at most `delivery.concurrency` attempts at once, and records
+//! each attempt's outcome and its API-log record.
+//!
+//! A claimed job is leased (`delivery.lease_ms`): when this process dies mid-attempt the job is
+//! due again once the lease runs out, and is sent again with the same idempotency key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use schema::objects::{Fulfillment, parse_fulfillment};
+use schema::repo::delivery::{ClaimedJob, JobOutcome};
+use schema::{ApiLogRecord, Repository};
+use secrecy::{ExposeSecret as _, SecretString};
+use shared::config::DeliverySettings;
+use shared::sealed::{MAX_SEALED_LEN, SealKeys, SealedLink};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::{Attempt, Failure};
+use super::email::{self, EmailTemplates, SmtpServer};
+use super::http::{self, HttpTemplates};
+use super::secrets::{DeliverySecrets, SecretsKey};
+use super::viewer::{Viewer, variables};
+use super::{backoff, xmlrpc};
+use crate::access_log::ApiAudit;
+use crate::context::Links;
+
+/// The method column of an attempt's API-log record.
+pub const LOG_METHOD: &str = "DELIVER";
+
+pub struct Worker {
+    pub repo: Arc<dyn Repository>,
+    pub seal_keys: SealKeys,
+    pub links: Links,
+    pub key: Arc<SecretsKey>,
+    pub default_smtp: SecretString,
+    pub settings: DeliverySettings,
+    pub client: reqwest::Client,
+    pub audit: ApiAudit,
+    pub documents: super::documents::DocumentCache,
+}
+
+impl Worker {
+    /// Runs until `stop` is cancelled; `wake` cuts a poll interval short (a delivery was queued).
+    pub async fn run(self: Arc<Self>, wake: Arc<Notify>, stop: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(self.settings.concurrency));
+        let poll = Duration::from_millis(self.settings.poll_ms.max(1));
+        let lease = chrono::Duration::milliseconds(self.settings.lease_ms as i64);
+        loop {
+            let free = slots.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    permit = slots.clone().acquire_owned() => drop(permit),
+                }
+                continue;
+            }
+            let now = Utc::now();
+            match self
+                .repo
+                .claim_delivery_jobs(now, now + lease, free as u32)
+                .await
+            {
+                Ok(jobs) if !jobs.is_empty() => {
+                    for job in jobs {
+                        let Ok(permit) = slots.clone().try_acquire_owned() else {
+                            break; // cannot happen: only this loop takes slots
+                        };
+                        let worker = self.clone();
+                        tokio::spawn(async move {
+                            worker.attempt(job).await;
+                            drop(permit);
+                        });
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "claiming delivery jobs failed; retrying"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// One attempt at one job, its API-log record and its outcome.
+    async fn attempt(&self, job: ClaimedJob) {
+        let start = Utc::now();
+        let result = self.send(&job).await;
+        let end = Utc::now();
+        let status = match &result {
+            Ok(status) => *status,
+            Err(failure) => failure.status,
+        };
+        let outcome = self.outcome(&job, result, end);
+        if !self.audit.write(log_record(&job, start, end, status)).await {
+            tracing::warn!(delivery = %job.delivery_id.as_str(), "an attempt's API-log record could not be written");
+        }
+        tracing::info!(
+            delivery = %job.delivery_id.as_str(),
+            recipient = job.seq,
+            attempts = job.attempts,
+            outcome = match &outcome {
+                JobOutcome::Sent => "sent",
+                JobOutcome::Failed(_) => "failed",
+                JobOutcome::Retry { .. } => "retry",
+            },
+            "delivery attempt"
+        );
+        for _ in 0..3 {
+            match self
+                .repo
+                .finish_delivery_job(&job.delivery_id, job.seq, &outcome, end)
+                .await
+            {
+                Ok(_) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "recording a delivery attempt failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+        // Left queued: the lease runs out and the job is attempted again (same key).
+    }
+
+    fn outcome(&self, job: &ClaimedJob, result: Attempt, end: DateTime<Utc>) -> JobOutcome {
+        match result {
+            Ok(_) => JobOutcome::Sent,
+            Err(Failure {
+                reason,
+                transient: false,
+                ..
+            }) => JobOutcome::Failed(reason),
+            Err(Failure { reason, .. })
+                if job.attempts >= i64::from(self.settings.max_attempts) =>
+            {
+                JobOutcome::Failed(format!(
+                    "{reason} (gave up after {} attempts)",
+                    job.attempts
+                ))
+            }
+            Err(Failure { reason, .. }) => {
+                let delay = backoff::delay(
+                    job.attempts,
+                    Duration::from_millis(self.settings.backoff_base_ms),
+                    Duration::from_millis(self.settings.backoff_max_ms),
+                );
+                JobOutcome::Retry {
+                    error: reason,
+                    at: end + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+                }
+            }
+        }
+    }
+
+    /// Fills the fulfillment for this job's viewer and sends it.
+    async fn send(&self, job: &ClaimedJob) -> Attempt {
+        let document = self
+            .documents
+            .get(
+                self.repo.as_ref(),
+                &self.links,
+                &job.producer_id,
+                &job.document_id,
+            )
+            .await
+            .map_err(|_| Failure::transient("the database could not be read"))?
+            .ok_or_else(|| Failure::permanent("the document was deleted"))?;
+        if document.expiration <= Utc::now() {
+            return Err(Failure::permanent("the document expired"));
+        }
+        let secrets = match &job.secrets {
+            Some(sealed) => self
+                .key
+                .open(job.delivery_id.as_str(), sealed)
+                .map_err(|error| Failure::permanent(error.to_string()))?,
+            None => DeliverySecrets::default(),
+        };
+        let fulfillment = parse_fulfillment(&job.fulfillment)
+            .map_err(|_| Failure::permanent("the stored fulfillment object is not valid"))?;
+        let viewer: Viewer = serde_json::from_value(job.viewer.clone())
+            .map_err(|_| Failure::permanent("the stored recipient is not valid"))?;
+        let sealed = self
+            .seal_keys
+            .seal(&SealedLink {
+                placeholder: document.placeholder_id.clone(),
+                viewer_token: viewer.token.clone(),
+            })
+            .map_err(|_| Failure::transient("the sealed link could not be made"))?;
+        if sealed.len() > MAX_SEALED_LEN {
+            return Err(Failure::permanent(
+                "the viewer-token values are too long for a sealed link",
+            ));
+        }
+        let own = [
+            ("link", format!("{}/l/{sealed}", self.links.gateway_root)),
+            ("placeholder", document.placeholder_href.clone()),
+            ("docId", document.id.as_str().to_owned()),
+        ];
+        let values = variables(&own, &viewer, &secrets.form);
+        let timeout = Duration::from_millis(self.settings.timeout_ms);
+        match &fulfillment {
+            Fulfillment::Http {
+                href,
+                headers,
+                content_type,
+                body,
+                ..
+            } => {
+                let templates = HttpTemplates {
+                    href,
+                    headers,
+                    content_type,
+                    body,
+                };
+                http::send(&self.client, &templates, &values, &job.idempotency_key).await
+            }
+            Fulfillment::XmlRpc {
+                href,
+                method_name,
+                params,
+            } => {
+                let templates = xmlrpc::XmlRpcTemplates {
+                    href,
+                    method_name,
+                    params,
+                };
+                xmlrpc::send(&self.client, &templates, &values, &job.idempotency_key).await
+            }
+            Fulfillment::Email {
+                from,
+                to,
+                subject,
+                body,
+            } => {
+                let url = secrets
+                    .smtp_url
+                    .as_deref()
+                    .unwrap_or(self.default_smtp.expose_secret());
+                let server = SmtpServer::parse(url)
+                    .map_err(|detail| Failure::permanent(format!("smtp_url {detail}")))?;
+                let templates = EmailTemplates {
+                    from,
+                    to,
+                    subject,
+                    body,
+                };
+                email::send(&server, &templates, &values, &job.idempotency_key, timeout).await
+            }
+        }
+    }
+}
+
+/// The API-log record of one attempt: docId, end, start, no remote address, method `DELIVER`,
+/// `/documents/{docId}/deliveries/{id}/recipients/{n}`, the receiver's status (HTTP status or
+/// SMTP reply code; `-` when it gave none), then the hit-number, the producer and the email of
+/// the operator who asked for the delivery.
+fn log_record(
+    job: &ClaimedJob,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    status: Option<u16>,
+) -> ApiLogRecord {
+    let uri = format!(
+        "/documents/{}/deliveries/{}/recipients/{}",
+        job.document_id.as_str(),
+        job.delivery_id.as_str(),
+        job.seq
+    );
+    ApiLogRecord {
+        producer_id: Some(job.producer_id.clone()),
+        document_id: Some(job.document_id.clone()),
+        time: end,
+        head: shared::logline::RequestHead {
+            document: Some(job.document_id.as_str()),
+            start,
+            end: Some(end),
+            remote: None,
+            method: LOG_METHOD,
+            uri: &uri,
+            status,
+        }
+        .line(),
+        tail: shared::logline::join_columns(&[job.operator.as_deref()]),
+    }
+}

@@ -1,0 +1,218 @@
+//! XML-RPC fulfillment (the shape of the spec's iPost "triggered mailing" integration): one
+//! `methodCall` per recipient, its string parameters the filled `params` templates, POSTed as
+//! `text/xml` to the filled `href` with the job's `Idempotency-Key`. A `fault` answer is final:
+//! the job fails with the fault's code and string.
+
+use quick_xml::Reader;
+use quick_xml::events::Event;
+use reqwest::header::CONTENT_TYPE;
+use schema::objects::Template;
+
+use super::attempt::{Attempt, Failure, http_status, network};
+use super::http::{IDEMPOTENCY_KEY, fill, url};
+
+/// Longest answer read, in bytes: a method response is small.
+const MAX_ANSWER: usize = 64 * 1024;
+/// Longest fault string kept in a job's reason.
+const MAX_FAULT: usize = 300;
+
+pub struct XmlRpcTemplates<'a> {
+    pub href: &'a Template,
+    pub method_name: &'a str,
+    pub params: &'a [Template],
+}
+
+/// The `methodCall` document (every parameter a `<string>`).
+pub fn method_call(method_name: &str, params: &[String]) -> Result<String, Failure> {
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<methodCall><methodName>");
+    escape_into(&mut xml, method_name)?;
+    xml.push_str("</methodName><params>");
+    for param in params {
+        xml.push_str("<param><value><string>");
+        escape_into(&mut xml, param)?;
+        xml.push_str("</string></value></param>");
+    }
+    xml.push_str("</params></methodCall>\n");
+    Ok(xml)
+}
+
+/// XML-escapes `text`; CR is written `&#13;` so it survives line-end normalization. XML 1.0
+/// cannot carry other control characters at all.
+fn escape_into(out: &mut String, text: &str) -> Result<(), Failure> {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                return Err(Failure::permanent(
+                    "fulfillment.params: a filled parameter holds a character XML cannot carry",
+                ));
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(())
+}
+
+pub async fn send(
+    client: &reqwest::Client,
+    templates: &XmlRpcTemplates<'_>,
+    values: &[(&str, &str)],
+    idempotency_key: &str,
+) -> Attempt {
+    let url = url(templates.href, values)?;
+    let params = templates
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, template)| fill(template, values, &format!("params[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = method_call(templates.method_name, &params)?;
+    let response = client
+        .post(url)
+        .header(CONTENT_TYPE, "text/xml")
+        .header(IDEMPOTENCY_KEY, idempotency_key)
+        .body(body)
+        .send()
+        .await
+        .map_err(network)?;
+    let status = http_status(response.status().as_u16())?;
+    let mut answer = Vec::new();
+    let mut response = response;
+    while let Some(chunk) = response.chunk().await.map_err(network)? {
+        if answer.len() + chunk.len() > MAX_ANSWER {
+            return Err(Failure::permanent("the XML-RPC answer is too long"));
+        }
+        answer.extend_from_slice(&chunk);
+    }
+    match read_answer(&answer) {
+        Answer::Success => Ok(status),
+        Answer::Fault { code, string } => Err(Failure::permanent(format!(
+            "XML-RPC fault {}: {}",
+            code.as_deref().unwrap_or("-"),
+            string.as_deref().unwrap_or("-")
+        ))
+        .with_status(status.unwrap_or(200))),
+        Answer::Malformed => Err(Failure::permanent(
+            "the answer is not an XML-RPC methodResponse",
+        )),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    Success,
+    Fault {
+        code: Option<String>,
+        string: Option<String>,
+    },
+    Malformed,
+}
+
+/// Reads a `methodResponse`: `<params>` is success, `<fault>` a fault whose `faultCode` and
+/// `faultString` members are kept (the string cut to [`MAX_FAULT`] characters).
+pub fn read_answer(xml: &[u8]) -> Answer {
+    let mut reader = Reader::from_reader(xml);
+    let mut depth = 0usize;
+    let mut fault = false;
+    // The text of the innermost open element (text and entity references, joined).
+    let mut text = String::new();
+    let mut member: Option<String> = None;
+    let (mut code, mut string) = (None, None);
+    loop {
+        match reader.read_event() {
+            Err(_) => return Answer::Malformed,
+            Ok(Event::Eof) => break,
+            Ok(Event::Start(start)) => {
+                let name = start.local_name();
+                match (depth, name.as_ref()) {
+                    (0, b"methodResponse") => {}
+                    (0, _) => return Answer::Malformed,
+                    (1, b"params") => return Answer::Success,
+                    (1, b"fault") => fault = true,
+                    (1, _) => return Answer::Malformed,
+                    _ => {}
+                }
+                depth += 1;
+                text.clear();
+            }
+            Ok(Event::Text(part)) => match part.xml10_content() {
+                Ok(part) => text.push_str(&part),
+                Err(_) => return Answer::Malformed,
+            },
+            Ok(Event::GeneralRef(reference)) => {
+                let resolved = match reference.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c),
+                    Ok(None) => match &*reference {
+                        b"amp" => Some('&'),
+                        b"lt" => Some('<'),
+                        b"gt" => Some('>'),
+                        b"quot" => Some('"'),
+                        b"apos" => Some('\''),
+                        _ => None,
+                    },
+                    Err(_) => None,
+                };
+                match resolved {
+                    Some(c) => text.push(c),
+                    None => return Answer::Malformed,
+                }
+            }
+            Ok(Event::End(end)) => {
+                depth = depth.saturating_sub(1);
+                let value = std::mem::take(&mut text);
+                let value = value.trim();
+                if !fault || value.is_empty() {
+                    continue;
+                }
+                if end.local_name().as_ref() == b"name" {
+                    member = Some(value.to_owned());
+                } else {
+                    let value: String = value.chars().take(MAX_FAULT).collect();
+                    match member.as_deref() {
+                        Some("faultCode") if code.is_none() => code = Some(value),
+                        Some("faultString") if string.is_none() => string = Some(value),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    if fault {
+        Answer::Fault { code, string }
+    } else {
+        Answer::Malformed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn calls_escape_and_answers_read() {
+        let xml = method_call("mail.send", &["a<b & \"c\"\r\nd".into()]).unwrap();
+        assert!(
+            xml.contains("<string>a&lt;b &amp; \"c\"&#13;\nd</string>"),
+            "{xml}"
+        );
+        assert!(method_call("m", &["\u{1}".into()]).is_err());
+        let ok = b"<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><boolean>1</boolean></value>\n</param>\n</params>\n</methodResponse>\n";
+        assert_eq!(read_answer(ok), Answer::Success);
+        let fault = b"<?xml version='1.0'?>\n<methodResponse>\n<fault>\n<value><struct>\n<member>\n<name>faultCode</name>\n<value><int>4</int></value>\n</member>\n<member>\n<name>faultString</name>\n<value><string>unknown list &amp; id</string></value>\n</member>\n</struct></value>\n</fault>\n</methodResponse>\n";
+        assert_eq!(
+            read_answer(fault),
+            Answer::Fault {
+                code: Some("4".into()),
+                string: Some("unknown list & id".into())
+            }
+        );
+        assert_eq!(read_answer(b"<html>no</html>"), Answer::Malformed);
+        assert_eq!(read_answer(b"not xml <<<"), Answer::Malformed);
+    }
+}
