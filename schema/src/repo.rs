@@ -323,16 +323,15 @@ pub trait Repository: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<delivery::ClaimedJob>, RepoError>;
-    /// Records the outcome of a claimed job's attempt, only while the job is still queued
-    /// (`false` otherwise). The transaction that finishes a delivery's last queued job also
-    /// wipes the delivery's secrets.
-    async fn finish_delivery_job(
+    /// Records the outcomes of claimed jobs' attempts in one transaction (workers batch them,
+    /// as the audit logs do), each only while its job is still queued: `false` at its place
+    /// otherwise. The transaction that finishes a delivery's last queued job also wipes the
+    /// delivery's secrets.
+    async fn finish_delivery_jobs(
         &self,
-        delivery: &DocumentId,
-        seq: i64,
-        outcome: &delivery::JobOutcome,
+        finished: &[delivery::FinishedJob],
         now: DateTime<Utc>,
-    ) -> Result<bool, RepoError>;
+    ) -> Result<Vec<bool>, RepoError>;
 }
 
 /// What deliveries store: a delivery per deliver request, a job per recipient.
@@ -422,6 +421,14 @@ pub mod delivery {
             error: String,
             at: DateTime<Utc>,
         },
+    }
+
+    /// The outcome of one attempt at job `seq` of delivery `delivery_id`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct FinishedJob {
+        pub delivery_id: DocumentId,
+        pub seq: i64,
+        pub outcome: JobOutcome,
     }
 
     /// A delivery and its jobs.

@@ -72,8 +72,20 @@ pub fn start(
             .tcp_nodelay(true)
             .build()
             .context("building the delivery HTTP client")?;
+        let finisher = {
+            let repo = repo.clone();
+            shared::audit::GroupCommit::spawn("deliveries", move |batch: Vec<_>| {
+                let repo = repo.clone();
+                async move {
+                    repo.finish_delivery_jobs(&batch, chrono::Utc::now())
+                        .await
+                        .map(drop)
+                }
+            })
+        };
         let worker = Arc::new(worker::Worker {
             audit: crate::access_log::ApiAudit::spawn(repo.clone()),
+            finisher,
             repo,
             seal_keys: SealKeys::load_or_create(seal_keys_file)
                 .context("loading the seal keys for delivery")?,

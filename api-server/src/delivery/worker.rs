@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use schema::objects::{Fulfillment, parse_fulfillment};
-use schema::repo::delivery::{ClaimedJob, JobOutcome};
+use schema::repo::delivery::{ClaimedJob, FinishedJob, JobOutcome};
 use schema::{ApiLogRecord, Repository};
 use secrecy::{ExposeSecret as _, SecretString};
+use shared::audit::GroupCommit;
 use shared::config::DeliverySettings;
 use shared::sealed::{MAX_SEALED_LEN, SealKeys, SealedLink};
 use tokio::sync::{Notify, Semaphore};
@@ -40,6 +41,8 @@ pub struct Worker {
     pub settings: DeliverySettings,
     pub client: reqwest::Client,
     pub audit: ApiAudit,
+    /// Records attempts' outcomes, batched (`Repository::finish_delivery_jobs`).
+    pub finisher: GroupCommit<FinishedJob>,
     pub documents: super::documents::DocumentCache,
 }
 
@@ -49,9 +52,12 @@ impl Worker {
         let slots = Arc::new(Semaphore::new(self.settings.concurrency));
         let poll = Duration::from_millis(self.settings.poll_ms.max(1));
         let lease = chrono::Duration::milliseconds(self.settings.lease_ms as i64);
+        // Claims wait until a quarter of the slots are free: a claim is a write transaction
+        // (an fsync on SQLite), too dear to pay for every single job that ends.
+        let batch = (self.settings.concurrency / 4).max(1);
         loop {
             let free = slots.available_permits();
-            if free == 0 {
+            if free < batch {
                 tokio::select! {
                     () = stop.cancelled() => return,
                     permit = slots.clone().acquire_owned() => drop(permit),
@@ -98,34 +104,33 @@ impl Worker {
             Err(failure) => failure.status,
         };
         let outcome = self.outcome(&job, result, end);
-        if !self.audit.write(log_record(&job, start, end, status)).await {
+        let log = log_record(&job, start, end, status);
+        let label = match &outcome {
+            JobOutcome::Sent => "sent",
+            JobOutcome::Failed(_) => "failed",
+            JobOutcome::Retry { .. } => "retry",
+        };
+        let finished = FinishedJob {
+            delivery_id: job.delivery_id.clone(),
+            seq: job.seq,
+            outcome,
+        };
+        // Both are group-committed with other attempts' (one transaction for many).
+        let (logged, recorded) = tokio::join!(self.audit.write(log), self.finisher.write(finished));
+        if !logged {
             tracing::warn!(delivery = %job.delivery_id.as_str(), "an attempt's API-log record could not be written");
+        }
+        if !recorded {
+            // Left queued: due again when the lease runs out, and resent with the same key.
+            tracing::warn!(delivery = %job.delivery_id.as_str(), "an attempt's outcome could not be recorded");
         }
         tracing::info!(
             delivery = %job.delivery_id.as_str(),
             recipient = job.seq,
             attempts = job.attempts,
-            outcome = match &outcome {
-                JobOutcome::Sent => "sent",
-                JobOutcome::Failed(_) => "failed",
-                JobOutcome::Retry { .. } => "retry",
-            },
+            outcome = label,
             "delivery attempt"
         );
-        for _ in 0..3 {
-            match self
-                .repo
-                .finish_delivery_job(&job.delivery_id, job.seq, &outcome, end)
-                .await
-            {
-                Ok(_) => return,
-                Err(error) => {
-                    tracing::warn!(%error, "recording a delivery attempt failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-        // Left queued: the lease runs out and the job is attempted again (same key).
     }
 
     fn outcome(&self, job: &ClaimedJob, result: Attempt, end: DateTime<Utc>) -> JobOutcome {

@@ -13,7 +13,7 @@ use crate::codec::{Columns as _, db_error, millis};
 use crate::ids::{DocumentId, ProducerId};
 use crate::repo::RepoError;
 use crate::repo::delivery::{
-    ClaimedJob, DeliveryStatus, JobOutcome, JobStatus, NewDelivery, NewRecipient,
+    ClaimedJob, DeliveryStatus, FinishedJob, JobStatus, NewDelivery, NewRecipient,
 };
 use crate::sqlite::deliveries::{claimed_job, outcome_columns, recipient_status};
 
@@ -144,42 +144,45 @@ impl PgRepository {
         Ok(claimed)
     }
 
-    pub(super) async fn finish_job(
+    pub(super) async fn finish_jobs(
         &self,
-        delivery: &DocumentId,
-        seq: i64,
-        outcome: &JobOutcome,
+        finished: &[FinishedJob],
         now: DateTime<Utc>,
-    ) -> Result<bool, RepoError> {
-        let (status, error, next) = outcome_columns(outcome, now);
+    ) -> Result<Vec<bool>, RepoError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let updated = sqlx::query(
-            "UPDATE delivery_jobs SET status = $1, last_error = $2, next_attempt_at = $3, \
-             updated_at = $4 WHERE delivery_id = $5 AND seq = $6 AND status = 'queued'",
-        )
-        .bind(status.as_str())
-        .bind(error)
-        .bind(next)
-        .bind(millis(now))
-        .bind(delivery.as_str())
-        .bind(seq)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
-        if updated == 1 && status != JobStatus::Queued {
-            // The row lock this takes orders concurrent finishes of one delivery, so exactly
-            // the one that brings `remaining` to 0 wipes the secrets.
-            sqlx::query(
-                "UPDATE deliveries SET remaining = remaining - 1, \
-                 secrets = CASE WHEN remaining <= 1 THEN NULL ELSE secrets END WHERE id = $1",
+        let mut done = Vec::with_capacity(finished.len());
+        for job in finished {
+            let (status, error, next) = outcome_columns(&job.outcome, now);
+            let updated = sqlx::query(
+                "UPDATE delivery_jobs SET status = $1, last_error = $2, next_attempt_at = $3, \
+                 updated_at = $4 WHERE delivery_id = $5 AND seq = $6 AND status = 'queued'",
             )
-            .bind(delivery.as_str())
+            .bind(status.as_str())
+            .bind(error)
+            .bind(next)
+            .bind(millis(now))
+            .bind(job.delivery_id.as_str())
+            .bind(job.seq)
             .execute(&mut *tx)
             .await
-            .map_err(db_error)?;
+            .map_err(db_error)?
+            .rows_affected()
+                == 1;
+            if updated && status != JobStatus::Queued {
+                // The row lock this takes orders concurrent finishes of one delivery, so
+                // exactly the one that brings `remaining` to 0 wipes the secrets.
+                sqlx::query(
+                    "UPDATE deliveries SET remaining = remaining - 1, \
+                     secrets = CASE WHEN remaining <= 1 THEN NULL ELSE secrets END WHERE id = $1",
+                )
+                .bind(job.delivery_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            }
+            done.push(updated);
         }
         tx.commit().await.map_err(db_error)?;
-        Ok(updated == 1)
+        Ok(done)
     }
 }

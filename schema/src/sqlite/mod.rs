@@ -494,13 +494,11 @@ impl Repository for SqliteRepository {
         self.claim_jobs(now, lease_until, limit).await
     }
 
-    async fn finish_delivery_job(
+    async fn finish_delivery_jobs(
         &self,
-        delivery: &DocumentId,
-        seq: i64,
-        outcome: &crate::repo::delivery::JobOutcome,
+        finished: &[crate::repo::delivery::FinishedJob],
         now: DateTime<Utc>,
-    ) -> Result<bool, RepoError> {
-        self.finish_job(delivery, seq, outcome, now).await
+    ) -> Result<Vec<bool>, RepoError> {
+        self.finish_jobs(finished, now).await
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use schema::repo::delivery::{JobOutcome, JobStatus, NewDelivery, NewRecipient};
+use schema::repo::delivery::{FinishedJob, JobOutcome, JobStatus, NewDelivery, NewRecipient};
 use schema::{DocumentId, ProducerId, Repository};
 use serde_json::json;
 
@@ -13,11 +13,27 @@ use crate::fixtures::now;
 
 conformance!(
     claim_finish_and_wipe,
+    a_batch_of_outcomes_in_one_call,
     expired_lease_is_claimed_again,
     scoped_to_producer_and_document,
     concurrent_claims_are_disjoint,
     finished_job_stays_finished,
 );
+
+async fn finish(
+    repo: &dyn Repository,
+    delivery: &DocumentId,
+    seq: i64,
+    outcome: JobOutcome,
+    now: DateTime<Utc>,
+) -> bool {
+    let job = FinishedJob {
+        delivery_id: delivery.clone(),
+        seq,
+        outcome,
+    };
+    repo.finish_delivery_jobs(&[job], now).await.unwrap()[0]
+}
 
 fn delivery(created_at: DateTime<Utc>) -> NewDelivery {
     NewDelivery {
@@ -86,20 +102,15 @@ async fn claim_finish_and_wipe(repo: Arc<dyn Repository>) {
     );
 
     let retry_at = t + Duration::seconds(5);
-    let finish = |seq, outcome| {
+    let done = |seq, outcome| {
         let repo = repo.clone();
         let id = new.id.clone();
-        async move {
-            repo.finish_delivery_job(&id, seq, &outcome, t)
-                .await
-                .unwrap()
-        }
+        async move { finish(repo.as_ref(), &id, seq, outcome, t).await }
     };
-    assert!(finish(0, JobOutcome::Sent).await);
+    assert!(done(0, JobOutcome::Sent).await);
     let error = "HTTP 503 from the receiver".to_owned();
     assert!(
-        finish(
-            1,
+        done(1,
             JobOutcome::Retry {
                 error: error.clone(),
                 at: retry_at
@@ -107,7 +118,7 @@ async fn claim_finish_and_wipe(repo: Arc<dyn Repository>) {
         )
         .await
     );
-    assert!(finish(2, JobOutcome::Failed("HTTP 400 from the receiver".into())).await);
+    assert!(done(2, JobOutcome::Failed("HTTP 400 from the receiver".into())).await);
     let status = repo
         .delivery(&new.producer_id, &new.document_id, &new.id)
         .await
@@ -134,7 +145,7 @@ async fn claim_finish_and_wipe(repo: Arc<dyn Repository>) {
     let again = repo.claim_delivery_jobs(retry_at, lease, 10).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].seq, again[0].attempts), (1, 2));
-    assert!(finish(1, JobOutcome::Sent).await);
+    assert!(done(1, JobOutcome::Sent).await);
     let status = repo
         .delivery(&new.producer_id, &new.document_id, &new.id)
         .await
@@ -244,19 +255,10 @@ async fn finished_job_stays_finished(repo: Arc<dyn Repository>) {
         .await
         .unwrap();
     repo.claim_delivery_jobs(t, t, 5).await.unwrap();
-    assert!(
-        repo.finish_delivery_job(&new.id, 0, &JobOutcome::Sent, t)
-            .await
-            .unwrap()
-    );
+    assert!(finish(repo.as_ref(), &new.id, 0, JobOutcome::Sent, t).await);
     // A second worker (after a lease ran out) cannot undo or double-count it.
     let failed = JobOutcome::Failed("late".into());
-    assert!(
-        !repo
-            .finish_delivery_job(&new.id, 0, &failed, t)
-            .await
-            .unwrap()
-    );
+    assert!(!finish(repo.as_ref(), &new.id, 0, failed.clone(), t).await);
     let status = repo
         .delivery(&new.producer_id, &new.document_id, &new.id)
         .await
@@ -264,15 +266,44 @@ async fn finished_job_stays_finished(repo: Arc<dyn Repository>) {
         .unwrap();
     assert_eq!(status.recipients[0].status, JobStatus::Sent);
     assert!(status.holds_secrets, "job 1 is still queued");
-    assert!(
-        repo.finish_delivery_job(&new.id, 1, &failed, t)
-            .await
-            .unwrap()
-    );
+    assert!(finish(repo.as_ref(), &new.id, 1, failed, t).await);
     let status = repo
         .delivery(&new.producer_id, &new.document_id, &new.id)
         .await
         .unwrap()
         .unwrap();
     assert!(!status.holds_secrets);
+}
+
+async fn a_batch_of_outcomes_in_one_call(repo: Arc<dyn Repository>) {
+    let t = now();
+    let new = delivery(t);
+    repo.insert_delivery(&new, &recipients(&new, 3)).await.unwrap();
+    repo.claim_delivery_jobs(t, t, 5).await.unwrap();
+    let job = |seq, outcome| FinishedJob {
+        delivery_id: new.id.clone(),
+        seq,
+        outcome,
+    };
+    let done = repo
+        .finish_delivery_jobs(
+            &[
+                job(0, JobOutcome::Sent),
+                job(1, JobOutcome::Sent),
+                job(1, JobOutcome::Failed("twice in one batch".into())),
+                job(2, JobOutcome::Failed("final".into())),
+            ],
+            t,
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, [true, true, false, true]);
+    let status = repo
+        .delivery(&new.producer_id, &new.document_id, &new.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!status.holds_secrets, "all three finished: secrets wiped");
+    let states: Vec<_> = status.recipients.iter().map(|r| r.status).collect();
+    assert_eq!(states, [JobStatus::Sent, JobStatus::Sent, JobStatus::Failed]);
 }

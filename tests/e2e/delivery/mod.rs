@@ -125,7 +125,9 @@ pub async fn wait_done(
             std::time::Instant::now() < deadline,
             "delivery not done in {seconds} s: {status}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Polling reads every job: a large delivery is polled less often.
+        let recipients = status["recipients"].as_array().map_or(0, Vec::len) as u64;
+        tokio::time::sleep(Duration::from_millis(50 + recipients / 20)).await;
     }
 }
 
