@@ -203,7 +203,10 @@ fn record_shapes(data_dir: &Path, dir: &Path, text: &str) {
 async fn column_text(url: &str, sql: &str) -> Vec<Option<String>> {
     if url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&pool).await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
         let out = rows
             .iter()
             .map(|row| row.get::<Option<String>, _>(0))
@@ -212,7 +215,10 @@ async fn column_text(url: &str, sql: &str) -> Vec<Option<String>> {
         out
     } else {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&pool).await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
         let out = rows
             .iter()
             .map(|row| row.get::<Option<String>, _>(0))
@@ -233,7 +239,10 @@ fn checker() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/secret-grep")
 }
 
-crate::common::on_both_databases!(the_checker_catches_a_secret_planted_in_a_real_log);
+crate::common::on_both_databases!(
+    the_checker_catches_a_secret_planted_in_a_real_log,
+    handles_seals_and_tokens_in_a_log_are_found_by_shape,
+);
 
 /// End to end: a secret marker sent in a request path lands in the API log; dumped into a
 /// private directory, the checker finds it (file, line and kind, never the whole value), and
@@ -294,6 +303,64 @@ async fn the_checker_catches_a_secret_planted_in_a_real_log(db: Db) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Secrets the harness never saw (a handle, a sealed link, a login token) written into a log
+/// are recognised at dump time with the instance's keys, recorded, and reported by the checker.
+async fn handles_seals_and_tokens_in_a_log_are_found_by_shape(db: Db) {
+    let mut app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let token = token.split(' ').next_back().unwrap().to_owned();
+    app.stop().await;
+    let handle = app.gateway_signer().sign(&shared::handle::HandleClaims {
+        object: schema::ObjectKey::random(),
+        document: schema::DocumentId::random(),
+        viewer: shared::handle::ViewerRef::default(),
+        expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
+        nonce: shared::handle::Nonce::random(),
+    });
+    let seals = shared::sealed::SealKeys::load_or_create(
+        &app.data_dir().join(shared::sealed::SEAL_KEYS_FILE),
+    )
+    .unwrap();
+    let sealed = seals
+        .seal(&shared::sealed::SealedLink {
+            placeholder: "p".repeat(22),
+            viewer_token: vec![("email".into(), "ann@example.com".into())],
+        })
+        .unwrap();
+    // Written after `stop` dumped the suite's copy: only the private dump below holds it.
+    app.repo()
+        .await
+        .append_api_log(&[schema::ApiLogRecord {
+            producer_id: None,
+            document_id: None,
+            time: chrono::Utc::now(),
+            head: format!("-\t-\t-\t-\tGET\t/h/{handle}/l/{sealed}?t={token}\t404"),
+            tail: "-".into(),
+        }])
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("secret-grep");
+    dump(&app.settings, &app.secret_grep_test, &private, "shapes").await;
+    let output = std::process::Command::new(checker())
+        .arg(&private)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    for kind in [
+        "a handle (found by signature) in a log",
+        "a sealed link (found by key) in a log",
+        "a login token (found by shape) in a log",
+    ] {
+        assert!(stderr.contains(kind), "{kind}: {stderr}");
+    }
+    for secret in [&handle, &sealed, &token] {
+        assert!(!stderr.contains(secret.as_str()), "{stderr}");
+    }
 }
 
 fn rand_bytes() -> Vec<u8> {
