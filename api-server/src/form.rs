@@ -12,8 +12,8 @@ use bytes::BytesMut;
 use futures_util::TryStreamExt as _;
 use serde_json::Value;
 
-use crate::content_store::{ContentStore, StoredContent};
-use crate::context::Limits;
+use crate::content_store::StoredContent;
+use crate::context::ApiContext;
 use crate::error::ApiError;
 
 /// Longest accepted `name`, `expiration` or `email` part, in bytes.
@@ -91,13 +91,9 @@ pub struct DocumentForm {
 impl DocumentForm {
     /// Reads every part. On any error the stored document (if any) is destroyed before
     /// returning, so a failed request leaves no content behind.
-    pub async fn read(
-        multipart: &mut Multipart,
-        vault: &ContentStore,
-        limits: Limits,
-    ) -> Result<Self, ApiError> {
+    pub async fn read(multipart: &mut Multipart, context: &ApiContext) -> Result<Self, ApiError> {
         let mut form = Self::default();
-        let result = form.read_parts(multipart, vault, limits).await;
+        let result = form.read_parts(multipart, context).await;
         match result {
             Ok(()) => Ok(form),
             Err(error) => {
@@ -117,15 +113,15 @@ impl DocumentForm {
     async fn read_parts(
         &mut self,
         multipart: &mut Multipart,
-        vault: &ContentStore,
-        limits: Limits,
+        context: &ApiContext,
     ) -> Result<(), ApiError> {
+        let limits = context.limits;
         while let Some(mut field) = next_field(multipart).await? {
             let name = field_name(&field)?;
             match name.as_str() {
                 "document" => {
                     once(&self.document, &name)?;
-                    self.document = Some(read_document(field, vault, limits).await?);
+                    self.document = Some(read_document(field, context).await?);
                 }
                 "name" => {
                     once(&self.name, &name)?;
@@ -187,11 +183,7 @@ fn parse_json_object(text: &str, name: &str) -> Result<Option<Value>, ApiError> 
     }
 }
 
-async fn read_document(
-    field: Field,
-    vault: &ContentStore,
-    limits: Limits,
-) -> Result<UploadedDocument, ApiError> {
+async fn read_document(field: Field, context: &ApiContext) -> Result<UploadedDocument, ApiError> {
     let media_type = field.content_type().map_or_else(
         || "application/octet-stream".to_owned(),
         ToString::to_string,
@@ -202,7 +194,7 @@ async fn read_document(
         .map(str::to_owned);
     // actix's multipart errors are not `Send`; the vault keeps the cause as text.
     let body = field.map_err(|error| std::io::Error::other(error.to_string()));
-    let object = vault.put(body, limits.max_document_bytes).await?;
+    let object = crate::documents::store_content(context, body).await?;
     Ok(UploadedDocument {
         object,
         media_type,

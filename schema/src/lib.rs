@@ -37,8 +37,8 @@ pub mod testing;
 
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
 pub use model::{
-    ApiLogRecord, ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy,
-    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines,
-    VaultLogRecord, ViewerDocument,
+    ApiLogRecord, ChallengeLock, ContentSignature, DocumentRecord, GatewayLogLine,
+    GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord,
+    Producer, PurgedLines, VaultLogRecord, ViewerDocument,
 };
 pub use repo::{BoxStream, RepoError, Repository, connect};

@@ -43,6 +43,18 @@ pub struct ObjectRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A stored object's content signature (DESIGN.md, "Signed responses"): made by the API with
+/// the instance key when the content was stored, sent by the vault with whole downloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentSignature {
+    /// Lowercase hex SHA-256 of the plaintext.
+    pub sha256: String,
+    /// The `x-sealpost-signature` header value.
+    pub signature: String,
+    /// The `x-sealpost-signature-date` header value (an HTTP-date).
+    pub signature_date: String,
+}
+
 /// A document record as the producer API sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentRecord {

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
-    ApiLogRecord, ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy,
-    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines,
-    VaultLogRecord, ViewerDocument,
+    ApiLogRecord, ChallengeLock, ContentSignature, DocumentRecord, GatewayLogLine,
+    GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord,
+    Producer, PurgedLines, VaultLogRecord, ViewerDocument,
 };
 
 /// A boxed, `Send` stream (`futures_core::stream::BoxStream`, re-exported by `futures-util`).
@@ -66,6 +66,18 @@ pub trait Repository: Send + Sync + 'static {
     async fn object(&self, key: &ObjectKey) -> Result<Option<ObjectRecord>, RepoError>;
     /// Deletes the object row (and with it the wrapped data key); `false` when absent.
     async fn delete_object(&self, key: &ObjectKey) -> Result<bool, RepoError>;
+    /// Records the signature of `key`'s content (replacing any); it goes with the object row.
+    async fn sign_object(
+        &self,
+        key: &ObjectKey,
+        signature: &ContentSignature,
+    ) -> Result<(), RepoError>;
+    /// The signature of `key`'s content, when it was signed (objects stored before migration
+    /// 0008 were not).
+    async fn object_signature(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<ContentSignature>, RepoError>;
     /// Objects created before `created_before` that no document references.
     async fn orphan_objects(
         &self,

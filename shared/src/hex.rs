@@ -16,9 +16,41 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
+/// A SHA-256 taken piece by piece, for content that streams through and is never held whole.
+pub struct Sha256(ring::digest::Context);
+
+impl Sha256 {
+    pub fn new() -> Self {
+        Self(ring::digest::Context::new(&ring::digest::SHA256))
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// Lowercase hex of the digest of everything given.
+    pub fn finish_hex(self) -> String {
+        hex(self.0.finish().as_ref())
+    }
+}
+
+impl Default for Sha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn piecewise_equals_whole() {
+        let mut digest = Sha256::new();
+        digest.update(b"a");
+        digest.update(b"bc");
+        assert_eq!(digest.finish_hex(), sha256_hex(b"abc"));
+    }
 
     #[test]
     fn known_digest() {

@@ -24,6 +24,7 @@ mod retention;
 mod rotation;
 mod secrets;
 mod shredding;
+mod signed_downloads;
 mod storage;
 mod updates;
 mod validation;

@@ -28,10 +28,7 @@ where
     if unmodified_since.is_some_and(|since| current.last_modified > since) {
         return Ok(Outcome::NotModified);
     }
-    let object = context
-        .vault
-        .put(body, context.limits.max_document_bytes)
-        .await?;
+    let object = super::store_content(context, body).await?;
     let size = i64::try_from(object.size()).map_err(ApiError::internal)?;
     let outcome = write(context, principal, id, unmodified_since, |record| {
         let mut next = record.clone();

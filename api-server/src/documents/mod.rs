@@ -16,6 +16,7 @@ mod expiry;
 mod links;
 mod list;
 mod part;
+mod signed;
 mod update;
 pub mod viewers;
 
@@ -30,6 +31,7 @@ pub use expiry::spawn_expiry_sweeper;
 pub use links::{Link, links};
 pub use list::list;
 pub use part::Part;
+pub use signed::store_content;
 pub use update::{put_part, update};
 
 use crate::auth::Principal;

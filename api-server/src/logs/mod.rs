@@ -50,7 +50,12 @@ impl LogExports {
     /// The signed-response headers (`x-sealpost-signature`, `x-sealpost-signature-date`) for a
     /// body held whole (a JSON record), by the same instance key as exports.
     pub fn sign_body(&self, body: &[u8]) -> (String, String) {
-        response::sign(&self.key, SystemTime::now(), &shared::hex::sha256_hex(body))
+        self.sign_digest(&shared::hex::sha256_hex(body))
+    }
+
+    /// The same headers for a body known by its SHA-256 (lowercase hex), signed now.
+    pub fn sign_digest(&self, body_sha256: &str) -> (String, String) {
+        response::sign(&self.key, SystemTime::now(), body_sha256)
     }
 }
 

@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "deliveries",
         include_str!("../../migrations/postgres/0007_deliveries.sql"),
     ),
+    (
+        8,
+        "content_signatures",
+        include_str!("../../migrations/postgres/0008_content_signatures.sql"),
+    ),
 ];
 
 impl PgRepository {

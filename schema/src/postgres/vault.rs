@@ -5,10 +5,52 @@ use chrono::{DateTime, Utc};
 use super::PgRepository;
 use crate::codec::{self, db_error, document_columns, millis, object_columns};
 use crate::ids::{DocumentId, ObjectKey, ProducerId};
-use crate::model::{DocumentRecord, ObjectRecord, VaultLogRecord};
+use crate::model::{ContentSignature, DocumentRecord, ObjectRecord, VaultLogRecord};
 use crate::repo::RepoError;
 
 impl PgRepository {
+    pub(super) async fn upsert_object_signature(
+        &self,
+        key: &ObjectKey,
+        signature: &ContentSignature,
+    ) -> Result<(), RepoError> {
+        sqlx::query(
+            "INSERT INTO object_signatures (object_key, sha256, signature, signature_date) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (object_key) DO UPDATE SET \
+             sha256 = excluded.sha256, signature = excluded.signature, \
+             signature_date = excluded.signature_date",
+        )
+        .bind(key.as_str())
+        .bind(&signature.sha256)
+        .bind(&signature.signature)
+        .bind(&signature.signature_date)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    pub(super) async fn select_object_signature(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<ContentSignature>, RepoError> {
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT sha256, signature, signature_date FROM object_signatures \
+             WHERE object_key = $1",
+        )
+        .bind(key.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(
+            row.map(|(sha256, signature, signature_date)| ContentSignature {
+                sha256,
+                signature,
+                signature_date,
+            }),
+        )
+    }
+
     pub(super) async fn find_document_by_id(
         &self,
         id: &DocumentId,

@@ -22,9 +22,9 @@ use sqlx::sqlite::{
 use crate::codec::{self, db_error, document_columns, millis, object_columns};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
-    ApiLogRecord, ChallengeLock, DocumentRecord, GatewayLogLine, GatewayLogRecord, LockPolicy,
-    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines,
-    VaultLogRecord, ViewerDocument,
+    ApiLogRecord, ChallengeLock, ContentSignature, DocumentRecord, GatewayLogLine,
+    GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord,
+    Producer, PurgedLines, VaultLogRecord, ViewerDocument,
 };
 use crate::repo::{BoxStream, RepoError, Repository};
 
@@ -164,6 +164,21 @@ impl Repository for SqliteRepository {
             .await
             .map_err(db_error)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn sign_object(
+        &self,
+        key: &ObjectKey,
+        signature: &ContentSignature,
+    ) -> Result<(), RepoError> {
+        self.upsert_object_signature(key, signature).await
+    }
+
+    async fn object_signature(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<ContentSignature>, RepoError> {
+        self.select_object_signature(key).await
     }
 
     async fn orphan_objects(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use schema::{ObjectKey, ObjectRecord, RepoError, Repository};
+use schema::{ContentSignature, ObjectKey, ObjectRecord, RepoError, Repository};
 
 use crate::fixtures::{assert_conflict, document, now, pending_object, producer};
 
@@ -11,6 +11,7 @@ conformance!(
     object_lifecycle,
     finish_unknown_object_is_row_not_found,
     orphan_objects_are_old_and_unreferenced,
+    content_signatures_replace_and_go_with_the_object,
 );
 
 async fn object_lifecycle(repo: Arc<dyn Repository>) {
@@ -80,4 +81,34 @@ async fn orphan_objects_are_old_and_unreferenced(repo: Arc<dyn Repository>) {
     let mut expected = vec![old_orphan.key, new_orphan.key];
     expected.sort();
     assert_eq!(all, expected);
+}
+
+async fn content_signatures_replace_and_go_with_the_object(repo: Arc<dyn Repository>) {
+    let object = pending_object(now());
+    repo.insert_object(&object).await.unwrap();
+    assert_eq!(repo.object_signature(&object.key).await.unwrap(), None);
+    let signed = |n: u8| ContentSignature {
+        sha256: format!("{n:064x}"),
+        signature: format!("keyId=\"k\", signature=\"s{n}\""),
+        signature_date: "Sun, 29 Nov 2026 23:00:00 GMT".to_owned(),
+    };
+    repo.sign_object(&object.key, &signed(1)).await.unwrap();
+    assert_eq!(
+        repo.object_signature(&object.key).await.unwrap(),
+        Some(signed(1))
+    );
+    repo.sign_object(&object.key, &signed(2)).await.unwrap();
+    assert_eq!(
+        repo.object_signature(&object.key).await.unwrap(),
+        Some(signed(2))
+    );
+    // Crypto-shredding the object removes its signature too.
+    assert!(repo.delete_object(&object.key).await.unwrap());
+    assert_eq!(repo.object_signature(&object.key).await.unwrap(), None);
+    // No signature for an object that does not exist.
+    assert!(
+        repo.sign_object(&ObjectKey::random(), &signed(3))
+            .await
+            .is_err()
+    );
 }

@@ -16,7 +16,7 @@ pub async fn create(
     principal: Principal,
     mut multipart: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let form = DocumentForm::read(&mut multipart, &context.vault, context.limits).await?;
+    let form = DocumentForm::read(&mut multipart, &context).await?;
     let record = documents::create(&context, &principal, form).await?;
     Ok(HttpResponse::Created()
         .insert_header((

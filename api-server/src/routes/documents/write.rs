@@ -20,7 +20,7 @@ pub async fn update(
     mut multipart: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     documents::find(&context, &principal, &path).await?;
-    let form = DocumentForm::read(&mut multipart, &context.vault, context.limits).await?;
+    let form = DocumentForm::read(&mut multipart, &context).await?;
     let record = documents::update(&context, &principal, &path, form).await?;
     Ok(HttpResponse::Ok()
         .insert_header((

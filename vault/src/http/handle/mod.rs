@@ -60,8 +60,12 @@ async fn answer(
 ) -> Result<HttpResponse, ViewError> {
     let document = resolve(service, handle, Utc::now(), facts).await?;
     let size = u64::try_from(document.size).map_err(|_| ViewError::NoSuchDocument)?;
+    let vault = &service.vault;
+    let signature = || async {
+        (vault.repo().object_signature(&document.object_key).await).map_err(ViewError::Unavailable)
+    };
     if request.method() == Method::HEAD {
-        return Ok(response::head(&document, size));
+        return Ok(response::head(&document, size, signature().await?.as_ref()));
     }
     let text = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
     let if_range = text(header::IF_RANGE);
@@ -71,12 +75,15 @@ async fn answer(
         Some(value) if honoured => range::plan(Some(value), size),
         _ => Plan::Whole,
     };
-    let vault = &service.vault;
     match plan {
-        Plan::Whole => Ok(response::whole(
-            &document,
-            vault.read(&document.object_key).await?,
-        )),
+        Plan::Whole => {
+            let reader = vault.read(&document.object_key).await?;
+            Ok(response::whole(
+                &document,
+                reader,
+                signature().await?.as_ref(),
+            ))
+        }
         Plan::Part { start, end } => {
             let reader = vault.read_range(&document.object_key, start, end).await?;
             Ok(response::part(&document, start, end, reader))

@@ -6,7 +6,8 @@ use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use futures_util::{StreamExt as _, stream};
-use schema::DocumentRecord;
+use schema::{ContentSignature, DocumentRecord};
+use shared::logzip::response::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 
 use super::disposition;
 use crate::ObjectReader;
@@ -42,20 +43,41 @@ fn describe(response: &mut HttpResponseBuilder, document: &DocumentRecord) {
         .insert_header((header::REFERRER_POLICY, "no-referrer"));
 }
 
+/// The signed-response headers of a whole answer (DESIGN.md): the instance key's signature over
+/// the content's SHA-256, made by the API when it stored the content. Partial answers carry
+/// none (the signature is over the whole content, not the part sent).
+fn sign(response: &mut HttpResponseBuilder, signature: Option<&ContentSignature>) {
+    if let Some(signed) = signature {
+        response
+            .insert_header((SIGNATURE_HEADER, signed.signature.as_str()))
+            .insert_header((SIGNATURE_DATE_HEADER, signed.signature_date.as_str()));
+    }
+}
+
 /// HEAD: GET's headers, no body. The length is announced explicitly: an empty body would make
 /// actix-web write `Content-Length: 0`.
-pub fn head(document: &DocumentRecord, size: u64) -> HttpResponse {
+pub fn head(
+    document: &DocumentRecord,
+    size: u64,
+    signature: Option<&ContentSignature>,
+) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     describe(&mut response, document);
+    sign(&mut response, signature);
     response
         .no_chunking(size)
         .streaming(stream::empty::<Result<Bytes, BodyFailure>>())
 }
 
 /// 200 with the whole document.
-pub fn whole(document: &DocumentRecord, reader: ObjectReader) -> HttpResponse {
+pub fn whole(
+    document: &DocumentRecord,
+    reader: ObjectReader,
+    signature: Option<&ContentSignature>,
+) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     describe(&mut response, document);
+    sign(&mut response, signature);
     response
         .no_chunking(reader.size)
         .streaming(verified(document, reader))
