@@ -36,7 +36,7 @@ SEALPOST__DATABASE__URL=$DB_URL "$TARGET/release/sealpost" up --data-dir "$WORK/
   --api-addr 127.0.0.1:0 --gateway-addr 127.0.0.1:0 --vault-addr 127.0.0.1:0 \
   >"$WORK/out.log" 2>"$WORK/err.log" &
 PID=$!
-for _ in $(seq 100); do grep -q '^Vault:' "$WORK/out.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs '^Vault:' "$WORK/out.log" && break; sleep 0.1; done
 API=$(sed -n 's/^API server: *//p' "$WORK/out.log")
 echo "database: ${DB_URL%%:*}; server RSS after start: $(awk '/VmRSS/ {print $2 " " $3}' "/proc/$PID/status")"
 
