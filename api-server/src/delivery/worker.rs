@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use shared::audit::GroupCommit;
 use shared::config::DeliverySettings;
 use shared::sealed::{MAX_SEALED_LEN, SealKeys, SealedLink};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{Attempt, Failure};
@@ -76,10 +76,7 @@ impl Worker {
                             break; // cannot happen: only this loop takes slots
                         };
                         let worker = self.clone();
-                        tokio::spawn(async move {
-                            worker.attempt(job).await;
-                            drop(permit);
-                        });
+                        tokio::spawn(async move { worker.attempt(job, permit).await });
                     }
                     continue;
                 }
@@ -94,10 +91,13 @@ impl Worker {
         }
     }
 
-    /// One attempt at one job, its API-log record and its outcome.
-    async fn attempt(&self, job: ClaimedJob) {
+    /// One attempt at one job, its API-log record and its outcome. The slot is given back as
+    /// soon as the receiver answered: the limit is on attempts in flight at receivers, and the
+    /// two group commits that follow need not hold one (they would halve the throughput).
+    async fn attempt(&self, job: ClaimedJob, slot: OwnedSemaphorePermit) {
         let start = Utc::now();
         let result = self.send(&job).await;
+        drop(slot);
         let end = Utc::now();
         let status = match &result {
             Ok(status) => *status,

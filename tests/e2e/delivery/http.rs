@@ -98,6 +98,23 @@ async fn three_records_each_get_their_request(db: Db) {
         assert_link_opens(&app, &link, token_query(i)).await;
     }
 
+    // The form fields (the API token among them) were held sealed, and are gone now.
+    let repo = app.repo().await;
+    let producer = repo.producer_by_name("default").await.unwrap().unwrap().id;
+    let (doc, delivery_id) = (
+        schema::DocumentId::parse(&id).unwrap(),
+        schema::DocumentId::parse(&delivery).unwrap(),
+    );
+    let stored = repo
+        .delivery(&producer, &doc, &delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !stored.holds_secrets,
+        "secrets wiped when the delivery ended"
+    );
+
     // One API-log record per attempt, with the receiver's status, after the deliver request's.
     let lines = api_log(&app, &id).await;
     let attempts: Vec<&String> = lines
