@@ -11,7 +11,7 @@
 //! - [`attempt`], [`backoff`]: how an attempt ended and when the next one is due.
 //! - [`documents`]: the documents attempts read, cached for a second.
 //! - [`http`], [`email`], [`xmlrpc`]: the three senders.
-//! - [`status`]: a delivery's JSON.
+//! - [`mod@status`]: a delivery's JSON.
 
 pub mod attempt;
 pub mod backoff;

@@ -71,3 +71,47 @@ pub fn variables<'a>(
         .chain(form.iter().map(|(n, v)| (n.as_str(), v.as_str())))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use schema::objects::parse_audience;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn one_recipient_per_record_with_its_token() {
+        let audience = parse_audience(&json!({"type": "records", "viewerToken": "{?first_name}",
+            "data": {"records": [{"first_name": "Ann", "email": "a@x"}, {"first_name": "Bo", "email": "b@x"}]}}))
+        .unwrap();
+        let recipients = recipients(Some(&audience), "D");
+        assert_eq!(recipients.len(), 2);
+        assert_eq!(recipients[1].record, Some(1));
+        assert_eq!(recipients[1].idempotency_key, "D.1");
+        let viewer: Viewer = serde_json::from_value(recipients[0].viewer.clone()).unwrap();
+        assert_eq!(viewer.token, [("first_name".to_owned(), "Ann".to_owned())]);
+        assert_eq!(viewer.fields.len(), 2);
+        // Without an audience: one recipient, no fields, an empty token.
+        let none = super::recipients(None, "D");
+        assert_eq!((none.len(), none[0].record), (1, None));
+    }
+
+    #[test]
+    fn own_values_then_record_then_form() {
+        let own = [("link", "L".to_owned())];
+        let viewer = Viewer {
+            fields: vec![("name".into(), "record".into())],
+            token: Vec::new(),
+        };
+        let form = [
+            ("name".to_owned(), "form".to_owned()),
+            ("x".into(), "1".into()),
+        ];
+        let values = variables(&own, &viewer, &form);
+        let template =
+            schema::objects::Template::parse("{link}-{name}-{x}", schema::objects::Syntax::Line)
+                .unwrap();
+        assert_eq!(template.expand(&values).unwrap(), "L-record-1");
+    }
+}

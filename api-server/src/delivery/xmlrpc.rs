@@ -113,7 +113,7 @@ pub enum Answer {
 }
 
 /// Reads a `methodResponse`: `<params>` is success, `<fault>` a fault whose `faultCode` and
-/// `faultString` members are kept (the string cut to [`MAX_FAULT`] characters).
+/// `faultString` members are kept (the string cut to 300 characters).
 pub fn read_answer(xml: &[u8]) -> Answer {
     let mut reader = Reader::from_reader(xml);
     let mut depth = 0usize;

@@ -110,7 +110,8 @@ async fn claim_finish_and_wipe(repo: Arc<dyn Repository>) {
     assert!(done(0, JobOutcome::Sent).await);
     let error = "HTTP 503 from the receiver".to_owned();
     assert!(
-        done(1,
+        done(
+            1,
             JobOutcome::Retry {
                 error: error.clone(),
                 at: retry_at
@@ -278,7 +279,9 @@ async fn finished_job_stays_finished(repo: Arc<dyn Repository>) {
 async fn a_batch_of_outcomes_in_one_call(repo: Arc<dyn Repository>) {
     let t = now();
     let new = delivery(t);
-    repo.insert_delivery(&new, &recipients(&new, 3)).await.unwrap();
+    repo.insert_delivery(&new, &recipients(&new, 3))
+        .await
+        .unwrap();
     repo.claim_delivery_jobs(t, t, 5).await.unwrap();
     let job = |seq, outcome| FinishedJob {
         delivery_id: new.id.clone(),
@@ -305,5 +308,8 @@ async fn a_batch_of_outcomes_in_one_call(repo: Arc<dyn Repository>) {
         .unwrap();
     assert!(!status.holds_secrets, "all three finished: secrets wiped");
     let states: Vec<_> = status.recipients.iter().map(|r| r.status).collect();
-    assert_eq!(states, [JobStatus::Sent, JobStatus::Sent, JobStatus::Failed]);
+    assert_eq!(
+        states,
+        [JobStatus::Sent, JobStatus::Sent, JobStatus::Failed]
+    );
 }
