@@ -61,6 +61,21 @@ pub fn start(
     repo: Arc<dyn Repository>,
     links: Links,
 ) -> anyhow::Result<Deliveries> {
+    // A lease shorter than an attempt would let a second worker resend a job still in flight.
+    anyhow::ensure!(
+        settings.lease_ms > settings.timeout_ms,
+        "delivery.lease_ms ({}) must exceed delivery.timeout_ms ({})",
+        settings.lease_ms,
+        settings.timeout_ms
+    );
+    {
+        use secrecy::ExposeSecret as _;
+        let url = settings.smtp_url.expose_secret();
+        if !url.is_empty() {
+            email::SmtpServer::parse(url)
+                .map_err(|detail| anyhow::anyhow!("delivery.smtp_url {detail}"))?;
+        }
+    }
     let key = Arc::new(secrets::SecretsKey::derive(instance_key.pkcs8_der()));
     let wake = Arc::new(Notify::new());
     let stop = CancellationToken::new();

@@ -255,7 +255,11 @@ impl Worker {
                     subject,
                     body,
                 };
-                email::send(&server, &templates, &values, &job.idempotency_key, timeout).await
+                // lettre's timeout is per SMTP command; the attempt as a whole gets one too.
+                let send = email::send(&server, &templates, &values, &job.idempotency_key, timeout);
+                tokio::time::timeout(timeout, send)
+                    .await
+                    .unwrap_or_else(|_| Err(Failure::transient("the SMTP exchange timed out")))
             }
         }
     }
