@@ -6,7 +6,8 @@
 //! ([`TestApp::login_with`]), handles ([`TestApp::handle_url`]) and, when the instance stops or
 //! is dropped, every audience-record value (viewer-token values, Basic/Digest passwords, OAuth
 //! client secrets held in records), every literal of a challenge (passwords, client secrets) and
-//! every password/secret/token field of a fulfillment, read from the instance's database.
+//! every password/secret/token field of a fulfillment, read from the instance's database, and
+//! the password of the instance's configured SMTP URL.
 //! Secrets the tests receive from the services without the harness seeing them (handles in a
 //! `Location`, sealed links from `POST …/links`, tokens read from a login response) are found by
 //! their shape in the dumped lines themselves and confirmed with the instance's own keys: a
@@ -111,6 +112,15 @@ pub async fn dump(settings: &Settings, test: &str, dir: &Path, tag: &str) {
     let trace = logs.join(format!("trace-{}-{test}.log", std::process::id()));
     if let Ok(text) = std::fs::read_to_string(trace) {
         record_shapes(&settings.data_dir, dir, &text);
+    }
+    // The instance's own SMTP URL (`delivery.smtp_url`): its password, when it has one.
+    let smtp = secrecy::ExposeSecret::expose_secret(&settings.delivery.smtp_url).to_owned();
+    if let Some((credentials, _)) = smtp
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        && let Some((_, password)) = credentials.split_once(':')
+    {
+        record_in(dir, "smtp password", password);
     }
     for column in ["audience", "challenge", "fulfillment"] {
         let sql = format!("SELECT CAST({column} AS TEXT) FROM documents");
@@ -308,7 +318,11 @@ async fn the_checker_catches_a_secret_planted_in_a_real_log(db: Db) {
 /// Secrets the harness never saw (a handle, a sealed link, a login token) written into a log
 /// are recognised at dump time with the instance's keys, recorded, and reported by the checker.
 async fn handles_seals_and_tokens_in_a_log_are_found_by_shape(db: Db) {
-    let mut app = TestApp::spawn(db).await;
+    let smtp = (
+        "delivery.smtp_url",
+        "smtp://mailer:smtp-pass-0123456789@127.0.0.1:9",
+    );
+    let mut app = TestApp::spawn_with(db, &[smtp]).await;
     let token = app.login().await;
     let token = token.split(' ').next_back().unwrap().to_owned();
     app.stop().await;
@@ -361,6 +375,13 @@ async fn handles_seals_and_tokens_in_a_log_are_found_by_shape(db: Db) {
     for secret in [&handle, &sealed, &token] {
         assert!(!stderr.contains(secret.as_str()), "{stderr}");
     }
+    // The configured SMTP URL's password is recorded too.
+    let registry = private.join(format!("secrets-{}.tsv", std::process::id()));
+    let registry = std::fs::read_to_string(registry).unwrap();
+    assert!(
+        registry.contains("smtp password\tsmtp-pass-0123456789\n"),
+        "{registry}"
+    );
 }
 
 fn rand_bytes() -> Vec<u8> {
