@@ -8,6 +8,7 @@ mod email;
 mod faults;
 mod http;
 mod peers;
+mod shared_queue;
 mod xmlrpc;
 
 use std::time::Duration;
