@@ -8,7 +8,8 @@ idempotent receiver serves such a repeat without acting on it again.
 
 Control (JSON): POST /_control {"statuses": [500, 200], "delay_ms": 0} sets the statuses of
 the next requests (then 200 for ever) and a delay before each answer; GET /_control returns
-{"requests": [...]} with every recorded request, in arrival order.
+{"requests": [...], "inFlight": n}: every request recorded (when answered), in that order, and
+how many requests arrived but are not answered yet.
 """
 import base64
 import json
@@ -18,7 +19,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"statuses": [], "delay_ms": 0, "requests": [], "served": set()}
+STATE = {"statuses": [], "delay_ms": 0, "requests": [], "served": set(), "in_flight": 0}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -42,7 +43,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path != "/_control":
             return self.answer(404)
         with LOCK:
-            payload = json.dumps({"requests": STATE["requests"]}).encode()
+            payload = json.dumps({"requests": STATE["requests"], "inFlight": STATE["in_flight"]}).encode()
         self.answer(200, payload)
 
     def do_POST(self):
@@ -56,6 +57,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             status = STATE["statuses"].pop(0) if STATE["statuses"] else 200
             delay = STATE["delay_ms"]
+            STATE["in_flight"] += 1
         if delay:
             time.sleep(delay / 1000)
         key = self.headers.get("Idempotency-Key")
@@ -71,6 +73,7 @@ class Handler(BaseHTTPRequestHandler):
                 "status": status,
                 "duplicate": duplicate,
             })
+            STATE["in_flight"] -= 1
         self.answer(status, b'{"ok": true}' if status < 300 else b'{"ok": false}')
 
 

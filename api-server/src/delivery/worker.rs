@@ -94,9 +94,19 @@ impl Worker {
     /// One attempt at one job, its API-log record and its outcome. The slot is given back as
     /// soon as the receiver answered: the limit is on attempts in flight at receivers, and the
     /// two group commits that follow need not hold one (they would halve the throughput).
+    ///
+    /// Like a state-changing API request, an attempt fails closed on the audit log: its intent
+    /// record (end-time and status `-`) is committed before anything is sent, and when it cannot
+    /// be, nothing is sent and the job is retried later.
     async fn attempt(&self, job: ClaimedJob, slot: OwnedSemaphorePermit) {
         let start = Utc::now();
-        let result = self.send(&job).await;
+        let result = if self.audit.write(log_record(&job, start, None, None)).await {
+            self.send(&job).await
+        } else {
+            Err(Failure::transient(
+                "the audit log could not be written, so nothing was sent",
+            ))
+        };
         drop(slot);
         let end = Utc::now();
         let status = match &result {
@@ -104,7 +114,7 @@ impl Worker {
             Err(failure) => failure.status,
         };
         let outcome = self.outcome(&job, result, end);
-        let log = log_record(&job, start, end, status);
+        let log = log_record(&job, start, Some(end), status);
         let label = match &outcome {
             JobOutcome::Sent => "sent",
             JobOutcome::Failed(_) => "failed",
@@ -265,14 +275,15 @@ impl Worker {
     }
 }
 
-/// The API-log record of one attempt: docId, end, start, no remote address, method `DELIVER`,
+/// The API-log record of one attempt (`end` and `status` `None` for its intent record): docId,
+/// end, start, no remote address, method `DELIVER`,
 /// `/documents/{docId}/deliveries/{id}/recipients/{n}`, the receiver's status (HTTP status or
 /// SMTP reply code; `-` when it gave none), then the hit-number, the producer and the email of
 /// the operator who asked for the delivery.
 fn log_record(
     job: &ClaimedJob,
     start: DateTime<Utc>,
-    end: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
     status: Option<u16>,
 ) -> ApiLogRecord {
     let uri = format!(
@@ -284,11 +295,11 @@ fn log_record(
     ApiLogRecord {
         producer_id: Some(job.producer_id.clone()),
         document_id: Some(job.document_id.clone()),
-        time: end,
+        time: end.unwrap_or(start),
         head: shared::logline::RequestHead {
             document: Some(job.document_id.as_str()),
             start,
-            end: Some(end),
+            end,
             remote: None,
             method: LOG_METHOD,
             uri: &uri,

@@ -82,7 +82,10 @@ async fn server_errors_are_retried(db: Db) {
         .into_iter()
         .filter(|l| l.contains("\tDELIVER\t"))
         .count();
-    assert_eq!(attempts, 6, "one API-log record per attempt");
+    assert_eq!(
+        attempts, 12,
+        "an intent and a final API-log record per attempt"
+    );
 }
 
 async fn client_errors_are_final(db: Db) {

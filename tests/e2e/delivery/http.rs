@@ -115,13 +115,15 @@ async fn three_records_each_get_their_request(db: Db) {
         "secrets wiped when the delivery ended"
     );
 
-    // One API-log record per attempt, with the receiver's status, after the deliver request's.
+    // Per attempt, an intent record committed before the send (end-time and status `-`) and a
+    // final one with the receiver's status, after the deliver request's records.
     let lines = api_log(&app, &id).await;
     let attempts: Vec<&String> = lines
         .iter()
         .filter(|line| line.contains("\tDELIVER\t"))
         .collect();
-    assert_eq!(attempts.len(), 3, "{lines:#?}");
+    assert_eq!(attempts.len(), 6, "{lines:#?}");
+    let mut intents = std::collections::HashSet::new();
     for line in attempts {
         let columns: Vec<&str> = line.split('\t').collect();
         assert_eq!(columns[0], id);
@@ -129,7 +131,14 @@ async fn three_records_each_get_their_request(db: Db) {
         assert!(columns[5].starts_with(&format!(
             "/documents/{id}/deliveries/{delivery}/recipients/"
         )));
-        assert_eq!(columns[6], "200");
+        let key = (columns[2], columns[5]);
+        if columns[1] == "-" {
+            assert_eq!(columns[6], "-", "an intent has no status");
+            assert!(intents.insert(key), "one intent per attempt");
+        } else {
+            assert_eq!(columns[6], "200");
+            assert!(intents.contains(&key), "the intent came first: {line}");
+        }
         assert_eq!(columns.len(), 10);
         assert!(columns[9].contains('@'), "the operator who asked: {line}");
         assert!(

@@ -81,15 +81,23 @@ impl HttpReceiver {
         assert_eq!(response.status(), 200);
     }
 
-    /// Every request received, in arrival order.
+    /// Every request received, in the order answered.
     pub async fn requests(&self) -> Vec<Value> {
-        let body: Value = reqwest::get(format!("{}/_control", self.0.url()))
+        self.control().await["requests"].as_array().unwrap().clone()
+    }
+
+    /// How many requests arrived and wait for their answer (the scripted delay).
+    pub async fn in_flight(&self) -> u64 {
+        self.control().await["inFlight"].as_u64().unwrap()
+    }
+
+    async fn control(&self) -> Value {
+        reqwest::get(format!("{}/_control", self.0.url()))
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        body["requests"].as_array().unwrap().clone()
+            .unwrap()
     }
 }
 
