@@ -51,6 +51,9 @@ impl SqliteRepository {
     /// - foreign keys on: SQLite leaves them off unless asked.
     /// - busy timeout of 5 s: another process writing (`sealpost producer add` while
     ///   `sealpost up` runs) makes a statement wait, not fail with "database is locked".
+    /// - no ping before each acquire: an embedded database's connection cannot drop, and the
+    ///   ping is one more round trip to sqlx's per-connection worker thread for every query
+    ///   (measured: those thread hand-offs were the largest cost of a gateway request).
     pub async fn connect(url: &str) -> Result<Self, RepoError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(RepoError::Database)?
@@ -61,6 +64,7 @@ impl SqliteRepository {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(RepoError::Database)?;
