@@ -3,9 +3,9 @@
 
 Listens on 127.0.0.1 (port from argv[1]; 0 = any free one) and prints `PORT <n>` once bound.
 Each message is written to the directory argv[2] as `<n>.eml` (the bytes received after DATA)
-with `<n>.json` beside it: the envelope sender and recipients. No TLS and no AUTH: the
-client must fall back to plain SMTP, which Sealpost does only for a loopback server without
-credentials.
+with `<n>.json` beside it: the envelope sender and recipients and the AUTH login used. No TLS:
+the client must fall back to plain SMTP, which Sealpost does only for a loopback server. With
+argv[3] `user:password`, AUTH (PLAIN or LOGIN) with exactly those is required before MAIL.
 """
 import asyncio
 import json
@@ -15,6 +15,7 @@ import sys
 import threading
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 LOCK = threading.Lock()
 
@@ -31,8 +32,9 @@ class Sink:
         base = os.path.join(self.directory, f"{n:05d}")
         with open(base + ".eml.tmp", "wb") as f:
             f.write(envelope.original_content or envelope.content)
+        login = session.auth_data if session.authenticated else None
         with open(base + ".json", "w") as f:
-            json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos}, f)
+            json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos, "login": login}, f)
         os.rename(base + ".eml.tmp", base + ".eml")
         return "250 Message accepted for delivery"
 
@@ -44,7 +46,16 @@ def main():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
-    controller = Controller(Sink(sys.argv[2]), hostname="127.0.0.1", port=port)
+    options = {}
+    if len(sys.argv) > 3:
+        user, password = sys.argv[3].split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = auth_data.login.decode() == user and auth_data.password.decode() == password
+            return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
+
+        options = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(Sink(sys.argv[2]), hostname="127.0.0.1", port=port, **options)
     controller.start()
     print(f"PORT {port}", flush=True)
     threading.Event().wait()

@@ -109,8 +109,19 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Requiring AUTH with `user:password`.
+    pub fn start_with_login(user_password: &str) -> Self {
+        Self::start_with(&[user_password])
+    }
+
+    fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let peer = Peer::start("smtp_sink.py", &["0", dir.path().to_str().unwrap()]);
+        let mut args = vec!["0", dir.path().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let peer = Peer::start("smtp_sink.py", &args);
         Self { peer, dir }
     }
 
