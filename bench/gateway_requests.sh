@@ -6,6 +6,9 @@
 #     one document with a 10,000-record audience and one with a 10-record audience (viewer
 #     token `{?email}`, no challenge);
 #   - examples/hello_actix.rs (same actix-web, default workers, one route "Hello world!");
+#   - examples/gateway_floor.rs: the gateway's own CPU work for such a request and nothing else
+#     (audience index lookup, an Ed25519-signed handle, 303), no database and no audit record:
+#     the ceiling any gateway with this handle format can reach on the machine;
 #   - `wrk -t2 -c32 -d$DURATION --latency` on each target, RUNS interleaved rounds (hello, then the
 #     gateway targets in an order rotated each round:
 #     10,000-record audience, 10-record audience, no audience), medians of requests/s and p99.
@@ -29,12 +32,14 @@ if ! command -v wrk >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 
-cargo build --release --quiet --bin sealpost --example seed_documents --example hello_actix
+cargo build --release --quiet --bin sealpost --example seed_documents --example hello_actix \
+  --example gateway_floor
 WORK=$(mktemp -d /tmp/sealpost-gbench.XXXXXX)
-PID= HELLO_PID=
+PID= HELLO_PID= FLOOR_PID=
 cleanup() {
   [ -n "$PID" ] && kill "$PID" 2>/dev/null
   [ -n "$HELLO_PID" ] && kill "$HELLO_PID" 2>/dev/null
+  [ -n "$FLOOR_PID" ] && kill "$FLOOR_PID" 2>/dev/null
   wait 2>/dev/null
   rm -rf "$WORK"
 }
@@ -67,9 +72,13 @@ HELLO_PID=$!
 for _ in $(seq 100); do grep -q '^Hello:' "$WORK/hello.log" && break; sleep 0.1; done
 URL_HELLO="$(sed -n 's/^Hello: *//p' "$WORK/hello.log")/"
 [ "$(curl -s "$URL_HELLO")" = "Hello world!" ] || { echo "hello_actix does not answer" >&2; exit 1; }
+target/release/examples/gateway_floor 127.0.0.1:0 >"$WORK/floor.log" 2>&1 &
+FLOOR_PID=$!
+for _ in $(seq 100); do grep -q '^Floor:' "$WORK/floor.log" && break; sleep 0.1; done
+URL_FLOOR="$(sed -n 's/^Floor: *//p' "$WORK/floor.log")"
 
 # One check per gateway URL: 303, Location at the vault's /h/, no body.
-for url in "$URL_10K" "$URL_10" "$URL_OPEN"; do
+for url in "$URL_FLOOR" "$URL_10K" "$URL_10" "$URL_OPEN"; do
   read -r code location < <(curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "$url")
   case "$code $location" in
     "303 "*/h/*) echo "check: $url → $code ${location%%/h/*}/h/…(${#location} chars)" ;;
@@ -88,9 +97,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 
 TIMEFORMAT='%3U %3S'
-TARGETS=(hello aud10k aud10 open)
-declare -A URL=([hello]=$URL_HELLO [aud10k]=$URL_10K [aud10]=$URL_10 [open]=$URL_OPEN)
-declare -A SERVER=([hello]=$HELLO_PID [aud10k]=$PID [aud10]=$PID [open]=$PID)
+TARGETS=(hello floor aud10k aud10 open)
+declare -A URL=([hello]=$URL_HELLO [floor]=$URL_FLOOR [aud10k]=$URL_10K [aud10]=$URL_10 [open]=$URL_OPEN)
+declare -A SERVER=([hello]=$HELLO_PID [floor]=$FLOOR_PID [aud10k]=$PID [aud10]=$PID [open]=$PID)
 
 # Warm-up, untimed: connections, the audience indexes, SQLite's page cache.
 for t in "${TARGETS[@]}"; do wrk -t2 -c32 -d3s "${URL[$t]}" >/dev/null; done
@@ -102,7 +111,7 @@ GATEWAY_TARGETS=(aud10k aud10 open)
 for run in $(seq "$RUNS"); do
   line="run $run:"
   shift_by=$(((run - 1) % ${#GATEWAY_TARGETS[@]}))
-  order=(hello "${GATEWAY_TARGETS[@]:shift_by}" "${GATEWAY_TARGETS[@]:0:shift_by}")
+  order=(hello floor "${GATEWAY_TARGETS[@]:shift_by}" "${GATEWAY_TARGETS[@]:0:shift_by}")
   for t in "${order[@]}"; do
     c0=$(cpu_ticks "${SERVER[$t]}")
     read -r busy0 total0 < <(machine_ticks)
@@ -125,9 +134,10 @@ python3 - "$WORK" "$RUNS" "$(getconf CLK_TCK)" "$((rows_after - rows_before))" "
 import re, statistics, sys
 
 work, runs, tck, rows, docs, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
-targets = ["hello", "aud10k", "aud10", "open"]
+targets = ["hello", "floor", "aud10k", "aud10", "open"]
 names = {
     "hello": "actix-web hello world",
+    "floor": "gateway floor (no database, no audit)",
     "aud10k": "gateway, 10,000-record audience",
     "aud10": "gateway, 10-record audience",
     "open": "gateway, no audience",
@@ -160,9 +170,11 @@ print("| server CPU per request (median) | " + " | ".join(f"{med[t]['cpu_us']:.0
 print(f"| other processes' CPU during the run (max) | " + " | ".join(f"{max(d['others'] for d in data[t]):.1%}" for t in targets) + " |")
 print()
 print(f"ratio gateway (10,000-record audience) / hello world, requests/s: {med['aud10k']['rps'] / med['hello']['rps']:.3f} (aim >= 0.25)")
+print(f"ratio gateway floor (handle signing, no database, no audit) / hello world, requests/s: {med['floor']['rps'] / med['hello']['rps']:.3f}")
+print(f"ratio gateway (10,000-record audience) / gateway floor, requests/s: {med['aud10k']['rps'] / med['floor']['rps']:.3f}")
 print(f"ratio 10-record / 10,000-record audience, requests/s: {med['aud10']['rps'] / med['aud10k']['rps']:.3f} (aim within 0.90-1.10)")
 print(f"ratio no audience / 10,000-record audience, requests/s: {med['open']['rps'] / med['aud10k']['rps']:.3f}")
-gateway_requests = sum(d["requests"] for t in targets if t != "hello" for d in data[t])
+gateway_requests = sum(d["requests"] for t in targets if t not in ("hello", "floor") for d in data[t])
 print(f"gateway_log rows added during the timed runs: {rows}; gateway requests wrk reported: {gateway_requests} "
       f"(difference {rows - gateway_requests}: requests answered after wrk stopped counting)")
 if rows < gateway_requests:
