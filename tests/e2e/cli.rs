@@ -14,6 +14,7 @@ pub struct Daemon {
     child: Child,
     pub api_addr: SocketAddr,
     pub data_dir: PathBuf,
+    database_url: String,
     /// What it printed before the API address line.
     pub banner: Vec<String>,
 }
@@ -78,6 +79,7 @@ impl Daemon {
             child,
             api_addr,
             data_dir: data_dir.to_owned(),
+            database_url: database_url.to_owned(),
             banner,
         })
     }
@@ -131,6 +133,42 @@ impl Daemon {
                 "no clean exit within 20 s of SIGTERM"
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    /// Never leaves `sealpost up` running (a failing test would), then hands the daemon's three
+    /// audit logs and its stderr (its tracing output) to the suite-wide secret grep, as
+    /// [`crate::common::TestApp`] does for in-process instances.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            return;
+        }
+        let overrides = [
+            ("data_dir", self.data_dir.display().to_string()),
+            ("database.url", self.database_url.clone()),
+        ];
+        let Ok(settings) = shared::config::Settings::load(None, &overrides) else {
+            return;
+        };
+        let stderr = stderr_path(&self.data_dir);
+        let test = crate::secrets::test_name();
+        let dumped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let tag = crate::secrets::next_tag(&test);
+            let dir = crate::secrets::suite_dir();
+            runtime.block_on(crate::secrets::dump(&settings, &test, &dir, &tag));
+            let _ = std::fs::copy(&stderr, dir.join("logs").join(format!("{tag}-stderr.log")));
+        })
+        .join();
+        if dumped.is_err() {
+            eprintln!("secret grep: could not dump the logs of a sealpost up daemon");
         }
     }
 }
