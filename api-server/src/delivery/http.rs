@@ -1,11 +1,12 @@
 //! Generic HTTP fulfillment: the filled `body` template POSTed to the filled `href`, one
-//! request per recipient, with the fulfillment's headers and `Idempotency-Key` (the job's key,
-//! the same at every attempt: a receiver that honours it serves a resent job once).
+//! request per recipient (or one for all with `batch`, the record fields and `link` then being
+//! lists), with the fulfillment's headers and `Idempotency-Key` (the job's key, the same at
+//! every attempt: a receiver that honours it serves a resent job once).
 
 use std::collections::BTreeMap;
 
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
-use schema::objects::Template;
+use schema::objects::{Template, Var};
 
 use super::attempt::{Attempt, Failure, http_status, network};
 
@@ -27,9 +28,25 @@ pub fn fill(template: &Template, values: &[(&str, &str)], member: &str) -> Resul
         .map_err(|error| Failure::permanent(format!("fulfillment.{member}: {error}")))
 }
 
+/// [`fill`] with list values too.
+fn fill_vars(
+    template: &Template,
+    values: &[(&str, Var<'_>)],
+    member: &str,
+) -> Result<String, Failure> {
+    template
+        .expand_vars(values)
+        .map_err(|error| Failure::permanent(format!("fulfillment.{member}: {error}")))
+}
+
 /// The filled `href`, which must still be an `http(s)` URL.
 pub fn url(href: &Template, values: &[(&str, &str)]) -> Result<reqwest::Url, Failure> {
-    let url = reqwest::Url::parse(&fill(href, values, "href")?)
+    let vars: Vec<(&str, Var<'_>)> = values.iter().map(|(n, v)| (*n, Var::Text(v))).collect();
+    url_vars(href, &vars)
+}
+
+fn url_vars(href: &Template, values: &[(&str, Var<'_>)]) -> Result<reqwest::Url, Failure> {
+    let url = reqwest::Url::parse(&fill_vars(href, values, "href")?)
         .map_err(|_| Failure::permanent("fulfillment.href: the filled template is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Failure::permanent(
@@ -42,23 +59,24 @@ pub fn url(href: &Template, values: &[(&str, &str)]) -> Result<reqwest::Url, Fai
 pub async fn send(
     client: &reqwest::Client,
     templates: &HttpTemplates<'_>,
-    values: &[(&str, &str)],
+    values: &[(&str, Var<'_>)],
     idempotency_key: &str,
 ) -> Attempt {
-    let url = url(templates.href, values)?;
+    let url = url_vars(templates.href, values)?;
     let mut request = client.post(url);
     for (name, template) in templates.headers {
         let member = format!("headers.{name}");
-        let value = HeaderValue::from_str(&fill(template, values, &member)?).map_err(|_| {
-            Failure::permanent(format!(
-                "fulfillment.{member}: the filled value is not a header value"
-            ))
-        })?;
+        let value =
+            HeaderValue::from_str(&fill_vars(template, values, &member)?).map_err(|_| {
+                Failure::permanent(format!(
+                    "fulfillment.{member}: the filled value is not a header value"
+                ))
+            })?;
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Failure::permanent(format!("fulfillment.{member}: not a header name")))?;
         request = request.header(name, value);
     }
-    let body = fill(templates.body, values, "body")?;
+    let body = fill_vars(templates.body, values, "body")?;
     let response = request
         .header(CONTENT_TYPE, templates.content_type)
         .header(IDEMPOTENCY_KEY, idempotency_key)

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 ///
 /// 409 without a fulfillment object; 422 when the fulfillment asks for what this request lacks
 /// (an email fulfillment without `smtp_url` here or in the instance config), when `smtp_url`
-/// is malformed or given for another kind of fulfillment, or for a `batch` HTTP fulfillment.
+/// is malformed or given for another kind of fulfillment.
 pub async fn deliver(
     context: &ApiContext,
     principal: &Principal,
@@ -64,13 +64,6 @@ pub async fn deliver(
     if let Some(url) = &smtp_url {
         SmtpServer::parse(url).map_err(|detail| ApiError::invalid(SMTP_URL, detail))?;
     }
-    if let Fulfillment::Http { batch: true, .. } = fulfillment {
-        return Err(ApiError::invalid(
-            "fulfillment.batch",
-            "batch delivery (one request for all records) is not supported yet; set it to \
-             false for one request per audience record",
-        ));
-    }
     let audience = record
         .audience
         .as_ref()
@@ -79,7 +72,8 @@ pub async fn deliver(
         .transpose()
         .map_err(ApiError::internal)?;
     let id = DocumentId::random();
-    let recipients = recipients(audience.as_ref(), id.as_str());
+    let batch = matches!(fulfillment, Fulfillment::Http { batch: true, .. });
+    let recipients = recipients(audience.as_ref(), id.as_str(), batch);
     let secrets = DeliverySecrets {
         form: form.fields,
         smtp_url,

@@ -17,12 +17,41 @@ pub struct Viewer {
     pub fields: Vec<(String, String)>,
     /// The viewer-token fields to seal (empty when the audience names no viewer token).
     pub token: Vec<(String, String)>,
+    /// A batch delivery's one recipient: every record's viewer, in record order (empty
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Viewer>,
 }
 
 /// One recipient per record of a `records` audience, in record order (each with its token
 /// when the audience has a viewer token: the tokens `POST /documents/{docId}/links` seals);
-/// otherwise one recipient with no fields and an empty token.
-pub fn recipients(audience: Option<&Audience>, delivery_id: &str) -> Vec<NewRecipient> {
+/// otherwise one recipient with no fields and an empty token. With `batch`, one recipient
+/// holding every record's viewer as its members.
+pub fn recipients(
+    audience: Option<&Audience>,
+    delivery_id: &str,
+    batch: bool,
+) -> Vec<NewRecipient> {
+    let each = one_per_record(audience, delivery_id);
+    if !batch || audience.and_then(Audience::records).is_none() {
+        return each;
+    }
+    let members = each
+        .into_iter()
+        .filter_map(|recipient| serde_json::from_value(recipient.viewer).ok())
+        .collect();
+    let viewer = Viewer {
+        members,
+        ..Viewer::default()
+    };
+    vec![NewRecipient {
+        record: None,
+        idempotency_key: format!("{delivery_id}.0"),
+        viewer: serde_json::to_value(&viewer).unwrap_or_default(),
+    }]
+}
+
+fn one_per_record(audience: Option<&Audience>, delivery_id: &str) -> Vec<NewRecipient> {
     let viewers: Vec<(Option<i64>, Viewer)> = match audience.and_then(Audience::records) {
         Some(records) => {
             let tokens = viewers::every_record(audience);
@@ -40,7 +69,12 @@ pub fn recipients(audience: Option<&Audience>, delivery_id: &str) -> Vec<NewReci
                         .iter()
                         .map(|(name, value)| (name.to_owned(), value.to_owned()))
                         .collect();
-                    (Some(index as i64), Viewer { fields, token })
+                    let viewer = Viewer {
+                        fields,
+                        token,
+                        members: Vec::new(),
+                    };
+                    (Some(index as i64), viewer)
                 })
                 .collect()
         }
@@ -85,7 +119,7 @@ mod tests {
         let audience = parse_audience(&json!({"type": "records", "viewerToken": "{?first_name}",
             "data": {"records": [{"first_name": "Ann", "email": "a@x"}, {"first_name": "Bo", "email": "b@x"}]}}))
         .unwrap();
-        let recipients = recipients(Some(&audience), "D");
+        let recipients = recipients(Some(&audience), "D", false);
         assert_eq!(recipients.len(), 2);
         assert_eq!(recipients[1].record, Some(1));
         assert_eq!(recipients[1].idempotency_key, "D.1");
@@ -93,8 +127,18 @@ mod tests {
         assert_eq!(viewer.token, [("first_name".to_owned(), "Ann".to_owned())]);
         assert_eq!(viewer.fields.len(), 2);
         // Without an audience: one recipient, no fields, an empty token.
-        let none = super::recipients(None, "D");
+        let none = super::recipients(None, "D", false);
         assert_eq!((none.len(), none[0].record), (1, None));
+        // A batch: one recipient whose members are the records' viewers, in order.
+        let batch = super::recipients(Some(&audience), "D", true);
+        assert_eq!((batch.len(), batch[0].record), (1, None));
+        assert_eq!(batch[0].idempotency_key, "D.0");
+        let viewer: Viewer = serde_json::from_value(batch[0].viewer.clone()).unwrap();
+        assert_eq!(viewer.members.len(), 2);
+        assert_eq!(
+            viewer.members[1].token,
+            [("first_name".to_owned(), "Bo".to_owned())]
+        );
     }
 
     #[test]
@@ -102,7 +146,7 @@ mod tests {
         let own = [("link", "L".to_owned())];
         let viewer = Viewer {
             fields: vec![("name".into(), "record".into())],
-            token: Vec::new(),
+            ..Viewer::default()
         };
         let form = [
             ("name".to_owned(), "form".to_owned()),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use schema::objects::{Fulfillment, parse_fulfillment};
+use schema::objects::{Fulfillment, Var, parse_fulfillment};
 use schema::repo::delivery::{ClaimedJob, FinishedJob, JobOutcome};
 use schema::{ApiLogRecord, Repository};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -24,7 +24,7 @@ use super::attempt::{Attempt, Failure};
 use super::email::{self, EmailTemplates, SmtpServer};
 use super::http::{self, HttpTemplates};
 use super::secrets::{DeliverySecrets, SecretsKey};
-use super::viewer::{Viewer, variables};
+use super::viewer::{RESERVED, Viewer, variables};
 use super::{backoff, xmlrpc};
 use crate::access_log::ApiAudit;
 use crate::context::Links;
@@ -200,23 +200,32 @@ impl Worker {
             .map_err(|_| Failure::permanent("the stored fulfillment object is not valid"))?;
         let viewer: Viewer = serde_json::from_value(job.viewer.clone())
             .map_err(|_| Failure::permanent("the stored recipient is not valid"))?;
-        let sealed = self
-            .seal_keys
-            .seal(&SealedLink {
-                placeholder: document.placeholder_id.clone(),
-                viewer_token: viewer.token.clone(),
-            })
-            .map_err(|_| Failure::transient("the sealed link could not be made"))?;
-        if sealed.len() > MAX_SEALED_LEN {
-            return Err(Failure::permanent(
-                "the viewer-token values are too long for a sealed link",
-            ));
-        }
+        let link = |viewer: &Viewer| -> Result<String, Failure> {
+            let sealed = self
+                .seal_keys
+                .seal(&SealedLink {
+                    placeholder: document.placeholder_id.clone(),
+                    viewer_token: viewer.token.clone(),
+                })
+                .map_err(|_| Failure::transient("the sealed link could not be made"))?;
+            if sealed.len() > MAX_SEALED_LEN {
+                return Err(Failure::permanent(
+                    "the viewer-token values are too long for a sealed link",
+                ));
+            }
+            Ok(format!("{}/l/{sealed}", self.links.gateway_root))
+        };
         let own = [
-            ("link", format!("{}/l/{sealed}", self.links.gateway_root)),
+            ("link", link(&viewer)?),
             ("placeholder", document.placeholder_href.clone()),
             ("docId", document.id.as_str().to_owned()),
         ];
+        // A batch (one request for every record): `link` and each record field become lists,
+        // one item per record in audience order ("" where a record lacks the field).
+        let batch = match viewer.members.is_empty() {
+            true => None,
+            false => Some(batch_lists(&viewer.members, link)?),
+        };
         let values = variables(&own, &viewer, &secrets.form);
         let timeout = Duration::from_millis(self.settings.timeout_ms);
         match &fulfillment {
@@ -233,7 +242,11 @@ impl Worker {
                     content_type,
                     body,
                 };
-                http::send(&self.client, &templates, &values, &job.idempotency_key).await
+                let vars = match &batch {
+                    Some(lists) => batch_vars(lists, &own[1..], &secrets.form),
+                    None => values.iter().map(|(n, v)| (*n, Var::Text(v))).collect(),
+                };
+                http::send(&self.client, &templates, &vars, &job.idempotency_key).await
             }
             Fulfillment::XmlRpc {
                 href,
@@ -273,6 +286,54 @@ impl Worker {
             }
         }
     }
+}
+
+/// A batch's list variables: `link` (each member's sealed link), then every record field named
+/// by any member, each a list in member order.
+fn batch_lists(
+    members: &[Viewer],
+    link: impl Fn(&Viewer) -> Result<String, Failure>,
+) -> Result<Vec<(String, Vec<String>)>, Failure> {
+    let links = members.iter().map(&link).collect::<Result<Vec<_>, _>>()?;
+    let mut names: Vec<&str> = Vec::new();
+    for member in members {
+        for (name, _) in &member.fields {
+            if !names.contains(&name.as_str()) && !RESERVED.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+    }
+    let mut lists = vec![("link".to_owned(), links)];
+    for name in names {
+        let items = members
+            .iter()
+            .map(|member| {
+                (member.fields.iter())
+                    .find(|(field, _)| field == name)
+                    .map_or_else(String::new, |(_, value)| value.clone())
+            })
+            .collect();
+        lists.push((name.to_owned(), items));
+    }
+    Ok(lists)
+}
+
+/// A batch's variables, first match winning as in [`variables`]: the lists, Sealpost's own
+/// strings (`placeholder`, `docId`), then the deliver request's form fields.
+fn batch_vars<'a>(
+    lists: &'a [(String, Vec<String>)],
+    own: &'a [(&'static str, String)],
+    form: &'a [(String, String)],
+) -> Vec<(&'a str, Var<'a>)> {
+    (lists
+        .iter()
+        .map(|(name, items)| (name.as_str(), Var::List(items))))
+    .chain(own.iter().map(|(name, value)| (*name, Var::Text(value))))
+    .chain(
+        form.iter()
+            .map(|(name, value)| (name.as_str(), Var::Text(value))),
+    )
+    .collect()
 }
 
 /// The API-log record of one attempt (`end` and `status` `None` for its intent record): docId,

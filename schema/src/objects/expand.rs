@@ -29,6 +29,14 @@ use super::template::{Modifier, Operator, Template};
 /// should make, small enough that a hostile template and record cost little.
 pub const MAX_EXPANSION_LEN: usize = 1 << 20;
 
+/// A variable's value: a string, or a list of strings (RFC 6570 §2.3), e.g. one item per
+/// audience record in a batch delivery.
+#[derive(Debug, Clone, Copy)]
+pub enum Var<'a> {
+    Text(&'a str),
+    List(&'a [String]),
+}
+
 impl Template {
     /// Expands the template with `values` (name, value), as RFC 6570 does with string
     /// variables: a name with no value is undefined (it expands to nothing), and of a name
@@ -36,9 +44,23 @@ impl Template {
     /// a problem detail (it never repeats a value), returned when the expansion would exceed
     /// [`MAX_EXPANSION_LEN`].
     pub fn expand(&self, values: &[(&str, &str)]) -> Result<String, String> {
-        let mut bound: HashMap<&str, &str> = HashMap::with_capacity(values.len());
+        let vars: Vec<(&str, Var<'_>)> = values
+            .iter()
+            .map(|(name, value)| (*name, Var::Text(value)))
+            .collect();
+        self.expand_vars(&vars)
+    }
+
+    /// [`expand`](Self::expand) with list values too. A list is expanded as RFC 6570 says
+    /// (`{x}` joins the items with commas, `{?x*}` repeats `x=`); an empty list is undefined;
+    /// a prefix modifier (`{x:3}`) applies to each item of a list.
+    pub fn expand_vars(&self, values: &[(&str, Var<'_>)]) -> Result<String, String> {
+        let mut bound: HashMap<&str, Var<'_>> = HashMap::with_capacity(values.len());
         for (name, value) in values {
-            bound.entry(name).or_insert(value);
+            if matches!(value, Var::List(items) if items.is_empty()) {
+                continue;
+            }
+            bound.entry(name).or_insert(*value);
         }
         let mut out = String::with_capacity(self.as_str().len());
         let mut rest = self.as_str();
@@ -76,7 +98,7 @@ fn literal(text: &str, out: &mut String) -> Result<(), String> {
 }
 
 /// One `{…}` (the text between the braces).
-fn expression(body: &str, bound: &HashMap<&str, &str>, out: &mut String) -> Result<(), String> {
+fn expression(body: &str, bound: &HashMap<&str, Var<'_>>, out: &mut String) -> Result<(), String> {
     let parsed = parse_expression(body).map_err(|e| format!("an expression {e}"))?;
     let mut substitutions = HashMap::new();
     let text = match parsed.operator {
@@ -88,13 +110,24 @@ fn expression(body: &str, bound: &HashMap<&str, &str>, out: &mut String) -> Resu
                 let Some(value) = bound.get(var.name.as_str()) else {
                     continue;
                 };
-                let cut = match var.modifier {
-                    Modifier::Prefix(n) => prefix(value, usize::from(n)),
-                    Modifier::None | Modifier::Explode => value,
+                let safe = |text: &str| {
+                    let cut = match var.modifier {
+                        Modifier::Prefix(n) => prefix(text, usize::from(n)),
+                        Modifier::None | Modifier::Explode => text,
+                    };
+                    Value::String(reserved_safe(cut))
                 };
                 let alias = format!("v{index}");
-                substitutions.insert(alias.clone(), Value::String(reserved_safe(cut)));
-                names.push(alias);
+                let value = match value {
+                    Var::Text(text) => safe(text),
+                    Var::List(items) => Value::List(items.iter().map(|item| safe(item)).collect()),
+                };
+                substitutions.insert(alias.clone(), value);
+                names.push(if matches!(var.modifier, Modifier::Explode) {
+                    format!("{alias}*")
+                } else {
+                    alias
+                });
             }
             let operator = if parsed.operator == Operator::Reserved {
                 '+'
@@ -105,11 +138,29 @@ fn expression(body: &str, bound: &HashMap<&str, &str>, out: &mut String) -> Resu
         }
         _ => {
             for var in &parsed.vars {
-                if let Some(value) = bound.get(var.name.as_str()) {
-                    substitutions.insert(var.name.clone(), Value::String((*value).to_owned()));
-                }
+                let value = match bound.get(var.name.as_str()) {
+                    Some(Var::Text(text)) => Value::String((*text).to_owned()),
+                    Some(Var::List(items)) => {
+                        let cut = |item: &String| match var.modifier {
+                            Modifier::Prefix(n) => prefix(item, usize::from(n)).to_owned(),
+                            Modifier::None | Modifier::Explode => item.clone(),
+                        };
+                        Value::List(items.iter().map(|item| Value::String(cut(item))).collect())
+                    }
+                    None => continue,
+                };
+                substitutions.insert(var.name.clone(), value);
             }
-            format!("{{{body}}}")
+            let lists_cut = parsed.vars.iter().any(|var| {
+                matches!(var.modifier, Modifier::Prefix(_))
+                    && matches!(bound.get(var.name.as_str()), Some(Var::List(_)))
+            });
+            if lists_cut {
+                // The items were cut here; the expander refuses a prefix on a list.
+                format!("{{{}}}", strip_prefixes(body))
+            } else {
+                format!("{{{body}}}")
+            }
         }
     };
     if text == "{+}" || text == "{#}" {
@@ -117,6 +168,14 @@ fn expression(body: &str, bound: &HashMap<&str, &str>, out: &mut String) -> Resu
     }
     out.push_str(&run(&text, &substitutions)?);
     Ok(())
+}
+
+/// `body` (an expression) without its `:n` prefix modifiers.
+fn strip_prefixes(body: &str) -> String {
+    body.split(',')
+        .map(|part| part.split(':').next().unwrap_or(part))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn run(template: &str, substitutions: &HashMap<String, Value>) -> Result<String, String> {

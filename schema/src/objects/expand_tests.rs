@@ -2,7 +2,7 @@
 //! hostile values that must neither panic nor break out of a URI.
 #![allow(clippy::unwrap_used)]
 
-use super::expand::MAX_EXPANSION_LEN;
+use super::expand::{MAX_EXPANSION_LEN, Var};
 use super::template::{Syntax, Template};
 
 fn uri(text: &str) -> Template {
@@ -296,4 +296,23 @@ fn long_values_and_many_names_expand_quickly() {
         "?n9999=v9999&n0=v0"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn list_values_expand_as_rfc_6570_lists() {
+    let items = ["a b".to_owned(), "c/d".to_owned()];
+    let expand = |source: &str, value: Var<'_>| {
+        Template::parse(source, Syntax::Line)
+            .unwrap()
+            .expand_vars(&[("x", value), ("y", Var::Text("1"))])
+            .unwrap()
+    };
+    assert_eq!(expand("{x}", Var::List(&items)), "a%20b,c%2Fd");
+    assert_eq!(expand("{?x*}", Var::List(&items)), "?x=a%20b&x=c%2Fd");
+    assert_eq!(expand("{?x,y}", Var::List(&items)), "?x=a%20b,c%2Fd&y=1");
+    assert_eq!(expand("{+x}", Var::List(&items)), "a%20b,c/d");
+    assert_eq!(expand("{x:1}", Var::List(&items)), "a,c");
+    assert_eq!(expand("{+x:1,y}", Var::List(&items)), "a,c,1");
+    // An empty list is undefined.
+    assert_eq!(expand("{?x,y}", Var::List(&[])), "?y=1");
 }

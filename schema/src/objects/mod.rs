@@ -63,7 +63,7 @@ pub use audience::{Audience, ViewerToken, audience_put_conflict, parse_audience}
 pub use challenge::{
     Challenge, IdentityMatch, Provider, Scheme, Source, challenge_put_conflict, parse_challenge,
 };
-pub use expand::MAX_EXPANSION_LEN;
+pub use expand::{MAX_EXPANSION_LEN, Var};
 pub use fulfillment::{Fulfillment, Method, parse_fulfillment};
 pub use landingpage::{LandingPage, parse_landingpage};
 pub use records::{Record, Records};

@@ -83,11 +83,6 @@ async fn refusals_name_the_field(db: Db) {
         );
     }
 
-    let batch = json!({"type": "http", "href": "http://127.0.0.1:9/", "batch": true});
-    let batch = upload(&app, &token, &three_records(), &batch).await;
-    let body = problem(post_deliver(&app, &token, &batch, &[]).await, 422).await;
-    assert_eq!(body["field"], "fulfillment.batch");
-
     // Unauthenticated: 401; nothing of the above queued a job.
     let anonymous = app
         .client

@@ -3,6 +3,7 @@
 //! `aiosmtpd`; scripts in `tests/peers/`), their faults, and a crash mid-delivery.
 
 mod api;
+mod batch;
 mod crash;
 mod email;
 mod faults;
