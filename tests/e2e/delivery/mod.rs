@@ -10,6 +10,7 @@ mod faults;
 mod http;
 mod peers;
 mod shared_queue;
+mod starttls;
 mod xmlrpc;
 
 use std::time::Duration;

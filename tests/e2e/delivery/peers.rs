@@ -117,6 +117,12 @@ impl SmtpSink {
         Self::start_with(&[user_password])
     }
 
+    /// Offering and requiring STARTTLS with the PEM certificate chain and key given.
+    pub fn start_with_tls(cert: &Path, key: &Path) -> Self {
+        let tls = format!("tls={}:{}", cert.display(), key.display());
+        Self::start_with(&[&tls])
+    }
+
     fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut args = vec!["0", dir.path().to_str().unwrap()];
