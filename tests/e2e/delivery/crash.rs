@@ -33,29 +33,8 @@ async fn killed_mid_delivery_resumes_after_restart(db: Db) {
     let api = format!("http://{}", daemon.api_addr);
     let client = reqwest::Client::new();
     let fulfillment = json!({"type": "http", "href": format!("{}/crash", receiver.0.url()), "body": "to={email_address}&link={+link}"});
-    let form = crate::common::document_form("crash.pdf", b"%PDF crash".to_vec())
-        .text("audience", many_records(RECORDS).to_string())
-        .text("fulfillment", fulfillment.to_string());
-    let response = client
-        .post(format!("{api}/documents"))
-        .header("Authorization", &auth)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let id = response.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let response = client
-        .post(format!("{api}/documents/{id}/deliver"))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let audience = many_records(RECORDS);
+    let location = super::daemon_deliver(&daemon, &auth, &audience, &fulfillment, &[]).await;
     let path = location.strip_prefix(&api).unwrap().to_owned();
 
     // Kill it once some recipients were served, while others wait at the receiver.

@@ -101,6 +101,44 @@ pub async fn deliver(app: &TestApp, token: &str, id: &str, fields: &[(&str, &str
     location
 }
 
+/// Against a `sealpost up` daemon (`auth` its `Authorization`): uploads a document with
+/// `audience` and `fulfillment`, asks for its delivery with `fields` (no body when empty) and
+/// returns the delivery's `Location`, checking the 201 and 202 answers.
+pub async fn daemon_deliver(
+    daemon: &crate::cli::Daemon,
+    auth: &str,
+    audience: &Value,
+    fulfillment: &Value,
+    fields: &[(&str, &str)],
+) -> String {
+    let api = format!("http://{}", daemon.api_addr);
+    let client = reqwest::Client::new();
+    let form = document_form("deliver.pdf", b"%PDF delivered".to_vec())
+        .text("audience", audience.to_string())
+        .text("fulfillment", fulfillment.to_string());
+    let response = (client.post(format!("{api}/documents")))
+        .header("Authorization", auth)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let record: Value = response.json().await.unwrap();
+    let id = record["id"].as_str().unwrap();
+    let mut request =
+        (client.post(format!("{api}/documents/{id}/deliver"))).header("Authorization", auth);
+    if !fields.is_empty() {
+        let mut form = Form::new();
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        request = request.multipart(form);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
 /// The delivery's status JSON.
 pub async fn status(client: &reqwest::Client, auth: &str, location: &str) -> Value {
     let response = client

@@ -110,8 +110,6 @@ async fn deliver_by_email(db: Db, dir: &Path, ca: &Path, port: u16) -> serde_jso
     ];
     let daemon = Daemon::try_start_with_env(&data_dir, &url, &env).unwrap();
     let auth = super::bearer(&daemon.login().await);
-    let api = format!("http://{}", daemon.api_addr);
-    let client = reqwest::Client::new();
     let fulfillment = json!({
         "type": "email",
         "from": "documents@sealpost.example",
@@ -119,29 +117,16 @@ async fn deliver_by_email(db: Db, dir: &Path, ca: &Path, port: u16) -> serde_jso
         "subject": "Your document",
         "body": "Open {+link}",
     });
-    let form = crate::common::document_form("tls.pdf", b"%PDF tls".to_vec())
-        .text("audience", three_records().to_string())
-        .text("fulfillment", fulfillment.to_string());
-    let response = (client.post(format!("{api}/documents")))
-        .header("Authorization", &auth)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let id = response.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let form = reqwest::multipart::Form::new().text("smtp_url", format!("smtp://localhost:{port}"));
-    let response = (client.post(format!("{api}/documents/{id}/deliver")))
-        .header("Authorization", &auth)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let smtp_url = format!("smtp://localhost:{port}");
+    let location = super::daemon_deliver(
+        &daemon,
+        &auth,
+        &three_records(),
+        &fulfillment,
+        &[("smtp_url", &smtp_url)],
+    )
+    .await;
+    let client = reqwest::Client::new();
     wait_done(&client, &auth, &location, 30).await
 }
 
