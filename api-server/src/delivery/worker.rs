@@ -215,17 +215,20 @@ impl Worker {
             }
             Ok(format!("{}/l/{sealed}", self.links.gateway_root))
         };
-        let own = [
-            ("link", link(&viewer)?),
-            ("placeholder", document.placeholder_href.clone()),
-            ("docId", document.id.as_str().to_owned()),
-        ];
         // A batch (one request for every record): `link` and each record field become lists,
-        // one item per record in audience order ("" where a record lacks the field).
-        let batch = match viewer.members.is_empty() {
-            true => None,
-            false => Some(batch_lists(&viewer.members, link)?),
+        // one item per record in audience order ("" where a record lacks the field); otherwise
+        // `link` is this recipient's own sealed link.
+        let (own_link, batch) = match viewer.members.is_empty() {
+            true => (Some(("link", link(&viewer)?)), None),
+            false => (None, Some(batch_lists(&viewer.members, link)?)),
         };
+        let own: Vec<(&'static str, String)> = own_link
+            .into_iter()
+            .chain([
+                ("placeholder", document.placeholder_href.clone()),
+                ("docId", document.id.as_str().to_owned()),
+            ])
+            .collect();
         let values = variables(&own, &viewer, &secrets.form);
         let timeout = Duration::from_millis(self.settings.timeout_ms);
         match &fulfillment {
@@ -243,7 +246,7 @@ impl Worker {
                     body,
                 };
                 let vars = match &batch {
-                    Some(lists) => batch_vars(lists, &own[1..], &secrets.form),
+                    Some(lists) => batch_vars(lists, &own, &secrets.form),
                     None => values.iter().map(|(n, v)| (*n, Var::Text(v))).collect(),
                 };
                 http::send(&self.client, &templates, &vars, &job.idempotency_key).await
