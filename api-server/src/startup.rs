@@ -43,6 +43,7 @@ pub fn context(
     // one; it stops when the context is dropped.
     let delivery = crate::delivery::start(
         &settings.delivery,
+        &settings.egress,
         &instance_key,
         &settings.data_dir.join(SEAL_KEYS_FILE),
         repo.clone(),

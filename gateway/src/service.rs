@@ -42,6 +42,7 @@ impl GatewayService {
         seals: SealKeys,
         gateway_root: &str,
         vault_root: String,
+        egress: Arc<shared::egress::EgressPolicy>,
     ) -> Self {
         let nonce_secret = zeroize::Zeroizing::new(handle_key.sign(NONCE_KEY_LABEL));
         let cookie_secret = zeroize::Zeroizing::new(handle_key.sign(COOKIE_KEY_LABEL));
@@ -71,6 +72,7 @@ impl GatewayService {
                 settings.oauth_max_session_secs,
                 settings.oauth_state_secs,
                 settings.oauth_timeout_secs,
+                egress,
             ),
         }
     }

@@ -22,6 +22,9 @@ pub fn service(
 ) -> anyhow::Result<Arc<GatewayService>> {
     let seals = SealKeys::load_or_create(&settings.data_dir.join(SEAL_KEYS_FILE))
         .context("loading the sealed-link keys")?;
+    // OAuth requests go where a producer's challenge says: under the egress policy.
+    let egress = shared::egress::EgressPolicy::from_settings(&settings.egress)
+        .map_err(anyhow::Error::msg)?;
     Ok(Arc::new(GatewayService::new(
         &settings.gateway,
         repo,
@@ -29,5 +32,6 @@ pub fn service(
         seals,
         gateway_root,
         vault_root,
+        Arc::new(egress),
     )))
 }

@@ -36,6 +36,7 @@ pub struct Settings {
     /// HTTP worker threads per service; 0 means one per core.
     pub workers: usize,
     pub delivery: DeliverySettings,
+    pub egress: EgressSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +172,40 @@ pub struct DeliverySettings {
     pub smtp_url: secrecy::SecretString,
 }
 
+/// The egress policy of every outbound request made on a producer's behalf (deliveries over
+/// HTTP, XML-RPC and SMTP; OAuth discovery, token and keys): see [`crate::egress`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct EgressSettings {
+    /// CIDRs reachable although the policy refuses their range by default (loopback, private,
+    /// link-local, …), e.g. `["10.1.0.0/16"]`; in the environment a comma-separated list
+    /// (`SEALPOST__EGRESS__ALLOW=127.0.0.0/8,::1/128`). Plain-`http` OAuth endpoints are
+    /// reachable only at these addresses.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub allow: Vec<String>,
+}
+
+/// A list, or one string of comma-separated items (an environment variable or a command-line
+/// override); empty items are dropped.
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Items {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match Items::deserialize(deserializer)? {
+        Items::One(text) => text.split(',').map(str::to_owned).collect(),
+        Items::Many(items) => items,
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct TelemetrySettings {
     /// `text` or `json`.
@@ -246,6 +281,7 @@ impl Settings {
             .set_default("delivery.backoff_max_ms", 3_600_000)?
             .set_default("delivery.max_attempts", 12)?
             .set_default("delivery.smtp_url", "")?
+            .set_default("egress.allow", Vec::<String>::new())?
             .set_default("telemetry.format", "text")?
             .set_default("telemetry.filter", "info,sqlx=warn")?;
         let file = file.unwrap_or(Path::new("sealpost.toml"));
@@ -303,6 +339,20 @@ mod tests {
         assert_eq!(settings.gateway.addr.port(), 8081);
         assert_eq!(settings.api.security, SecurityMode::Low);
         assert!(settings.database_url().starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn egress_allow_is_a_list_or_comma_separated() {
+        let settings = Settings::load(None, &[]).unwrap();
+        assert!(settings.egress.allow.is_empty());
+        let overrides = [("egress.allow", "127.0.0.0/8, ::1/128".into())];
+        let settings = Settings::load(None, &overrides).unwrap();
+        assert_eq!(settings.egress.allow, ["127.0.0.0/8", "::1/128"]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sealpost.toml");
+        std::fs::write(&file, "[egress]\nallow = [\"10.1.0.0/16\"]\n").unwrap();
+        let settings = Settings::load(Some(&file), &[]).unwrap();
+        assert_eq!(settings.egress.allow, ["10.1.0.0/16"]);
     }
 
     #[test]

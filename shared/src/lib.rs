@@ -13,10 +13,12 @@
 //! - [`audit`]: group commit for the fail-closed audit logs (one transaction for many requests).
 //! - [`logzip`]: audit-log exports (`GET /logs`): the signed zip, its writer, its verifier.
 //! - [`hex`]: lowercase hex and SHA-256 digests as hex.
+//! - [`egress`]: the egress policy of every request made on a producer's behalf (SSRF defence).
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 
 pub mod audit;
 pub mod config;
+pub mod egress;
 pub mod handle;
 pub mod hex;
 pub mod keys;

@@ -51,6 +51,8 @@ impl Daemon {
             ])
             .env("SEALPOST__DATABASE__URL", database_url)
             .env("SEALPOST__WORKERS", "1")
+            // Loopback peers (see `common::LOOPBACK_ALLOWED`); `env` may override it.
+            .env("SEALPOST__EGRESS__ALLOW", crate::common::LOOPBACK_ALLOWED)
             .envs(env.iter().copied())
             .current_dir(data_dir.parent().unwrap())
             .stdout(Stdio::piped())
@@ -82,6 +84,11 @@ impl Daemon {
             database_url: database_url.to_owned(),
             banner,
         })
+    }
+
+    /// The daemon's process id (to read its `/proc` status).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn key_path(&self) -> PathBuf {

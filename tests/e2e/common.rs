@@ -65,6 +65,9 @@ pub struct TestApp {
     secret_grep_dumped: bool,
 }
 
+/// The egress allowlist every test instance gets unless it overrides `egress.allow`.
+pub const LOOPBACK_ALLOWED: &str = "127.0.0.0/8,::1/128";
+
 impl TestApp {
     pub async fn spawn(db: Db) -> Self {
         Self::spawn_with(db, &[]).await
@@ -81,6 +84,9 @@ impl TestApp {
             ("gateway.addr", "127.0.0.1:0".into()),
             ("vault.addr", "127.0.0.1:0".into()),
             ("workers", "1".into()),
+            // The suite's peers (receivers, SMTP sinks, OAuth providers) listen on loopback,
+            // which the egress policy refuses by default; egress tests override this with "".
+            ("egress.allow", LOOPBACK_ALLOWED.into()),
         ];
         overrides.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let settings =

@@ -53,8 +53,16 @@ pub fn http_status(status: u16) -> Attempt {
     }
 }
 
+/// A request the egress policy refused: final, and nothing about the target.
+pub fn refused() -> Failure {
+    Failure::permanent(shared::egress::REFUSED)
+}
+
 /// A reqwest error without its URL (the URL may hold a record's values).
 pub fn network(error: reqwest::Error) -> Failure {
+    if shared::egress::is_refusal(&error) {
+        return refused();
+    }
     let what = if error.is_timeout() {
         "the request timed out"
     } else if error.is_connect() {

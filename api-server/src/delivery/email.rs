@@ -1,14 +1,18 @@
 //! Email fulfillment: one message per recipient over SMTP (`lettre`, rustls).
 //!
 //! The server comes from the deliver request's `smtp_url` or `delivery.smtp_url`:
-//! `smtp://[user:password@]host[:port]` (port 587 by default) upgrades with `STARTTLS` when the
-//! server offers it; when credentials are given and the host is not a loopback address,
-//! `STARTTLS` is required instead, so a password never crosses a network in clear.
-//! `smtps://…` (port 465 by default) speaks TLS from the first byte. The `Message-ID` is the
-//! job's idempotency key, the same at every attempt, so a receiver that remembers IDs can drop
-//! a resend after a crash.
+//! `smtps://…` (port 465 by default) speaks TLS from the first byte; `smtp://…` (port 587 by
+//! default) requires `STARTTLS` (issue 14, finding 9: a message holds sealed links), except
+//! to a loopback address (a local relay), where it upgrades when offered. The explicit opt-out
+//! `smtp://host?tls=opportunistic` sends in clear to a server that offers no `STARTTLS` —
+//! never with credentials, so a password never crosses a network in clear. See [`tls_mode`].
+//!
+//! The host passes the egress policy: it is resolved once, judged, and the connection made to
+//! the checked address, the host name kept for the certificate check (issue 14, finding 3).
+//! The `Message-ID` is the job's idempotency key, the same at every attempt, so a receiver
+//! that remembers IDs can drop a resend after a crash.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use lettre::message::header::{ContentTransferEncoding, ContentType};
@@ -17,16 +21,48 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use schema::objects::Template;
+use shared::egress::{EgressError, EgressPolicy, Scope};
 use zeroize::Zeroizing;
 
-use super::attempt::{Attempt, Failure};
+use super::attempt::{Attempt, Failure, refused};
 
 /// A parsed `smtp_url`; its password is wiped on drop.
 pub struct SmtpServer {
     host: String,
     port: u16,
     implicit_tls: bool,
+    /// `?tls=opportunistic`: plain text to a server that offers no `STARTTLS`.
+    opportunistic: bool,
     credentials: Option<(String, Zeroizing<String>)>,
+}
+
+/// How a session with the SMTP server uses TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// TLS from the first byte (`smtps://`).
+    Wrapper,
+    /// `STARTTLS`, or no message at all.
+    Required,
+    /// `STARTTLS` when the server offers it, else plain text.
+    Opportunistic,
+}
+
+/// The TLS a session uses, from the URL and the address actually connected to: `smtps` wraps;
+/// a loopback address (a relay on this host) and an explicit `?tls=opportunistic` without
+/// credentials upgrade when offered; everything else requires `STARTTLS`.
+pub fn tls_mode(
+    implicit_tls: bool,
+    opportunistic: bool,
+    credentials: bool,
+    connect_to: IpAddr,
+) -> TlsMode {
+    if implicit_tls {
+        TlsMode::Wrapper
+    } else if connect_to.to_canonical().is_loopback() || (opportunistic && !credentials) {
+        TlsMode::Opportunistic
+    } else {
+        TlsMode::Required
+    }
 }
 
 impl SmtpServer {
@@ -47,7 +83,12 @@ impl SmtpServer {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        let opportunistic = match url.query() {
+            None => false,
+            Some("tls=opportunistic") if !implicit_tls => true,
+            Some(_) => return Err("takes no query but smtp://…?tls=opportunistic"),
+        };
+        if !matches!(url.path(), "" | "/") || url.fragment().is_some() {
             return Err("must be only smtp[s]://[user:password@]host[:port]");
         }
         let decode = |text: &str| {
@@ -63,25 +104,48 @@ impl SmtpServer {
             port: url.port().unwrap_or(if implicit_tls { 465 } else { 587 }),
             host,
             implicit_tls,
+            opportunistic,
             credentials,
         })
     }
 
-    fn transport(&self, timeout: Duration) -> Result<AsyncSmtpTransport<Tokio1Executor>, Failure> {
+    /// The address to connect to: the host resolved once under the egress policy.
+    async fn resolve(&self, egress: &EgressPolicy) -> Result<SocketAddr, Failure> {
+        match egress.resolve(&self.host, self.port, Scope::Default).await {
+            Ok(addrs) => addrs
+                .first()
+                .copied()
+                .ok_or_else(|| Failure::transient("the SMTP server could not be reached")),
+            Err(EgressError::Refused(_)) => Err(refused()),
+            Err(EgressError::Unresolved) => {
+                Err(Failure::transient("the SMTP server could not be reached"))
+            }
+        }
+    }
+
+    /// A transport to exactly `connect_to` (no second lookup); the certificate is checked
+    /// against the host name.
+    fn transport(
+        &self,
+        connect_to: SocketAddr,
+        timeout: Duration,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, Failure> {
         let parameters = TlsParameters::new(self.host.clone())
             .map_err(|_| Failure::permanent("the SMTP server's TLS settings could not be built"))?;
-        let loopback = self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-            || self.host == "localhost";
-        let tls = if self.implicit_tls {
-            Tls::Wrapper(parameters)
-        } else if self.credentials.is_some() && !loopback {
-            Tls::Required(parameters)
-        } else {
-            Tls::Opportunistic(parameters)
+        let mode = tls_mode(
+            self.implicit_tls,
+            self.opportunistic,
+            self.credentials.is_some(),
+            connect_to.ip(),
+        );
+        let tls = match mode {
+            TlsMode::Wrapper => Tls::Wrapper(parameters),
+            TlsMode::Required => Tls::Required(parameters),
+            TlsMode::Opportunistic => Tls::Opportunistic(parameters),
         };
         let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.host.clone())
-                .port(self.port)
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(connect_to.ip().to_string())
+                .port(connect_to.port())
                 .tls(tls)
                 .timeout(Some(timeout));
         if let Some((user, password)) = &self.credentials {
@@ -119,6 +183,7 @@ pub struct EmailTemplates<'a> {
 /// Sends one message.
 pub async fn send(
     server: &SmtpServer,
+    egress: &EgressPolicy,
     templates: &EmailTemplates<'_>,
     values: &[(&str, &str)],
     message_id: &str,
@@ -149,7 +214,8 @@ pub async fn send(
         .header(ContentType::TEXT_PLAIN)
         .body(body)
         .map_err(|_| Failure::permanent("the message could not be built"))?;
-    let transport = server.transport(timeout)?;
+    let connect_to = server.resolve(egress).await?;
+    let transport = server.transport(connect_to, timeout)?;
     match transport.send(message).await {
         Ok(response) => Ok(response.code().to_string().parse().ok()),
         Err(error) => {
@@ -197,14 +263,46 @@ mod tests {
         assert_eq!((server.port, server.implicit_tls), (465, true));
         assert!(server.credentials.is_none());
         assert_eq!(SmtpServer::parse("smtp://h").unwrap().port, 587);
+        assert!(
+            SmtpServer::parse("smtp://h?tls=opportunistic")
+                .unwrap()
+                .opportunistic
+        );
         for bad in [
             "http://h",
             "smtp://",
             "smtp://h/x",
             "smtp://h?tls=no",
+            "smtps://h?tls=opportunistic",
             "junk",
         ] {
             assert!(SmtpServer::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Issue 14, finding 9: no plain text to a non-loopback host unless opted out, and never
+    /// with credentials. Decided on the address connected to; no traffic is sent.
+    #[test]
+    fn tls_is_required_off_loopback() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let public = ip("192.0.2.25");
+        assert_eq!(tls_mode(false, false, false, public), TlsMode::Required);
+        assert_eq!(tls_mode(false, false, true, public), TlsMode::Required);
+        assert_eq!(tls_mode(false, true, true, public), TlsMode::Required);
+        assert_eq!(tls_mode(false, true, false, public), TlsMode::Opportunistic);
+        assert_eq!(tls_mode(true, false, false, public), TlsMode::Wrapper);
+        for loopback in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
+            let loopback = ip(loopback);
+            assert_eq!(
+                tls_mode(false, false, true, loopback),
+                TlsMode::Opportunistic
+            );
+            assert_eq!(tls_mode(true, false, true, loopback), TlsMode::Wrapper);
+        }
+        // A private relay is not loopback: TLS required there too.
+        assert_eq!(
+            tls_mode(false, false, false, ip("10.0.0.25")),
+            TlsMode::Required
+        );
     }
 }

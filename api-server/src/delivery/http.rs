@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use schema::objects::{Template, Var};
 
-use super::attempt::{Attempt, Failure, http_status, network};
+use shared::egress::{EgressPolicy, Scope};
+
+use super::attempt::{Attempt, Failure, http_status, network, refused};
 
 /// The header that carries a job's idempotency key (HTTP and XML-RPC).
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -56,13 +58,18 @@ fn url_vars(href: &Template, values: &[(&str, Var<'_>)]) -> Result<reqwest::Url,
     Ok(url)
 }
 
+/// Sends one request; the answer's body is never read (its status is the outcome).
 pub async fn send(
     client: &reqwest::Client,
+    egress: &EgressPolicy,
     templates: &HttpTemplates<'_>,
     values: &[(&str, Var<'_>)],
     idempotency_key: &str,
 ) -> Attempt {
     let url = url_vars(templates.href, values)?;
+    egress
+        .check_url(&url, Scope::Default)
+        .map_err(|_| refused())?;
     let mut request = client.post(url);
     for (name, template) in templates.headers {
         let member = format!("headers.{name}");

@@ -33,7 +33,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use schema::Repository;
 use secrecy::SecretString;
-use shared::config::DeliverySettings;
+use shared::config::{DeliverySettings, EgressSettings};
+use shared::egress::{EgressPolicy, Scope};
 use shared::keys::SigningKey;
 use shared::sealed::SealKeys;
 use tokio::sync::Notify;
@@ -56,6 +57,7 @@ pub struct Deliveries {
 /// `delivery.concurrency` is 0) and returns the handle the API context keeps.
 pub fn start(
     settings: &DeliverySettings,
+    egress: &EgressSettings,
     instance_key: &SigningKey,
     seal_keys_file: &Path,
     repo: Arc<dyn Repository>,
@@ -76,12 +78,14 @@ pub fn start(
                 .map_err(|detail| anyhow::anyhow!("delivery.smtp_url {detail}"))?;
         }
     }
+    // Every request a delivery makes passes the egress policy (issue 14, finding 3).
+    let egress = Arc::new(EgressPolicy::from_settings(egress).map_err(anyhow::Error::msg)?);
     let key = Arc::new(secrets::SecretsKey::derive(instance_key.pkcs8_der()));
     let wake = Arc::new(Notify::new());
     let stop = CancellationToken::new();
     if settings.concurrency > 0 {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        let client = egress
+            .http_client(reqwest::Client::builder(), Scope::Default)
             .timeout(Duration::from_millis(settings.timeout_ms))
             .pool_max_idle_per_host(settings.concurrency)
             .tcp_nodelay(true)
@@ -109,6 +113,7 @@ pub fn start(
             default_smtp: settings.smtp_url.clone(),
             settings: settings.clone(),
             client,
+            egress,
             documents: documents::DocumentCache::default(),
         });
         tokio::spawn(worker.run(wake.clone(), stop.clone()));

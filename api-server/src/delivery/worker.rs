@@ -39,7 +39,9 @@ pub struct Worker {
     pub key: Arc<SecretsKey>,
     pub default_smtp: SecretString,
     pub settings: DeliverySettings,
+    /// Built under [`Self::egress`] (its resolver, no redirects, no proxy).
     pub client: reqwest::Client,
+    pub egress: Arc<shared::egress::EgressPolicy>,
     pub audit: ApiAudit,
     /// Records attempts' outcomes, batched (`Repository::finish_delivery_jobs`).
     pub finisher: GroupCommit<FinishedJob>,
@@ -249,7 +251,14 @@ impl Worker {
                     Some(lists) => batch_vars(lists, &own, &secrets.form),
                     None => values.iter().map(|(n, v)| (*n, Var::Text(v))).collect(),
                 };
-                http::send(&self.client, &templates, &vars, &job.idempotency_key).await
+                http::send(
+                    &self.client,
+                    &self.egress,
+                    &templates,
+                    &vars,
+                    &job.idempotency_key,
+                )
+                .await
             }
             Fulfillment::XmlRpc {
                 href,
@@ -261,7 +270,14 @@ impl Worker {
                     method_name,
                     params,
                 };
-                xmlrpc::send(&self.client, &templates, &values, &job.idempotency_key).await
+                xmlrpc::send(
+                    &self.client,
+                    &self.egress,
+                    &templates,
+                    &values,
+                    &job.idempotency_key,
+                )
+                .await
             }
             Fulfillment::Email {
                 from,
@@ -282,7 +298,14 @@ impl Worker {
                     body,
                 };
                 // lettre's timeout is per SMTP command; the attempt as a whole gets one too.
-                let send = email::send(&server, &templates, &values, &job.idempotency_key, timeout);
+                let send = email::send(
+                    &server,
+                    &self.egress,
+                    &templates,
+                    &values,
+                    &job.idempotency_key,
+                    timeout,
+                );
                 tokio::time::timeout(timeout, send)
                     .await
                     .unwrap_or_else(|_| Err(Failure::transient("the SMTP exchange timed out")))

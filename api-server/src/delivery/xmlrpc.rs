@@ -8,7 +8,9 @@ use quick_xml::events::Event;
 use reqwest::header::CONTENT_TYPE;
 use schema::objects::Template;
 
-use super::attempt::{Attempt, Failure, http_status, network};
+use shared::egress::{EgressPolicy, Scope};
+
+use super::attempt::{Attempt, Failure, http_status, network, refused};
 use super::http::{IDEMPOTENCY_KEY, fill, url};
 
 /// Longest answer read, in bytes: a method response is small.
@@ -59,11 +61,15 @@ fn escape_into(out: &mut String, text: &str) -> Result<(), Failure> {
 
 pub async fn send(
     client: &reqwest::Client,
+    egress: &EgressPolicy,
     templates: &XmlRpcTemplates<'_>,
     values: &[(&str, &str)],
     idempotency_key: &str,
 ) -> Attempt {
     let url = url(templates.href, values)?;
+    egress
+        .check_url(&url, Scope::Default)
+        .map_err(|_| refused())?;
     let params = templates
         .params
         .iter()

@@ -212,11 +212,11 @@ async fn exchange(
             oauth2::RedirectUrl::new(oauth.callback_url.clone())
                 .map_err(|_| GatewayError::ProviderUnavailable)?,
         );
-    let http = oauth.providers.http();
+    let providers = &oauth.providers;
     let token = client
         .exchange_code(AuthorizationCode::new(code))
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-        .request_async(&|request| send(http, request))
+        .request_async(&|request| send(providers, request))
         .await
         .map_err(|error| match error {
             RequestTokenError::ServerResponse(response) => refuse(

@@ -64,10 +64,11 @@ impl OAuth {
         max_session_secs: u64,
         state_secs: u64,
         timeout_secs: u64,
+        egress: std::sync::Arc<shared::egress::EgressPolicy>,
     ) -> Self {
         let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s.max(1)).unwrap_or(3600));
         Self {
-            providers: Providers::new(Duration::from_secs(timeout_secs.max(1))),
+            providers: Providers::new(Duration::from_secs(timeout_secs.max(1)), egress),
             cookies: CookieSigner::new(cookie_secret, gateway_root.starts_with("https://")),
             callback_url: format!("{}/oauth/callback", gateway_root.trim_end_matches('/')),
             max_session: secs(max_session_secs),

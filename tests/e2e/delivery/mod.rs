@@ -5,6 +5,7 @@
 mod api;
 mod batch;
 mod crash;
+mod egress;
 mod email;
 mod faults;
 mod http;

@@ -3,6 +3,7 @@
 //! (tests/oidc/rogue.mjs) for the failure paths no honest provider produces.
 
 mod dance;
+mod egress;
 mod failures;
 
 use std::io::{BufRead as _, BufReader};
