@@ -17,11 +17,13 @@ use crate::gateway::{literal, no_redirects};
 
 on_both_databases!(
     loopback_providers_are_refused_by_default,
+    a_discovered_token_endpoint_passes_the_policy_too,
     a_streaming_provider_costs_bounded_memory_once
 );
 
-/// A provider on 127.0.0.1 that counts connections and answers each with `answer` (a status
-/// line and headers), then `body_bytes` bytes of JSON whitespace, streamed.
+/// A provider on a loopback address that counts connections and answers each with `answer`
+/// (a status line and headers, maybe a body), then `body_bytes` bytes of JSON whitespace,
+/// streamed.
 struct Provider {
     port: u16,
     connections: Arc<AtomicUsize>,
@@ -30,7 +32,17 @@ struct Provider {
 impl Provider {
     async fn start(answer: &'static str, body_bytes: usize) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(listener, |_| answer.to_owned(), body_bytes)
+    }
+
+    /// Serves on `listener`; `answer` is given the listener's port.
+    fn serve(
+        listener: tokio::net::TcpListener,
+        answer: impl Fn(u16) -> String,
+        body_bytes: usize,
+    ) -> Self {
         let port = listener.local_addr().unwrap().port();
+        let answer: &'static str = answer(port).leak();
         let connections = Arc::new(AtomicUsize::new(0));
         let counted = connections.clone();
         tokio::spawn(async move {
@@ -116,6 +128,67 @@ async fn loopback_providers_are_refused_by_default(db: Db) {
     let response = client.get(&url).send().await.unwrap();
     assert_eq!(response.status(), 502);
     assert_eq!(provider.count(), 1);
+}
+
+/// Finding 3's last case: the discovery document (from an allowlisted provider) names a token
+/// endpoint elsewhere — here 127.0.0.2, loopback but not allowlisted — and the gateway must
+/// not POST the client secret there. With 127.0.0.0/8 allowed the same endpoint is reached.
+async fn a_discovered_token_endpoint_passes_the_policy_too(db: Db) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let token_endpoint = Provider::serve(listener, |_| FAIL.to_owned(), 0);
+    let token_port = token_endpoint.port;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let discovery = Provider::serve(
+        listener,
+        move |port| {
+            let issuer = format!("http://127.0.0.1:{port}");
+            let body = serde_json::json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{issuer}/authorize"),
+                "token_endpoint": format!("http://127.0.0.2:{token_port}/token"),
+                "jwks_uri": format!("{issuer}/jwks"),
+            })
+            .to_string();
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        },
+        0,
+    );
+    let issuer = format!("http://127.0.0.1:{}", discovery.port);
+    for (allow, reached) in [("127.0.0.1/32", 0), ("127.0.0.0/8", 1)] {
+        let app = TestApp::spawn_with(db, &[("egress.allow", allow)]).await;
+        let token = app.login().await;
+        let doc = try_upload(&app, &token, &issuer).await.unwrap();
+        let client = no_redirects();
+        let url = format!("{}/{}?viewer=ann", app.gateway, doc.placeholder);
+        let start = client.get(&url).send().await.unwrap();
+        assert_eq!(start.status(), 303, "{allow}");
+        let location = reqwest::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+        let state = location
+            .query_pairs()
+            .find(|(name, _)| name == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let cookies: Vec<String> = start
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .collect();
+        // The provider's answer, as a browser would bring it back.
+        let callback = client
+            .get(format!("{}/oauth/callback", app.gateway))
+            .query(&[("code", "a-code"), ("state", state.as_str())])
+            .header("cookie", cookies.join("; "))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(callback.status(), 502, "{allow}");
+        assert_eq!(token_endpoint.count(), reached, "{allow}");
+    }
 }
 
 /// Uploads a document whose OAuth challenge names `issuer`; `None` when the upload is refused
