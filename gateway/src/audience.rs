@@ -128,6 +128,25 @@ impl Membership {
             Slot::Ambiguous => None,
         }
     }
+
+    /// The key the brute-force limits count a query that selects no member under, so a
+    /// guessed viewer token locks exactly as a member's does (issue 14, finding 2): the key
+    /// of the values given, or of no values when a variable is missing or repeated.
+    pub fn guess_key(&self, query: &[(String, String)]) -> [u8; 32] {
+        let Membership::Records { variables, .. } = self else {
+            return [0; 32];
+        };
+        let values: Option<Vec<&str>> = (variables.iter())
+            .map(|name| {
+                let mut given = query.iter().filter(|(n, _)| n == name);
+                match (given.next(), given.next()) {
+                    (Some((_, value)), None) => Some(value.as_str()),
+                    _ => None,
+                }
+            })
+            .collect();
+        token_key(&values.unwrap_or_default())
+    }
 }
 
 /// SHA-256 over the values, each length-prefixed, so no two value lists share a key.

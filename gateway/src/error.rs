@@ -34,6 +34,10 @@ pub enum GatewayError {
     BadRequest,
     #[error("too many failed challenges")]
     Locked { retry_after_secs: i64 },
+    /// `HEAD` on a document request: answering it would mint a handle (or compare a password)
+    /// for a method meant to be safe, so only `GET` is allowed.
+    #[error("only GET mints a handle")]
+    GetOnly,
     #[error("the OAuth provider could not be used")]
     ProviderUnavailable,
     #[error("OAuth sign-in refused: {0:?}")]
@@ -56,6 +60,7 @@ impl ResponseError for GatewayError {
             GatewayError::Challenge { .. } => StatusCode::UNAUTHORIZED,
             GatewayError::BadRequest => StatusCode::BAD_REQUEST,
             GatewayError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::GetOnly => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::ProviderUnavailable => StatusCode::BAD_GATEWAY,
             GatewayError::SignIn(SignInFailure::Expired) => StatusCode::BAD_REQUEST,
             GatewayError::SignIn(_) => StatusCode::FORBIDDEN,
@@ -84,6 +89,9 @@ impl ResponseError for GatewayError {
             }
             GatewayError::Locked { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            GatewayError::GetOnly => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("GET"));
             }
             _ => {}
         }

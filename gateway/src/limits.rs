@@ -1,94 +1,75 @@
-//! Brute-force limits on challenges, kept in the database so every gateway shares them.
+//! Brute-force limits on document requests, kept in the database so every gateway shares them.
 //!
 //! Per (document, viewer): after `failures_per_lock` failures the pair is locked, for
 //! `first_lock` doubling on each further lock up to `max_lock`; after `hard_cap` failures in all
-//! it stays locked until the producer resets it. Per client address: at most
-//! `per_address` failures in each fixed hour. Every failure and lock is logged (tracing, with
-//! the document id and the viewer's digest, never the values).
+//! it stays locked until the producer resets it. Per client address: at most `per_address`
+//! failures in each fixed hour; per document, at most `per_document` (from all addresses).
+//!
+//! Every guess — a password to compare, or a viewer token to look up when the answer would
+//! tell whether it names a member — is *reserved* first: counted as a failure in one database
+//! transaction that refuses it instead when a limit is reached (issue 14, finding 1). Only a
+//! granted guess is compared, so concurrency cannot take more guesses than the limits allow,
+//! and a success gives its reservation back. Every refusal and lock is logged (tracing, with the
+//! document id and the viewer's digest, never the values).
 
-use chrono::{DateTime, Duration, Utc};
-use schema::{ChallengeLock, DocumentId, LockPolicy, RepoError, Repository};
+use chrono::{DateTime, Utc};
+use schema::{Attempt, AttemptLimits, DocumentId, RepoError, Repository, Reservation};
 
-/// How long a refused client waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    Until(DateTime<Utc>),
-    /// Locked until the producer resets it (`DELETE /documents/{docId}/locks`).
-    UntilReset,
-}
-
-impl Refusal {
-    /// Seconds for `Retry-After` (at least 1; a day for a lock only a reset opens).
-    pub fn retry_after_secs(self, now: DateTime<Utc>) -> i64 {
-        match self {
-            Refusal::Until(until) => (until - now).num_seconds().max(1),
-            Refusal::UntilReset => 24 * 3600,
-        }
-    }
-}
+pub use schema::Refusal;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limiter {
-    pub policy: LockPolicy,
-    pub per_address: u32,
+    pub limits: AttemptLimits,
 }
 
-const WINDOW: Duration = Duration::hours(1);
+/// A guess about to be made: what is reserved, and given back on success.
+#[derive(Debug, Clone)]
+pub struct Guess {
+    pub document: DocumentId,
+    /// The (document, viewer) pair's viewer when a password is to be compared.
+    pub viewer: Option<String>,
+    pub address: String,
+    pub now: DateTime<Utc>,
+}
+
+impl Guess {
+    fn attempt(&self) -> Attempt<'_> {
+        Attempt {
+            document: &self.document,
+            viewer: self.viewer.as_deref(),
+            address: &self.address,
+            now: self.now,
+        }
+    }
+}
 
 impl Limiter {
-    /// Whether the pair or the address is locked now.
-    pub async fn refusal(
+    /// Reserves `guess`: `Err(refusal)` when a limit is reached (nothing may be compared),
+    /// otherwise the refusal a wrong guess answers with, if counting it reached a limit.
+    pub async fn reserve(
         &self,
         repo: &dyn Repository,
-        document: &DocumentId,
-        viewer: &str,
-        address: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Refusal>, RepoError> {
-        if let Some(refusal) = refusal_of(repo.challenge_lock(document, viewer, now).await?) {
-            return Ok(Some(refusal));
+        guess: &Guess,
+    ) -> Result<Result<Option<Refusal>, Refusal>, RepoError> {
+        let document = guess.document.as_str();
+        let viewer = guess.viewer.as_deref().unwrap_or("-");
+        match repo.reserve_attempt(&guess.attempt(), &self.limits).await? {
+            Reservation::Refused(refusal) => {
+                tracing::warn!(document, viewer, address = %guess.address, ?refusal, "guess refused");
+                Ok(Err(refusal))
+            }
+            Reservation::Granted { then } => {
+                if let Some(refusal) = then {
+                    tracing::warn!(document, viewer, address = %guess.address, ?refusal, "limit reached");
+                }
+                Ok(Ok(then))
+            }
         }
-        let failures = repo.address_failures(address, now, WINDOW).await?;
-        Ok((failures >= self.per_address).then(|| Refusal::Until(window_end(now))))
     }
 
-    /// Counts a failure of the pair and of the address; the refusal it caused, if any.
-    pub async fn failed(
-        &self,
-        repo: &dyn Repository,
-        document: &DocumentId,
-        viewer: &str,
-        address: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Refusal>, RepoError> {
-        let lock = repo
-            .record_challenge_failure(document, viewer, now, &self.policy)
-            .await?;
-        let from_address = repo.record_address_failure(address, now, WINDOW).await?;
-        tracing::warn!(document = %document.as_str(), viewer, ?lock, address_failures = from_address, "challenge failed");
-        if let Some(refusal) = refusal_of(lock) {
-            tracing::warn!(document = %document.as_str(), viewer, ?refusal, "viewer locked");
-            return Ok(Some(refusal));
-        }
-        if from_address >= self.per_address {
-            tracing::warn!(address, "client address locked for the rest of the hour");
-            return Ok(Some(Refusal::Until(window_end(now))));
-        }
-        Ok(None)
+    /// The reserved `guess` was right: forget the pair's failures and give the windows back.
+    pub async fn release(&self, repo: &dyn Repository, guess: &Guess) -> Result<(), RepoError> {
+        repo.release_attempt(&guess.attempt(), self.limits.window)
+            .await
     }
-}
-
-fn refusal_of(lock: ChallengeLock) -> Option<Refusal> {
-    match lock {
-        ChallengeLock::Open { .. } => None,
-        ChallengeLock::Locked { until } => Some(Refusal::Until(until)),
-        ChallengeLock::UntilReset => Some(Refusal::UntilReset),
-    }
-}
-
-/// The end of the fixed hour (aligned to the Unix epoch) holding `now`.
-fn window_end(now: DateTime<Utc>) -> DateTime<Utc> {
-    let secs = WINDOW.num_seconds();
-    let start = now.timestamp().div_euclid(secs) * secs;
-    DateTime::from_timestamp(start + secs, 0).unwrap_or(now + WINDOW)
 }

@@ -1,7 +1,14 @@
 //! The document request `GET {gateway}/{placeholderId}?{viewer token}`: find the document,
 //! match the viewer in the audience, run the challenge, mint a handle, answer with the landing
 //! page (browsers) or 303 to the handle (other clients).
+//!
+//! Every guess is reserved with the limiter before it is checked (issue 14, findings 1 and 2):
+//! a password before it is compared, and a viewer token before the answer tells whether it
+//! names a member. When the document has an HTTP Auth challenge, a token that names no member
+//! is answered exactly like a member's with wrong credentials (the same 401, counted and locked
+//! the same way under a key of its own); see `notes` for where the spec forces a difference.
 
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -14,6 +21,7 @@ use crate::access_log::Facts;
 use crate::audience::{AudienceError, Viewer};
 use crate::challenge::{AuthRequest, Outcome, basic, check_http_auth, digest};
 use crate::error::GatewayError;
+use crate::limits::{Guess, Refusal};
 use crate::oauth;
 use crate::pages;
 
@@ -21,11 +29,23 @@ use crate::pages;
 const MAX_QUERY: usize = 8 * 1024;
 const MAX_PARAMS: usize = 64;
 
+/// What a document request's viewer token names.
+pub(crate) enum Matched {
+    Viewer(Viewer),
+    /// A `records` audience and a token selecting no single member: the key its guesses are
+    /// counted under (the digest of the values given, like a member's).
+    Stranger([u8; 32]),
+}
+
 pub async fn document_request(
     request: HttpRequest,
     placeholder: web::Path<String>,
     service: web::Data<GatewayService>,
 ) -> Result<HttpResponse, GatewayError> {
+    // A HEAD would mint a handle (or test a password) without anyone reading the answer.
+    if request.method() == Method::HEAD {
+        return Err(GatewayError::GetOnly);
+    }
     let now = Utc::now();
     let placeholder = PlaceholderId::parse(&placeholder).map_err(|_| GatewayError::NotFound)?;
     let document = service
@@ -40,23 +60,43 @@ pub async fn document_request(
         producer_id: Some(document.producer_id.clone()),
         handle_nonce: None,
     });
-    let viewer = find_viewer(&service, &document, request.query_string()).await?;
+    let address = request
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let guess = |viewer: Option<String>| Guess {
+        document: document.id.clone(),
+        viewer,
+        address: address.clone(),
+        now,
+    };
+    let matched = match_viewer(&service, &document, request.query_string()).await?;
     let challenge = (document.challenge.as_ref())
         .map(parse_challenge)
         .transpose()
         .map_err(|_| GatewayError::internal(anyhow::anyhow!("stored challenge does not parse")))?;
-    match &challenge {
-        None => {}
+    let viewer = match &challenge {
         Some(Challenge::HttpAuth {
             realm,
             scheme,
             access,
         }) => {
+            let (viewer, viewer_key) = match matched {
+                Matched::Viewer(viewer) => {
+                    let key = match &viewer {
+                        Viewer::Member { key, .. } => shared::hex::hex(key),
+                        Viewer::Unnamed => format!("address:{address}"),
+                    };
+                    (Some(viewer), key)
+                }
+                Matched::Stranger(key) => (None, shared::hex::hex(&key)),
+            };
+            // A member whose record lacks the password field is refused like a stranger.
             let secret = match access {
-                Source::Literal(secret) => secret.as_str(),
-                Source::Field(name) => (viewer.record())
-                    .and_then(|record| record.get(name))
-                    .ok_or(GatewayError::NotAMember)?,
+                Source::Literal(secret) => viewer.as_ref().map(|_| secret.as_str()),
+                Source::Field(name) => (viewer.as_ref())
+                    .and_then(Viewer::record)
+                    .and_then(|record| record.get(name)),
             };
             let auth = AuthRequest {
                 authorization: header_str(request.headers(), header::AUTHORIZATION),
@@ -65,25 +105,14 @@ pub async fn document_request(
                 scope: placeholder.as_str(),
                 now,
             };
-            let address = request
-                .peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default();
-            let viewer_key = match &viewer {
-                Viewer::Member { key, .. } => shared::hex::hex(key),
-                Viewer::Unnamed => format!("address:{address}"),
-            };
-            run_http_auth(
-                &service,
-                &document,
-                *scheme,
+            let challenge = HttpAuth {
+                scheme: *scheme,
                 realm,
                 secret,
-                &auth,
-                &viewer_key,
-                &address,
-            )
-            .await?;
+            };
+            run_http_auth(&service, &challenge, &auth, &guess(Some(viewer_key))).await?;
+            // Only a member with a secret passes.
+            viewer.ok_or(GatewayError::NotAMember)?
         }
         Some(Challenge::OAuth {
             provider,
@@ -91,18 +120,22 @@ pub async fn document_request(
             access,
             scope,
             identity_match,
-        }) if !oauth::has_session(&service.oauth, &request, &document, &viewer, now) => {
-            let challenge = oauth::OAuthChallenge {
-                provider,
-                consumer,
-                access,
-                scope: scope.as_deref(),
-                identity_match: identity_match.as_ref(),
-            };
-            return oauth::start(&service, &request, &document, &viewer, &challenge, now).await;
+        }) => {
+            let viewer = admit(&service, matched, &guess(None)).await?;
+            if !oauth::has_session(&service.oauth, &request, &document, &viewer, now) {
+                let challenge = oauth::OAuthChallenge {
+                    provider,
+                    consumer,
+                    access,
+                    scope: scope.as_deref(),
+                    identity_match: identity_match.as_ref(),
+                };
+                return oauth::start(&service, &request, &document, &viewer, &challenge, now).await;
+            }
+            viewer
         }
-        Some(Challenge::OAuth { .. }) => {}
-    }
+        None => admit(&service, matched, &guess(None)).await?,
+    };
     let nonce = Nonce::random();
     let handle_url = mint_handle(&service, &document, &viewer, nonce, now);
     if let Some(facts) = request.extensions_mut().get_mut::<Facts>() {
@@ -125,13 +158,25 @@ pub async fn document_request(
         .finish())
 }
 
+/// The viewer the token selects; [`GatewayError::NotAMember`] for a stranger.
 pub(crate) async fn find_viewer(
     service: &GatewayService,
     document: &ViewerDocument,
     query: &str,
 ) -> Result<Viewer, GatewayError> {
+    match match_viewer(service, document, query).await? {
+        Matched::Viewer(viewer) => Ok(viewer),
+        Matched::Stranger(_) => Err(GatewayError::NotAMember),
+    }
+}
+
+pub(crate) async fn match_viewer(
+    service: &GatewayService,
+    document: &ViewerDocument,
+    query: &str,
+) -> Result<Matched, GatewayError> {
     if !document.has_audience {
-        return Ok(Viewer::Unnamed);
+        return Ok(Matched::Viewer(Viewer::Unnamed));
     }
     let membership = service
         .audiences
@@ -141,71 +186,115 @@ pub(crate) async fn find_viewer(
             AudienceError::Changed => GatewayError::NotFound,
             other => GatewayError::internal(other),
         })?;
-    if query.len() > MAX_QUERY {
-        return Err(GatewayError::NotAMember);
-    }
+    let query = if query.len() > MAX_QUERY { "" } else { query };
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .take(MAX_PARAMS)
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect();
-    membership.find(&pairs).ok_or(GatewayError::NotAMember)
+    Ok(match membership.find(&pairs) {
+        Some(viewer) => Matched::Viewer(viewer),
+        None => Matched::Stranger(membership.guess_key(&pairs)),
+    })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A request without a password to compare, whose answer tells whether its token names a
+/// member (a handle or an OAuth redirect against 403): the token is a guess, reserved first
+/// and given back when it names a member. Without a `records` audience there is nothing to
+/// guess.
+async fn admit(
+    service: &GatewayService,
+    matched: Matched,
+    guess: &Guess,
+) -> Result<Viewer, GatewayError> {
+    if let Matched::Viewer(Viewer::Unnamed) = matched {
+        return Ok(Viewer::Unnamed);
+    }
+    let repo = service.repo.as_ref();
+    let then = (service.limiter.reserve(repo, guess).await)
+        .map_err(GatewayError::internal)?
+        .map_err(|refusal| locked(refusal, guess.now))?;
+    match matched {
+        Matched::Viewer(viewer) => {
+            (service.limiter.release(repo, guess).await).map_err(GatewayError::internal)?;
+            Ok(viewer)
+        }
+        Matched::Stranger(_) => Err(then.map_or(GatewayError::NotAMember, |refusal| {
+            locked(refusal, guess.now)
+        })),
+    }
+}
+
+/// An HTTP Auth challenge as this request meets it: `secret` is `None` for a stranger (or a
+/// member without the password field), who is answered like a wrong password.
+struct HttpAuth<'a> {
+    scheme: Scheme,
+    realm: &'a str,
+    secret: Option<&'a str>,
+}
+
 async fn run_http_auth(
     service: &GatewayService,
-    document: &ViewerDocument,
-    scheme: Scheme,
-    realm: &str,
-    secret: &str,
+    challenge: &HttpAuth<'_>,
     auth: &AuthRequest<'_>,
-    viewer_key: &str,
-    address: &str,
+    guess: &Guess,
 ) -> Result<(), GatewayError> {
-    let repo = service.repo.as_ref();
-    let limiter = &service.limiter;
-    if let Some(refusal) = (limiter
-        .refusal(repo, &document.id, viewer_key, address, auth.now)
-        .await)
-        .map_err(GatewayError::internal)?
-    {
-        return Err(GatewayError::Locked {
-            retry_after_secs: refusal.retry_after_secs(auth.now),
-        });
-    }
-    let outcome = check_http_auth(
-        scheme,
-        realm,
-        secret,
-        auth,
-        &service.nonces,
-        &service.replays,
-    );
+    let (scheme, realm) = (challenge.scheme, challenge.realm);
     let ask = |stale: bool| GatewayError::Challenge {
         www_authenticate: challenge_headers(service, scheme, realm, auth, stale),
     };
+    // First, against a secret nobody knows: no credentials, another scheme, a nonce this
+    // gateway did not issue ask again without counting anything (nothing was guessed).
+    let unknowable = shared::hex::hex(&Nonce::random().0);
+    let check = |secret: &str| {
+        check_http_auth(
+            scheme,
+            realm,
+            secret,
+            auth,
+            &service.nonces,
+            &service.replays,
+        )
+    };
+    match check(&unknowable) {
+        Outcome::Ask { stale } => return Err(ask(stale)),
+        Outcome::WrongUri => return Err(GatewayError::BadRequest),
+        Outcome::Pass | Outcome::Failed => {}
+    }
+    // A guess: counted before it is compared, or refused uncompared.
+    let repo = service.repo.as_ref();
+    let then = (service.limiter.reserve(repo, guess).await)
+        .map_err(GatewayError::internal)?
+        .map_err(|refusal| locked(refusal, auth.now))?;
+    let outcome = match challenge.secret {
+        Some(secret) => check(secret),
+        // The same work as a comparison, against a secret that cannot match.
+        None => match check(&unknowable) {
+            Outcome::Pass => Outcome::Failed,
+            other => other,
+        },
+    };
     match outcome {
         Outcome::Pass => {
-            (repo
-                .clear_challenge_failures(&document.id, viewer_key)
-                .await)
-                .map_err(GatewayError::internal)?;
+            (service.limiter.release(repo, guess).await).map_err(GatewayError::internal)?;
             Ok(())
         }
-        Outcome::Ask { stale } => Err(ask(stale)),
+        // The right password under a stale nonce: not a failure; the browser retries.
+        Outcome::Ask { stale: true } => {
+            (service.limiter.release(repo, guess).await).map_err(GatewayError::internal)?;
+            Err(ask(true))
+        }
+        // A replayed Digest answer stays counted.
+        Outcome::Ask { stale: false } => Err(ask(false)),
         Outcome::WrongUri => Err(GatewayError::BadRequest),
         Outcome::Failed => {
-            match (limiter
-                .failed(repo, &document.id, viewer_key, address, auth.now)
-                .await)
-                .map_err(GatewayError::internal)?
-            {
-                Some(refusal) => Err(GatewayError::Locked {
-                    retry_after_secs: refusal.retry_after_secs(auth.now),
-                }),
-                None => Err(ask(false)),
-            }
+            Err(then.map_or_else(|| ask(false), |refusal| locked(refusal, auth.now)))
         }
+    }
+}
+
+fn locked(refusal: Refusal, now: DateTime<Utc>) -> GatewayError {
+    GatewayError::Locked {
+        retry_after_secs: refusal.retry_after_secs(now),
     }
 }
 
@@ -240,6 +329,7 @@ fn mint_handle(
     let handle = service.signer.sign(&HandleClaims {
         object: document.object_key.clone(),
         document: document.id.clone(),
+        // Binds who may read now: the vault refuses it once the audience or challenge changes.
         viewer: viewer.handle_ref(),
         expires_at,
         nonce,

@@ -1,5 +1,6 @@
 //! The gateway's URL space: `/l/{sealed}` (sealed links) and `/{placeholderId}` (document
-//! requests). Anything else is 404; a known path with another method is 405.
+//! requests). Anything else is 404; a known path with another method is 405 (a document
+//! request takes GET only, sealed links GET and HEAD).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -24,10 +25,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
+            // GET only: a HEAD would mint a handle (or test a password) for nobody to read.
             web::resource("/{placeholder}")
                 .route(web::get().to(document_request))
-                .route(web::head().to(document_request))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(get_only)),
         );
 }
 
@@ -61,6 +62,11 @@ async fn method_not_allowed() -> HttpResponse {
         .headers_mut()
         .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
     response
+}
+
+/// 405 with `Allow: GET`, for the document request's other methods (HEAD included).
+async fn get_only() -> Result<HttpResponse, GatewayError> {
+    Err(GatewayError::GetOnly)
 }
 
 pub async fn not_found() -> HttpResponse {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use schema::{LockPolicy, Repository};
+use schema::{AttemptLimits, LockPolicy, Repository};
 use shared::config::GatewaySettings;
 use shared::handle::HandleSigner;
 use shared::keys::SigningKey;
@@ -57,13 +57,17 @@ impl GatewayService {
             replays: ReplayGuard::new(nonce_secs),
             audiences: AudienceCache::new(settings.audience_cache_records),
             limiter: Limiter {
-                policy: LockPolicy {
-                    failures_per_lock: settings.failures_per_lock.max(1),
-                    first_lock: secs(settings.first_lock_secs),
-                    max_lock: secs(settings.max_lock_secs),
-                    hard_cap: settings.hard_cap_failures.max(1),
+                limits: AttemptLimits {
+                    policy: LockPolicy {
+                        failures_per_lock: settings.failures_per_lock.max(1),
+                        first_lock: secs(settings.first_lock_secs),
+                        max_lock: secs(settings.max_lock_secs),
+                        hard_cap: settings.hard_cap_failures.max(1),
+                    },
+                    per_address: settings.address_failures_per_hour.max(1),
+                    per_document: settings.document_failures_per_hour.max(1),
+                    window: chrono::Duration::hours(1),
                 },
-                per_address: settings.address_failures_per_hour.max(1),
             },
             handle_ttl: secs(settings.handle_ttl_secs.max(1)),
             oauth: OAuth::new(

@@ -9,8 +9,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::codec::{Columns, millis};
+use crate::ids::DocumentId;
 use crate::model::{
-    ChallengeLock, GatewayLogLine, GatewayLogRecord, LockPolicy, OAuthPending, ViewerDocument,
+    AttemptLimits, ChallengeLock, GatewayLogLine, GatewayLogRecord, LockPolicy, OAuthPending,
+    Refusal, ViewerDocument,
 };
 use crate::repo::RepoError;
 
@@ -199,6 +201,64 @@ fn lock_length_ms(policy: &LockPolicy, locks_before: i64) -> i64 {
 pub(crate) fn address_window(now: DateTime<Utc>, window: chrono::Duration) -> (i64, i64) {
     let length = window.num_milliseconds().max(1);
     (millis(now).div_euclid(length) * length, length)
+}
+
+/// The key of a document's attempt windows in `address_failures` (a client address, the only
+/// other key, never starts so).
+pub(crate) fn document_window_key(document: &DocumentId) -> String {
+    format!("document:{}", document.as_str())
+}
+
+/// Whether a reserved attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Roll the counting back and refuse.
+    Refuse(Refusal),
+    /// Write `step` for the pair and commit; `then` is what a wrong guess answers.
+    Grant {
+        step: AfterFailure,
+        then: Option<Refusal>,
+    },
+}
+
+/// Decides a reservation from the counts the counting upserts returned, each including this
+/// attempt: the pair's row (when a password is to be compared) and the address's and the
+/// document's counts in the window holding `now`. Refused when the pair was locked or a
+/// window was already full before this attempt.
+pub(crate) fn decide(
+    pair: Option<&FailureCounts>,
+    address: i64,
+    document: i64,
+    now: DateTime<Utc>,
+    limits: &AttemptLimits,
+) -> Result<Decision, RepoError> {
+    let (start, length) = address_window(now, limits.window);
+    let window_end = Refusal::Until(time("window_end", start.saturating_add(length))?);
+    let full =
+        |count: i64, limit: u32, before: i64| count.saturating_sub(before) >= i64::from(limit);
+    if let Some(counts) = pair {
+        match lock_state(Some(counts), now)? {
+            ChallengeLock::Open { .. } => {}
+            ChallengeLock::Locked { until } => return Ok(Decision::Refuse(Refusal::Until(until))),
+            ChallengeLock::UntilReset => return Ok(Decision::Refuse(Refusal::UntilReset)),
+        }
+    }
+    if full(address, limits.per_address, 1) || full(document, limits.per_document, 1) {
+        return Ok(Decision::Refuse(window_end));
+    }
+    let step = pair.map_or(AfterFailure::Keep, |counts| {
+        after_failure(counts, now, &limits.policy)
+    });
+    let then = match pair.map(|counts| lock_state(Some(&apply(*counts, step)), now)) {
+        Some(Ok(ChallengeLock::Locked { until })) => Some(Refusal::Until(until)),
+        Some(Ok(ChallengeLock::UntilReset)) => Some(Refusal::UntilReset),
+        Some(Err(error)) => return Err(error),
+        _ if full(address, limits.per_address, 0) || full(document, limits.per_document, 0) => {
+            Some(window_end)
+        }
+        _ => None,
+    };
+    Ok(Decision::Grant { step, then })
 }
 
 /// A stored count as the `u32` the trait returns: negative is corrupt, beyond `u32` saturates.

@@ -37,8 +37,8 @@ pub mod testing;
 
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
 pub use model::{
-    ApiLogRecord, ChallengeLock, ContentSignature, DocumentRecord, GatewayLogLine,
-    GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord,
-    Producer, PurgedLines, VaultLogRecord, ViewerDocument,
+    ApiLogRecord, Attempt, AttemptLimits, ChallengeLock, ContentSignature, DocumentRecord,
+    GatewayLogLine, GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending,
+    ObjectRecord, Producer, PurgedLines, Refusal, Reservation, VaultLogRecord, ViewerDocument,
 };
 pub use repo::{BoxStream, RepoError, Repository, connect};

@@ -225,6 +225,58 @@ pub enum ChallengeLock {
     UntilReset,
 }
 
+/// Every limit one guess at a document request is held to (issue 14, findings 1 and 2): the
+/// pair's locks, and fixed windows per client address and per document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptLimits {
+    pub policy: LockPolicy,
+    /// Attempts counted per client address in each window.
+    pub per_address: u32,
+    /// Attempts counted per document (from every address) in each window.
+    pub per_document: u32,
+    /// The windows' length (an hour), aligned to the Unix epoch.
+    pub window: chrono::Duration,
+}
+
+/// One guess at a document request: the document, the (document, viewer) pair when a password
+/// is to be compared (`None` when only a viewer token is), the client address and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub document: &'a DocumentId,
+    pub viewer: Option<&'a str>,
+    pub address: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Why an attempt may not be made, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Until(DateTime<Utc>),
+    /// The pair reached the hard cap: locked until the producer resets it.
+    UntilReset,
+}
+
+impl Refusal {
+    /// Seconds for `Retry-After` (at least 1; a day for a lock only a reset opens).
+    pub fn retry_after_secs(self, now: DateTime<Utc>) -> i64 {
+        match self {
+            Refusal::Until(until) => (until - now).num_seconds().max(1),
+            Refusal::UntilReset => 24 * 3600,
+        }
+    }
+}
+
+/// What reserving an attempt gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// A limit is reached: nothing was counted, nothing may be compared.
+    Refused(Refusal),
+    /// The attempt is counted as a failure already; compare now. `then` is the refusal the
+    /// counting itself caused (the pair locked, a window filled): what a wrong guess answers.
+    /// A success gives the attempt back (`release_attempt`).
+    Granted { then: Option<Refusal> },
+}
+
 /// A sign-in under way at an OAuth / OpenID provider: written when the gateway sends the viewer
 /// to the provider, taken (deleted) once by the callback, so a `state` works once.
 #[derive(Clone, PartialEq, Eq)]

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
-    ApiLogRecord, ChallengeLock, ContentSignature, DocumentRecord, GatewayLogLine,
-    GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord,
-    Producer, PurgedLines, VaultLogRecord, ViewerDocument,
+    ApiLogRecord, Attempt, AttemptLimits, ChallengeLock, ContentSignature, DocumentRecord,
+    GatewayLogLine, GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending,
+    ObjectRecord, Producer, PurgedLines, Reservation, VaultLogRecord, ViewerDocument,
 };
 
 /// A boxed, `Send` stream (`futures_core::stream::BoxStream`, re-exported by `futures-util`).
@@ -295,6 +295,27 @@ pub trait Repository: Send + Sync + 'static {
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<u32, RepoError>;
+
+    /// Reserves one guess before anything is compared (issue 14): in one transaction, refuses
+    /// it when the pair is locked or the address's or document's window is full (counting
+    /// nothing), and otherwise counts it as a failure of the address, the document and the pair
+    /// (with [`Self::record_challenge_failure`]'s lock rules), so however many requests race,
+    /// at most `failures_per_lock` passwords are compared before a lock, `hard_cap` before
+    /// `UntilReset`, and `per_address` / `per_document` per window. The document's windows are
+    /// kept with the address windows under the key `document:{id}`.
+    async fn reserve_attempt(
+        &self,
+        attempt: &Attempt<'_>,
+        limits: &AttemptLimits,
+    ) -> Result<Reservation, RepoError>;
+    /// A granted attempt succeeded: forgets the pair's failures and locks (even `UntilReset`,
+    /// which its own reservation may have set) and gives back its count in the address's and
+    /// the document's windows (those holding `attempt.now`).
+    async fn release_attempt(
+        &self,
+        attempt: &Attempt<'_>,
+        window: chrono::Duration,
+    ) -> Result<(), RepoError>;
 
     /// Stores a pending sign-in, and deletes pending sign-ins that expired before `now`.
     async fn insert_oauth_pending(

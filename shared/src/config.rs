@@ -91,6 +91,10 @@ pub struct GatewaySettings {
     pub hard_cap_failures: u32,
     /// Failed challenges accepted per client address per hour (fixed windows).
     pub address_failures_per_hour: u32,
+    /// Failed guesses (viewer tokens matching no member, wrong passwords) accepted per
+    /// document per hour from all addresses together (fixed windows); beyond it the document
+    /// request answers 429 to everyone until the hour ends.
+    pub document_failures_per_hour: u32,
     /// Audience records kept indexed in memory, over all documents (least recently used
     /// audiences are dropped first and rebuilt on demand).
     pub audience_cache_records: u64,
@@ -260,6 +264,7 @@ impl Settings {
             .set_default("gateway.max_lock_secs", 24 * 3600)?
             .set_default("gateway.hard_cap_failures", 50)?
             .set_default("gateway.address_failures_per_hour", 100)?
+            .set_default("gateway.document_failures_per_hour", 200)?
             .set_default("gateway.audience_cache_records", 2_000_000)?
             .set_default("gateway.oauth_max_session_secs", 3600)?
             .set_default("gateway.oauth_state_secs", 600)?

@@ -16,9 +16,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::codec::{self, db_error, document_columns, millis, object_columns};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::model::{
-    ApiLogRecord, ChallengeLock, ContentSignature, DocumentRecord, GatewayLogLine,
-    GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord,
-    Producer, PurgedLines, VaultLogRecord, ViewerDocument,
+    ApiLogRecord, Attempt, AttemptLimits, ChallengeLock, ContentSignature, DocumentRecord,
+    GatewayLogLine, GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending,
+    ObjectRecord, Producer, PurgedLines, Reservation, VaultLogRecord, ViewerDocument,
 };
 use crate::repo::{BoxStream, RepoError, Repository};
 
@@ -435,6 +435,22 @@ impl Repository for PgRepository {
         window: chrono::Duration,
     ) -> Result<u32, RepoError> {
         self.select_address_failures(address, now, window).await
+    }
+
+    async fn reserve_attempt(
+        &self,
+        attempt: &Attempt<'_>,
+        limits: &AttemptLimits,
+    ) -> Result<Reservation, RepoError> {
+        self.reserve_attempt_row(attempt, limits).await
+    }
+
+    async fn release_attempt(
+        &self,
+        attempt: &Attempt<'_>,
+        window: chrono::Duration,
+    ) -> Result<(), RepoError> {
+        self.release_attempt_row(attempt, window).await
     }
 
     async fn insert_oauth_pending(

@@ -6,6 +6,7 @@ mod clients;
 mod hostile;
 mod limits;
 mod pages;
+mod races;
 mod requests;
 
 use reqwest::redirect::Policy;
