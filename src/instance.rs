@@ -104,9 +104,11 @@ impl Instance {
         );
         let sweepers = std::iter::once(expiry).chain(retention).collect();
         let workers = settings.workers;
+        // One set of limits per service: each counts its own connections per address.
+        let limits = || shared::server::slow_clients::ClientLimits::new(&settings.server);
         let mut servers = vec![
-            api_server::build(context, api_listener, workers)?,
-            gateway::build(gateway, gateway_audit, gateway_listener, workers)?,
+            api_server::build(context, api_listener, workers, &limits())?,
+            gateway::build(gateway, gateway_audit, gateway_listener, workers, &limits())?,
         ];
         if let (Some(vault), Some(listener)) = (local_vault, vault_listener) {
             let vault_service = Arc::new(vault::http::VaultService {
@@ -115,7 +117,12 @@ impl Instance {
                 credential: None,
                 log: vault_log.clone(),
             });
-            servers.push(vault::http::build(vault_service, listener, workers)?);
+            servers.push(vault::http::build(
+                vault_service,
+                listener,
+                workers,
+                &limits(),
+            )?);
         }
         let handles = servers.iter().map(actix_web::dev::Server::handle).collect();
         let tasks = servers.into_iter().map(tokio::spawn).collect();

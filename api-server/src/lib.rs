@@ -38,6 +38,7 @@ use actix_web::body::BoxBody;
 use actix_web::dev::ServiceRequest;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
+use shared::server::slow_clients::{self, ClientLimits};
 
 pub use context::ApiContext;
 
@@ -48,13 +49,19 @@ pub fn build(
     context: Arc<ApiContext>,
     listener: TcpListener,
     workers: usize,
+    limits: &ClientLimits,
 ) -> std::io::Result<actix_web::dev::Server> {
     let audit = access_log::ApiAudit::spawn(context.repo.clone());
     let context = web::Data::from(context);
+    let bodies = limits.bodies();
     let server = HttpServer::new(move || {
         let audit = audit.clone();
         App::new()
             .app_data(context.clone())
+            // Innermost: the access log records its 408.
+            .wrap(from_fn(move |request, next| {
+                slow_clients::guard_request(bodies, startup::is_upload, request, next)
+            }))
             .wrap(from_fn(
                 move |request: ServiceRequest, next: Next<BoxBody>| {
                     access_log::around(audit.clone(), request, next)
@@ -65,7 +72,10 @@ pub fn build(
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })
-    .on_connect(shared::server::disable_nagle)
+    .on_connect(limits.on_connect())
+    .client_request_timeout(limits.header_timeout())
+    .keep_alive(limits.keep_alive())
+    .max_connections(limits.max_connections())
     .workers(shared::server::workers(workers))
     .disable_signals()
     .listen(listener)?

@@ -73,7 +73,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     let retention =
         api_server::logs::retention::spawn_retention_sweeper(context.repo.clone(), &settings.audit);
-    let server = api_server::build(context, listener, settings.workers)?;
+    let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
+    let server = api_server::build(context, listener, settings.workers, &limits)?;
     let handle = server.handle();
     let task = tokio::spawn(server);
     println!("API server: http://{addr}");

@@ -86,3 +86,20 @@ pub fn data_dir(path: &Path) -> anyhow::Result<()> {
         .create(path)
         .with_context(|| format!("creating the data directory {}", path.display()))
 }
+
+/// The routes whose body may be a document (`POST /documents`, `POST /documents/{docId}`,
+/// `PUT /documents/{docId}/document`): under the body idle timeout only, never a total one, so
+/// a slow but honest upload of many gigabytes completes (`server.*` settings).
+pub fn is_upload(request: &actix_web::dev::ServiceRequest) -> bool {
+    use actix_web::http::Method;
+    let Some(rest) = request.path().strip_prefix("/documents") else {
+        return false;
+    };
+    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+    match (request.method(), segments.as_slice()) {
+        (&Method::POST, []) => rest.is_empty(),
+        (&Method::POST, [_id]) => true,
+        (&Method::PUT, [_id, "document"]) => true,
+        _ => false,
+    }
+}

@@ -25,7 +25,9 @@ pub mod startup;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use shared::server::slow_clients::{self, ClientLimits};
 
 pub use access_log::AuditLog;
 pub use service::GatewayService;
@@ -37,19 +39,28 @@ pub fn build(
     audit: AuditLog,
     listener: TcpListener,
     workers: usize,
+    limits: &ClientLimits,
 ) -> std::io::Result<actix_web::dev::Server> {
     let service = web::Data::from(service);
+    let bodies = limits.bodies();
     let server = HttpServer::new(move || {
         let audit = audit.clone();
         App::new()
             .app_data(service.clone())
+            // Innermost: the access log records its 408. No uploads here: every body is small.
+            .wrap(from_fn(move |request, next| {
+                slow_clients::guard_request(bodies, |_| false, request, next)
+            }))
             .wrap_fn(move |request, next| access_log::around(audit.clone(), request, next))
             .wrap(shared::server::request_trace())
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })
     .workers(shared::server::workers(workers))
-    .on_connect(shared::server::disable_nagle)
+    .on_connect(limits.on_connect())
+    .client_request_timeout(limits.header_timeout())
+    .keep_alive(limits.keep_alive())
+    .max_connections(limits.max_connections())
     .disable_signals()
     .listen(listener)?
     .run();

@@ -39,7 +39,8 @@ async fn run() -> anyhow::Result<()> {
         gateway::startup::service(&settings, repo.clone(), key, &gateway_root, vault_root)?;
     let audit = gateway::AuditLog::spawn(repo);
     println!("Gateway: http://{}", listener.local_addr()?);
-    let server = gateway::build(service, audit, listener, settings.workers)?;
+    let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
+    let server = gateway::build(service, audit, listener, settings.workers, &limits)?;
     let handle = server.handle();
     let task = tokio::spawn(server);
     shared::server::shutdown_signal().await?;

@@ -35,6 +35,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// HTTP worker threads per service; 0 means one per core.
     pub workers: usize,
+    /// Timeouts and connection caps every HTTP service applies (issue 14, finding 5).
+    pub server: ServerSettings,
     pub delivery: DeliverySettings,
     pub egress: EgressSettings,
 }
@@ -71,6 +73,29 @@ pub struct ApiSettings {
     pub max_json_part_bytes: usize,
     /// How often expired documents are destroyed (they are refused at once regardless).
     pub expiry_sweep_secs: u64,
+}
+
+/// What every HTTP service (API, gateway, vault with its internal API) allows a client, so a
+/// slow or idle one cannot hold connections for as long as it likes (issue 14, finding 5).
+/// Document bodies have an idle timeout but no total one, so a slow but honest multi-gigabyte
+/// upload completes; every other body must arrive whole within `small_body_timeout_secs`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    /// A request head (request line and headers) must arrive within this, on a new connection
+    /// and on a kept-alive one (408 or the connection closed).
+    pub header_timeout_secs: u64,
+    /// An idle kept-alive connection is closed after this.
+    pub keep_alive_secs: u64,
+    /// A request body that sends nothing for this long is cut (408 problem+json).
+    pub body_idle_timeout_secs: u64,
+    /// A body other than a document upload (`POST /login`, JSON parts, …) must arrive whole
+    /// within this (408 problem+json).
+    pub small_body_timeout_secs: u64,
+    /// Connections one worker thread holds at once; beyond, it stops accepting until one ends.
+    pub max_connections: usize,
+    /// Connections one client address holds at once, per service; a connection beyond is
+    /// closed at once, so one address cannot take the service from others. 0: no cap.
+    pub max_connections_per_address: usize,
 }
 
 /// The viewer-facing gateway. The brute-force limits follow issue 5: 5 failures lock a
@@ -255,6 +280,12 @@ impl Settings {
             .set_default("api.max_document_bytes", 16_u64 << 30)?
             .set_default("api.max_json_part_bytes", 1_u64 << 20)?
             .set_default("api.expiry_sweep_secs", 60)?
+            .set_default("server.header_timeout_secs", 10)?
+            .set_default("server.keep_alive_secs", 5)?
+            .set_default("server.body_idle_timeout_secs", 30)?
+            .set_default("server.small_body_timeout_secs", 60)?
+            .set_default("server.max_connections", 10_000)?
+            .set_default("server.max_connections_per_address", 256)?
             .set_default("gateway.addr", "127.0.0.1:8081")?
             .set_default("gateway.public_url", "")?
             .set_default("gateway.handle_ttl_secs", 300)?

@@ -4,6 +4,8 @@ use std::any::Any;
 
 use actix_web::dev::Extensions;
 
+pub mod slow_clients;
+
 /// `HttpServer::on_connect` hook turning Nagle's algorithm off: actix-web leaves it on, and
 /// streamed responses then stall ~40 ms each (DESIGN.md, dependency notes).
 pub fn disable_nagle(connection: &dyn Any, _extensions: &mut Extensions) {

@@ -25,6 +25,7 @@ mod rotation;
 mod secrets;
 mod shredding;
 mod signed_downloads;
+mod slow_bodies;
 mod storage;
 mod updates;
 mod validation;

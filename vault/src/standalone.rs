@@ -92,7 +92,8 @@ impl Standalone {
             credential: Some(credential),
             log: log.clone(),
         });
-        let server = crate::http::build(service, listener, settings.workers)?;
+        let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
+        let server = crate::http::build(service, listener, settings.workers, &limits)?;
         Ok(Self {
             addr,
             server: server.handle(),

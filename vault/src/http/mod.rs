@@ -13,8 +13,10 @@ mod redact;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use shared::handle::HandleVerifier;
+use shared::server::slow_clients::{self, ClientLimits};
 
 pub use handle::ViewError;
 
@@ -35,25 +37,41 @@ pub struct VaultService {
     pub log: AccessLog,
 }
 
+/// An object upload over the internal API: a document body, under the idle timeout only.
+fn is_upload(request: &actix_web::dev::ServiceRequest) -> bool {
+    request.method() == actix_web::http::Method::POST
+        && request.path() == crate::internal::routes::OBJECTS_PATH
+}
+
 /// Builds the vault's server on `listener`.
 pub fn build(
     service: Arc<VaultService>,
     listener: TcpListener,
     workers: usize,
+    limits: &ClientLimits,
 ) -> std::io::Result<actix_web::dev::Server> {
     let log = service.log.clone();
     let data = web::Data::from(service);
+    let bodies = limits.bodies();
     let server = HttpServer::new(move || {
         let log = log.clone();
         App::new()
             .app_data(data.clone())
+            // Innermost: the access log records its 408. Object uploads over the internal
+            // API have the idle timeout only (they may be gigabytes).
+            .wrap(from_fn(move |request, next| {
+                slow_clients::guard_request(bodies, is_upload, request, next)
+            }))
             .configure(crate::internal::routes)
             .configure(handle::routes)
             .default_service(web::to(handle::not_found))
             // Outermost: the record covers everything inside, including the default 404.
             .wrap_fn(move |request, service| access::around(log.clone(), request, service))
     })
-    .on_connect(shared::server::disable_nagle)
+    .on_connect(limits.on_connect())
+    .client_request_timeout(limits.header_timeout())
+    .keep_alive(limits.keep_alive())
+    .max_connections(limits.max_connections())
     .workers(shared::server::workers(workers))
     .disable_signals()
     .listen(listener)?
