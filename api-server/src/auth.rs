@@ -74,26 +74,24 @@ fn bearer_or_basic_token(req: &HttpRequest) -> Result<String, ApiError> {
     }
 }
 
+/// The one refusal of a token that does not verify, has expired, or names no active session:
+/// a client holding a token learns nothing about which (issue 14, finding 9).
+const TOKEN_REFUSED: ApiError =
+    ApiError::Unauthenticated("the token is invalid, expired or revoked");
+
 async fn authenticate(
     context: &ApiContext,
     token: &str,
     audit: Recorder,
 ) -> Result<Principal, ApiError> {
-    let claims = context
-        .tokens
-        .verify(token)
-        .map_err(|_| ApiError::Unauthenticated("the token is invalid or has expired"))?;
+    let claims = context.tokens.verify(token).map_err(|_| TOKEN_REFUSED)?;
     let session = context
         .repo
         .active_session(&claims.jti, chrono::Utc::now())
         .await?
-        .ok_or(ApiError::Unauthenticated(
-            "the token has been revoked or has expired",
-        ))?;
+        .ok_or(TOKEN_REFUSED)?;
     if session.producer_id.as_str() != claims.sub {
-        return Err(ApiError::Unauthenticated(
-            "the token is invalid or has expired",
-        ));
+        return Err(TOKEN_REFUSED);
     }
     Ok(Principal {
         producer: session.producer_id,

@@ -39,4 +39,6 @@ pub struct Links {
 pub struct Limits {
     pub max_document_bytes: u64,
     pub max_json_part_bytes: usize,
+    /// `api.max_expiration_days`: the latest expiration accepted, in days from now.
+    pub max_expiration_days: u32,
 }

@@ -63,6 +63,7 @@ pub fn context(
         limits: Limits {
             max_document_bytes: settings.api.max_document_bytes,
             max_json_part_bytes: settings.api.max_json_part_bytes,
+            max_expiration_days: settings.api.max_expiration_days,
         },
         security: settings.api.security,
         delivery,

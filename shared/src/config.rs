@@ -73,6 +73,9 @@ pub struct ApiSettings {
     pub max_json_part_bytes: usize,
     /// How often expired documents are destroyed (they are refused at once regardless).
     pub expiry_sweep_secs: u64,
+    /// Latest expiration a document may be given, in days from now (422 naming `expiration`
+    /// beyond).
+    pub max_expiration_days: u32,
 }
 
 /// What every HTTP service (API, gateway, vault with its internal API) allows a client, so a
@@ -280,6 +283,7 @@ impl Settings {
             .set_default("api.max_document_bytes", 16_u64 << 30)?
             .set_default("api.max_json_part_bytes", 1_u64 << 20)?
             .set_default("api.expiry_sweep_secs", 60)?
+            .set_default("api.max_expiration_days", 3650)?
             .set_default("server.header_timeout_secs", 10)?
             .set_default("server.keep_alive_secs", 5)?
             .set_default("server.body_idle_timeout_secs", 30)?

@@ -13,6 +13,7 @@
 //! - [`audit`]: group commit for the fail-closed audit logs (one transaction for many requests).
 //! - [`logzip`]: audit-log exports (`GET /logs`): the signed zip, its writer, its verifier.
 //! - [`hex`]: lowercase hex and SHA-256 digests as hex.
+//! - [`secret_eq`]: comparing secrets in constant time, whatever their lengths.
 //! - [`egress`]: the egress policy of every request made on a producer's behalf (SSRF defence).
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 
@@ -27,6 +28,7 @@ pub mod logzip;
 pub mod private_file;
 pub mod problem;
 pub mod sealed;
+pub mod secret_eq;
 pub mod server;
 pub mod telemetry;
 pub mod token;

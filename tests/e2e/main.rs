@@ -26,6 +26,7 @@ mod secrets;
 mod shredding;
 mod signed_downloads;
 mod slow_bodies;
+mod small_points;
 mod storage;
 mod updates;
 mod validation;

@@ -16,7 +16,12 @@ pub async fn create(
     principal: &Principal,
     mut form: DocumentForm,
 ) -> Result<DocumentRecord, ApiError> {
-    let result = new_record(principal, &mut form, Utc::now());
+    let result = new_record(
+        principal,
+        &mut form,
+        Utc::now(),
+        context.limits.max_expiration_days,
+    );
     let record = match result.and_then(|record| validate_objects(&record).map(|()| record)) {
         Ok(record) => record,
         Err(error) => {
@@ -39,6 +44,7 @@ fn new_record(
     principal: &Principal,
     form: &mut DocumentForm,
     now: DateTime<Utc>,
+    max_expiration_days: u32,
 ) -> Result<DocumentRecord, ApiError> {
     let document = form
         .document
@@ -54,7 +60,7 @@ fn new_record(
         }
     };
     validate_name(&name)?;
-    let expiration = parse_expiration(form.expiration.as_deref(), now)?;
+    let expiration = parse_expiration(form.expiration.as_deref(), now, max_expiration_days)?;
     let object = &document.object;
     Ok(DocumentRecord {
         id: DocumentId::random(),
@@ -102,11 +108,17 @@ pub(super) fn validate_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// RFC 3339 or HTTP-date; absent means one year ahead; the past is refused (400, the spec's
-/// first failure case).
-pub fn parse_expiration(text: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+/// RFC 3339 or HTTP-date; absent means one year ahead (or `max_days`, if sooner); the past is
+/// refused (400, the spec's first failure case), and so is a date more than `max_days` ahead
+/// (422: `api.max_expiration_days`, so no document is kept for ever by mistake or by design).
+pub fn parse_expiration(
+    text: Option<&str>,
+    now: DateTime<Utc>,
+    max_days: u32,
+) -> Result<DateTime<Utc>, ApiError> {
+    let latest = now + Duration::days(i64::from(max_days));
     let Some(text) = text.map(str::trim) else {
-        return Ok(now + Duration::days(365));
+        return Ok((now + Duration::days(365)).min(latest));
     };
     let expiration = DateTime::parse_from_rfc3339(text)
         .map(|date| date.with_timezone(&Utc))
@@ -123,6 +135,12 @@ pub fn parse_expiration(text: Option<&str>, now: DateTime<Utc>) -> Result<DateTi
             "is already in the past",
         ));
     }
+    if expiration > latest {
+        return Err(ApiError::invalid(
+            "expiration",
+            format!("must be at most {max_days} days ahead"),
+        ));
+    }
     Ok(expiration)
 }
 
@@ -135,12 +153,29 @@ mod tests {
     fn expiration_formats() {
         let now = Utc::now();
         assert_eq!(
-            parse_expiration(None, now).unwrap(),
+            parse_expiration(None, now, 3650).unwrap(),
             now + Duration::days(365)
         );
-        assert!(parse_expiration(Some("2999-01-01T00:00:00Z"), now).is_ok());
-        assert!(parse_expiration(Some("Tue, 01 Jan 2999 00:00:00 GMT"), now).is_ok());
-        assert!(parse_expiration(Some("2000-01-01T00:00:00Z"), now).is_err());
-        assert!(parse_expiration(Some("tomorrow"), now).is_err());
+        assert_eq!(
+            parse_expiration(None, now, 30).unwrap(),
+            now + Duration::days(30)
+        );
+        assert!(parse_expiration(Some("2030-01-01T00:00:00Z"), now, 3650).is_ok());
+        assert!(parse_expiration(Some("Tue, 01 Jan 2030 00:00:00 GMT"), now, 3650).is_ok());
+        assert!(parse_expiration(Some("2000-01-01T00:00:00Z"), now, 3650).is_err());
+        assert!(parse_expiration(Some("tomorrow"), now, 3650).is_err());
+    }
+
+    #[test]
+    fn expiration_has_an_upper_bound() {
+        let now = Utc::now();
+        for far in ["2999-01-01T00:00:00Z", "Tue, 01 Jan 2999 00:00:00 GMT"] {
+            let error = parse_expiration(Some(far), now, 3650).unwrap_err();
+            assert!(matches!(error, ApiError::Invalid { ref field, .. } if field == "expiration"));
+        }
+        let near = (now + Duration::days(29)).to_rfc3339();
+        let far = (now + Duration::days(31)).to_rfc3339();
+        assert!(parse_expiration(Some(&near), now, 30).is_ok());
+        assert!(parse_expiration(Some(&far), now, 30).is_err());
     }
 }

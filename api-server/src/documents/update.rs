@@ -43,7 +43,11 @@ async fn apply(
         validate_name(name)?;
     }
     let expiration = match form.expiration.take() {
-        Some(text) => Some(parse_expiration(Some(&text), Utc::now())?),
+        Some(text) => Some(parse_expiration(
+            Some(&text),
+            Utc::now(),
+            context.limits.max_expiration_days,
+        )?),
         None => None,
     };
     let parts: Vec<(Part, Option<Value>)> = [

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use subtle::ConstantTimeEq as _;
+use shared::secret_eq::ct_eq_digest;
 use zeroize::Zeroizing;
 
 /// Longest credentials accepted (base64 text).
@@ -27,14 +27,14 @@ pub fn decode(params: &str) -> Option<Zeroizing<String>> {
 
 /// Spec, "HTTP Auth": when the stored user-pass string has no colon it is the password alone
 /// and the user id the browser sends is discarded; otherwise the whole `user:pass` must match.
-/// Constant time in the compared values.
+/// Constant time in the compared values and their lengths (digests compared).
 pub fn matches(sent: &str, secret: &str) -> bool {
     let compared = if secret.contains(':') {
         sent
     } else {
         sent.split_once(':').map_or(sent, |(_, password)| password)
     };
-    bool::from(compared.as_bytes().ct_eq(secret.as_bytes()))
+    ct_eq_digest(compared.as_bytes(), secret.as_bytes())
 }
 
 #[cfg(test)]

@@ -209,7 +209,7 @@ impl Credentials {
     /// Whether the response proves knowledge of `password` (constant-time comparison).
     pub fn proves(&self, method: &str, password: &str) -> bool {
         let expected = self.expected_response(method, password);
-        bool::from(expected.as_bytes().ct_eq(self.response.as_bytes()))
+        shared::secret_eq::ct_eq_digest(expected.as_bytes(), self.response.as_bytes())
     }
 
     /// What must be recorded once to refuse a replay of this exact request counter.

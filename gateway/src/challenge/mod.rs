@@ -11,7 +11,7 @@ mod replay;
 
 use chrono::{DateTime, Utc};
 use schema::objects::Scheme;
-use subtle::ConstantTimeEq as _;
+use shared::secret_eq::ct_eq_digest;
 
 pub use replay::ReplayGuard;
 
@@ -92,7 +92,7 @@ fn check_digest(
     }
     // A digest secret is `userid:passwd` (checked when the producer stored it).
     let (user, password) = secret.split_once(':').unwrap_or(("", secret));
-    let user_ok = bool::from(credentials.username.as_bytes().ct_eq(user.as_bytes()));
+    let user_ok = ct_eq_digest(credentials.username.as_bytes(), user.as_bytes());
     let proves = credentials.proves(request.method, password);
     if !(user_ok & proves) {
         return Outcome::Failed;

@@ -4,7 +4,6 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use subtle::ConstantTimeEq as _;
 
 use super::provider::{OpenId, ProviderError, Providers};
 
@@ -79,7 +78,7 @@ pub async fn verify(
     let data = decode::<Claims>(token, &key, &validation)
         .map_err(|error| IdTokenError::Invalid(error.into_kind()))?;
     let sent = data.claims.nonce.unwrap_or_default();
-    if !bool::from(sent.as_bytes().ct_eq(nonce.as_bytes())) {
+    if !shared::secret_eq::ct_eq_digest(sent.as_bytes(), nonce.as_bytes()) {
         return Err(IdTokenError::Nonce);
     }
     Ok(data.claims.rest)

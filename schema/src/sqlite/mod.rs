@@ -7,6 +7,7 @@ mod accounts;
 /// Shares its row mappings with the PostgreSQL twin.
 pub(crate) mod deliveries;
 mod documents;
+mod file_mode;
 mod gateway;
 mod logs;
 mod migrations;
@@ -63,6 +64,9 @@ impl SqliteRepository {
             .pragma("secure_delete", "on")
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        // Owner-only files (the WAL and shared memory take the database file's mode).
+        file_mode::make_private(url, options.get_filename())
+            .map_err(|error| RepoError::Database(sqlx::Error::Io(error)))?;
         let pool = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .connect_with(options)

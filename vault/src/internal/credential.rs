@@ -14,7 +14,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::ExposeSecret as _;
 use shared::config::Settings;
 use shared::private_file::{self, PrivateFileError};
-use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 /// Default file name of the credential inside the data directory.
@@ -104,9 +103,10 @@ impl ServiceCredential {
         Self::load(&token_path(settings), create)
     }
 
-    /// Whether `presented` is this credential, in time independent of where they differ.
+    /// Whether `presented` is this credential, in time independent of where they differ and
+    /// of its length (digests compared).
     pub fn matches(&self, presented: &[u8]) -> bool {
-        bool::from(self.0.as_bytes().ct_eq(presented))
+        shared::secret_eq::ct_eq_digest(self.0.as_bytes(), presented)
     }
 
     /// The text to send in `Authorization: Bearer …` (never log it).
