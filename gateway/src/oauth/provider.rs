@@ -85,8 +85,10 @@ type Cache<T> = Mutex<HashMap<String, (Instant, Result<T, ProviderError>)>>;
 /// HTTP clients for providers under the egress policy (`https`: public addresses and the
 /// allowlist; `plain`: the allowlist only) and caches of their endpoints and keys.
 pub struct Providers {
-    https: reqwest::Client,
-    plain: reqwest::Client,
+    /// `None` when the client could not be built: every request then fails (closed), never
+    /// through a client without the policy.
+    https: Option<reqwest::Client>,
+    plain: Option<reqwest::Client>,
     egress: Arc<EgressPolicy>,
     endpoints: Cache<Endpoints>,
     keys: Cache<Arc<JwkSet>>,
@@ -100,7 +102,8 @@ impl Providers {
                 .connect_timeout(timeout.min(Duration::from_secs(5)))
                 .timeout(timeout)
                 .build()
-                .unwrap_or_default()
+                .inspect_err(|error| tracing::error!(%error, "no HTTP client for OAuth providers"))
+                .ok()
         };
         Self {
             https: client(Scope::Default),
@@ -122,7 +125,7 @@ impl Providers {
         self.egress
             .check_url(url, scope)
             .map_err(|_| ProviderError::Refused)?;
-        Ok(client)
+        client.as_ref().ok_or(ProviderError::Unreachable)
     }
 
     /// The endpoints of `provider`: as given, or discovered from its issuer URL.
