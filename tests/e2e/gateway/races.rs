@@ -81,6 +81,10 @@ async fn assert_at_most(app: &TestApp, statuses: &[u16], limit: i64) {
         "{compared} passwords compared, limit {limit}"
     );
     let refused = statuses.iter().filter(|s| **s == 429).count();
+    eprintln!(
+        "{compared} compared, {refused} of {} refused",
+        statuses.len()
+    );
     assert!(refused >= statuses.len() - limit as usize, "{statuses:?}");
 }
 
@@ -149,6 +153,7 @@ async fn guess_tokens(app: &TestApp, limit: usize) {
             other => panic!("unexpected {other}"),
         }
     }
+    eprintln!("{answered} of 200 guesses answered 403, limit {limit}");
     assert!(
         answered <= limit,
         "{answered} guesses answered, limit {limit}"
