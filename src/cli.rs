@@ -59,6 +59,11 @@ pub enum Command {
         #[command(subcommand)]
         command: VaultCommand,
     },
+    /// Administer the record keys (viewer data and secrets sealed in the database).
+    Records {
+        #[command(subcommand)]
+        command: RecordsCommand,
+    },
     /// Check audit-log exports.
     Logs {
         #[command(subcommand)]
@@ -96,6 +101,21 @@ pub enum VaultCommand {
         /// Seconds to wait for uploads in flight in a running `up` before the last pass
         #[arg(long, value_name = "SECS", default_value_t = 2)]
         grace_secs: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordsCommand {
+    /// Add a new record key to DIR/record-keys.json, make it current, and reseal every
+    /// document's audience, challenge, fulfillment and metadata under it (older keys stay in
+    /// the file, so what a running service sealed with them still opens). Works with `up`
+    /// stopped or running: a running service picks the new key up from the file when it first
+    /// meets a value sealed with it, and seals with it from then on; the next start reseals
+    /// anything left. Prints one summary line.
+    RotateKey {
+        /// Data directory [default: ./sealpost-data]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -199,6 +219,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "rotation incomplete: run it again (rows listed as kept were written during \
                  this run; rows that could not be rewrapped are logged above)"
             );
+            Ok(())
+        }
+        Command::Records {
+            command: RecordsCommand::RotateKey { data_dir },
+        } => {
+            let overrides: Vec<_> = path_override("data_dir", data_dir.as_ref())
+                .into_iter()
+                .collect();
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
+            let (key_id, resealed) = crate::rotation::rotate_record_key(&settings).await?;
+            println!("record key {key_id} is current; {resealed} values resealed under it");
             Ok(())
         }
         Command::Logs {

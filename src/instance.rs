@@ -47,9 +47,17 @@ impl Instance {
             .mode(0o700)
             .create(data_dir)
             .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-        let repo = schema::connect(&settings.database_url())
+        // The documents' viewer data and secrets are sealed under the record keys of the data
+        // directory; rows older than that are sealed now (and rows of an interrupted
+        // `sealpost records rotate-key` moved to the current key).
+        let repo = shared::record_keys::connect(settings).await?;
+        let resealed = repo
+            .reseal_records()
             .await
-            .context("opening the database")?;
+            .context("sealing document records under the current record key")?;
+        if resealed > 0 {
+            tracing::info!(resealed, "document records sealed under the current record key");
+        }
         // The vault runs in this process unless `vault.internal_url` names one of its own.
         let (local_vault, content) = if settings.vault.internal_url.is_empty() {
             let vault = open_local_vault(settings, repo.clone()).await?;

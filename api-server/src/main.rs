@@ -53,9 +53,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "set vault.internal_url to the vault's address (or run everything with `sealpost up`)"
     );
     api_server::startup::data_dir(&settings.data_dir)?;
-    let repo = schema::connect(&settings.database_url())
+    // The record keys (record-keys.json in the data directory, shared with the gateway) seal the
+    // documents' viewer data and secrets; older plaintext rows are sealed at start-up.
+    let repo = shared::record_keys::connect(&settings).await?;
+    repo.reseal_records()
         .await
-        .context("opening the database")?;
+        .context("sealing document records under the current record key")?;
     let vault = api_server::startup::remote_vault(&settings)?;
     let listener = TcpListener::bind(settings.api.addr)
         .with_context(|| format!("binding {}", settings.api.addr))?;

@@ -1,8 +1,11 @@
 //! Audience matching (spec, "Audience Specification"): which record, if any, a document
 //! request's viewer token selects.
 //!
-//! A `records` audience is indexed once per document version: a hash map from the digest of the
-//! viewer-token values to the record, so a request costs one lookup whatever the audience size.
+//! A `records` audience is indexed once per document version: a hash map from a keyed digest
+//! (HMAC-SHA256) of the viewer-token values to the record, so a request costs one lookup
+//! whatever the audience size. The digest also names the viewer where it is stored (brute-force
+//! counters in the database, handles); keyed, it cannot be reversed by hashing a dictionary of
+//! telephone numbers or dates of birth, as a plain SHA-256 could.
 //! Indexes live in a bounded cache weighed in records, keyed by document id and `last_modified`
 //! (every write changes it), so a changed audience is never matched against a stale index.
 
@@ -12,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
-use ring::digest;
+use ring::hmac;
 use schema::objects::{Audience, Record, parse_audience};
 use schema::{DocumentId, RepoError, Repository};
 use shared::handle::ViewerRef;
@@ -26,8 +29,8 @@ pub enum Viewer {
     /// The one record the viewer token selected.
     Member {
         record: Arc<Record>,
-        /// Digest of the viewer-token values: names the viewer in handles and in the limiter
-        /// without putting the values themselves anywhere.
+        /// Keyed digest of the viewer-token values ([`token_key`]): names the viewer in handles
+        /// and in the limiter without putting the values, or a reversible hash of them, anywhere.
         key: [u8; 32],
     },
 }
@@ -62,6 +65,8 @@ pub enum Membership {
     Records {
         variables: Vec<String>,
         index: HashMap<[u8; 32], Slot>,
+        /// The key of [`token_key`].
+        key: hmac::Key,
     },
 }
 
@@ -74,7 +79,8 @@ pub enum Slot {
 }
 
 impl Membership {
-    pub fn build(audience: Option<&Audience>) -> Self {
+    /// Indexes `audience` with the index key `key` ([`token_key`]).
+    pub fn build(audience: Option<&Audience>, key: &hmac::Key) -> Self {
         let Some(Audience::Records {
             viewer_token: Some(token),
             records,
@@ -90,11 +96,15 @@ impl Membership {
                 .map(|name| record.get(name).unwrap_or_default())
                 .collect();
             index
-                .entry(token_key(&values))
+                .entry(token_key(key, &values))
                 .and_modify(|slot| *slot = Slot::Ambiguous)
                 .or_insert_with(|| Slot::One(Arc::new(record.clone())));
         }
-        Membership::Records { variables, index }
+        Membership::Records {
+            variables,
+            index,
+            key: key.clone(),
+        }
     }
 
     fn weight(&self) -> u64 {
@@ -108,7 +118,12 @@ impl Membership {
     /// token variable must be present exactly once and the values must select exactly one
     /// record.
     pub fn find(&self, query: &[(String, String)]) -> Option<Viewer> {
-        let Membership::Records { variables, index } = self else {
+        let Membership::Records {
+            variables,
+            index,
+            key: index_key,
+        } = self
+        else {
             return Some(Viewer::Unnamed);
         };
         let mut values = Vec::with_capacity(variables.len());
@@ -119,7 +134,7 @@ impl Membership {
             };
             values.push(value.as_str());
         }
-        let key = token_key(&values);
+        let key = token_key(index_key, &values);
         match index.get(&key)? {
             Slot::One(record) => Some(Viewer::Member {
                 record: record.clone(),
@@ -133,7 +148,7 @@ impl Membership {
     /// guessed viewer token locks exactly as a member's does (issue 14, finding 2): the key
     /// of the values given, or of no values when a variable is missing or repeated.
     pub fn guess_key(&self, query: &[(String, String)]) -> [u8; 32] {
-        let Membership::Records { variables, .. } = self else {
+        let Membership::Records { variables, key, .. } = self else {
             return [0; 32];
         };
         let values: Option<Vec<&str>> = (variables.iter())
@@ -145,20 +160,28 @@ impl Membership {
                 }
             })
             .collect();
-        token_key(&values.unwrap_or_default())
+        token_key(key, &values.unwrap_or_default())
     }
 }
 
-/// SHA-256 over the values, each length-prefixed, so no two value lists share a key.
-pub fn token_key(values: &[&str]) -> [u8; 32] {
-    let mut context = digest::Context::new(&digest::SHA256);
+/// HMAC-SHA256 under the gateway's index key over the values, each length-prefixed, so no two
+/// value lists share a key and no one without the key can test a guess against a stored one.
+pub fn token_key(key: &hmac::Key, values: &[&str]) -> [u8; 32] {
+    let mut context = hmac::Context::with_key(key);
     for value in values {
         context.update(&(value.len() as u64).to_be_bytes());
         context.update(value.as_bytes());
     }
-    let mut key = [0u8; 32];
-    key.copy_from_slice(context.finish().as_ref());
-    key
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(context.sign().as_ref());
+    digest
+}
+
+/// The audience index key: HMAC-SHA256 keyed with a secret derived from the gateway's own
+/// handle-signing key (as its nonce and cookie keys are), so every gateway of an instance
+/// computes the same viewer keys and no new key file needs distributing.
+pub fn index_key(secret: &[u8]) -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, secret)
 }
 
 #[derive(Clone)]
@@ -173,6 +196,7 @@ impl Weighter<(DocumentId, i64), Arc<Membership>> for RecordWeight {
 /// Audience indexes by document version, built on first use.
 pub struct AudienceCache {
     cache: Cache<(DocumentId, i64), Arc<Membership>, RecordWeight>,
+    key: hmac::Key,
 }
 
 /// Why an audience could not be read.
@@ -188,13 +212,14 @@ pub enum AudienceError {
 }
 
 impl AudienceCache {
-    /// A cache holding about `max_records` indexed records.
-    pub fn new(max_records: u64) -> Self {
+    /// A cache holding about `max_records` indexed records, indexed under `key` ([`index_key`]).
+    pub fn new(max_records: u64, key: hmac::Key) -> Self {
         let max_records = max_records.max(1);
         // quick_cache wants an estimate of the item count; a few thousand audiences is typical.
         let items = usize::try_from(max_records.min(100_000)).unwrap_or(100_000);
         Self {
             cache: Cache::with_weighter(items, max_records, RecordWeight),
+            key,
         }
     }
 
@@ -221,7 +246,7 @@ impl AudienceCache {
             .map(parse_audience)
             .transpose()
             .map_err(|_| AudienceError::Corrupt)?;
-        let membership = Arc::new(Membership::build(audience.as_ref()));
+        let membership = Arc::new(Membership::build(audience.as_ref(), &self.key));
         self.cache.insert(key, membership.clone());
         Ok(membership)
     }
@@ -257,7 +282,7 @@ mod tests {
                 {"telephone": "2", "first_name": "Bob", "pw": "c"},
             ]),
         );
-        let membership = Membership::build(Some(&audience));
+        let membership = Membership::build(Some(&audience), &test_key());
         let found = membership
             .find(&query(&[
                 ("first_name", "Ann"),
@@ -289,10 +314,29 @@ mod tests {
         );
     }
 
+    fn test_key() -> hmac::Key {
+        index_key(b"test index key")
+    }
+
     #[test]
     fn values_cannot_be_shifted_between_fields() {
-        assert_ne!(token_key(&["ab", "c"]), token_key(&["a", "bc"]));
-        assert_ne!(token_key(&[""]), token_key(&[]));
+        let key = test_key();
+        assert_ne!(token_key(&key, &["ab", "c"]), token_key(&key, &["a", "bc"]));
+        assert_ne!(token_key(&key, &[""]), token_key(&key, &[]));
+    }
+
+    #[test]
+    fn the_key_is_keyed_not_a_plain_hash() {
+        // A plain SHA-256 of the length-prefixed values (what a dictionary could reverse) is
+        // not the stored key, and another gateway key gives another viewer key.
+        let values = ["+1-555-0199-7741"];
+        let mut plain = ring::digest::Context::new(&ring::digest::SHA256);
+        plain.update(&(values[0].len() as u64).to_be_bytes());
+        plain.update(values[0].as_bytes());
+        let keyed = token_key(&test_key(), &values);
+        assert_ne!(plain.finish().as_ref(), &keyed[..]);
+        assert_ne!(keyed, token_key(&index_key(b"another gateway"), &values));
+        assert_eq!(keyed, token_key(&test_key(), &values));
     }
 
     #[test]
@@ -301,11 +345,11 @@ mod tests {
             parse_audience(&json!({"type": "octet-stream", "viewerToken": "{?e}", "data": "AAAA"}))
                 .unwrap();
         assert!(matches!(
-            Membership::build(Some(&octet)).find(&[]),
+            Membership::build(Some(&octet), &test_key()).find(&[]),
             Some(Viewer::Unnamed)
         ));
         assert!(matches!(
-            Membership::build(None).find(&[]),
+            Membership::build(None, &test_key()).find(&[]),
             Some(Viewer::Unnamed)
         ));
     }

@@ -1,8 +1,8 @@
 //! `gateway`: the viewer-facing gateway as its own process, for a scaled-out deployment
 //! (docker-compose.yml). Configured like `sealpost` (sealpost.toml in the working directory,
 //! SEALPOST__SECTION__KEY variables, e.g. SEALPOST__GATEWAY__ADDR); stops cleanly on SIGTERM.
-//! It needs the database, the handle-signing key and the seal keys of the data directory, and
-//! the vault's public URL (`vault.public_url`, else `http://{vault.addr}`).
+//! It needs the database, the handle-signing key, the seal keys and the record keys of the data
+//! directory, and the vault's public URL (`vault.public_url`, else `http://{vault.addr}`).
 
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -26,9 +26,9 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let settings = Settings::load(None, &[])?;
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
-    let repo = schema::connect(&settings.database_url())
-        .await
-        .context("opening the database")?;
+    // The record keys (record-keys.json, the same file as the API server's) open the audiences
+    // and challenges the database holds sealed.
+    let repo = shared::record_keys::connect(&settings).await?;
     let key = SigningKey::load_or_create(&settings.data_dir.join(GATEWAY_KEY_FILE))
         .context("loading the gateway's handle-signing key")?;
     let vault_root = public_url(&settings.vault.public_url, settings.vault.addr);

@@ -19,6 +19,8 @@ use crate::oauth::OAuth;
 const NONCE_KEY_LABEL: &[u8] = b"sealpost gateway digest nonce key v1";
 /// Likewise for the HMAC key of the OAuth state and session cookies.
 const COOKIE_KEY_LABEL: &[u8] = b"sealpost gateway cookie key v1";
+/// Labels the secret of the audience index's HMAC key ([`crate::audience::index_key`]).
+const AUDIENCE_INDEX_LABEL: &[u8] = b"sealpost gateway audience index key v1";
 
 pub struct GatewayService {
     pub repo: Arc<dyn Repository>,
@@ -46,6 +48,7 @@ impl GatewayService {
     ) -> Self {
         let nonce_secret = zeroize::Zeroizing::new(handle_key.sign(NONCE_KEY_LABEL));
         let cookie_secret = zeroize::Zeroizing::new(handle_key.sign(COOKIE_KEY_LABEL));
+        let index_secret = zeroize::Zeroizing::new(handle_key.sign(AUDIENCE_INDEX_LABEL));
         let nonce_secs = i64::try_from(settings.digest_nonce_secs.max(1)).unwrap_or(300);
         let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
         Self {
@@ -55,7 +58,10 @@ impl GatewayService {
             seals,
             nonces: NonceKey::new(&nonce_secret, nonce_secs),
             replays: ReplayGuard::new(nonce_secs),
-            audiences: AudienceCache::new(settings.audience_cache_records),
+            audiences: AudienceCache::new(
+                settings.audience_cache_records,
+                crate::audience::index_key(&index_secret),
+            ),
             limiter: Limiter {
                 limits: AttemptLimits {
                     policy: LockPolicy {

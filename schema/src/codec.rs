@@ -14,6 +14,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use crate::cipher::{self, RecordCipher};
 use crate::ids::{DocumentId, IdError, ObjectKey};
 use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer};
 use crate::repo::RepoError;
@@ -41,7 +42,6 @@ macro_rules! document_columns {
     () => {
         "id, producer_id, placeholder_id, name, media_type, object_key, size, hash_algorithm, \
          hash_value, expiration, audience, challenge, fulfillment, landingpage, metadata, \
-         created_at, last_modified"
     };
 }
 /// The columns a replacement rewrites, in [`bind_document_changes`] order.
@@ -67,11 +67,115 @@ macro_rules! document_change_columns {
 }
 pub(crate) use {document_columns, object_columns, producer_columns, session_columns};
 
+/// The sealed columns of a document as they are stored ([`crate::cipher`]): sealed under the
+/// repository's record keys, or plain JSON text in a repository opened without keys (tools
+/// and tests; every service opens with keys).
+pub(crate) struct SealedColumns {
+    audience: Option<String>,
+    challenge: Option<String>,
+    fulfillment: Option<String>,
+    metadata: Option<String>,
+}
+
+/// Seals `document`'s audience, challenge, fulfillment and metadata for storage.
+pub(crate) fn seal_document(
+    document: &DocumentRecord,
+    cipher: Option<&RecordCipher>,
+) -> Result<SealedColumns, RepoError> {
+    let id = document.id.as_str();
+    Ok(SealedColumns {
+        audience: seal_value(cipher, id, "audience", document.audience.as_ref())?,
+        challenge: seal_value(cipher, id, "challenge", document.challenge.as_ref())?,
+        fulfillment: seal_value(cipher, id, "fulfillment", document.fulfillment.as_ref())?,
+        metadata: seal_value(cipher, id, "metadata", document.metadata.as_ref())?,
+    })
+}
+
+/// One sealed column's stored text; `None` stays NULL.
+pub(crate) fn seal_value(
+    cipher: Option<&RecordCipher>,
+    document: &str,
+    column: &str,
+    value: Option<&serde_json::Value>,
+) -> Result<Option<String>, RepoError> {
+    let Some(text) = json_text(value) else {
+        return Ok(None);
+    };
+    let Some(cipher) = cipher else {
+        return Ok(Some(text));
+    };
+    cipher
+        .seal(document, column, text.as_bytes())
+        .map(Some)
+        .map_err(|e| RepoError::RecordKeys(format!("{column}: {e}")))
+}
+
+/// Reads a sealed column of document `document`: opened with the repository's keys, or read as
+/// it is when it predates encryption (legacy plaintext JSON). A repository opened without keys
+/// (the vault, which never needs viewer data) reads a sealed value as absent.
+pub(crate) fn sealed_json(
+    row: &impl Columns,
+    column: &str,
+    document: &str,
+    cipher: Option<&RecordCipher>,
+) -> Result<Option<serde_json::Value>, RepoError> {
+    let Some(stored) = row.opt_text(column)? else {
+        return Ok(None);
+    };
+    let text = if cipher::is_sealed(&stored) {
+        let Some(cipher) = cipher else {
+            return Ok(None);
+        };
+        let plain = cipher
+            .open(document, column, &stored)
+            .map_err(|e| RepoError::Corrupt(format!("{column}: {e}")))?;
+        String::from_utf8(plain)
+            .map_err(|_| RepoError::Corrupt(format!("{column}: not UTF-8")))?
+    } else {
+        stored
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| RepoError::Corrupt(format!("{column}: invalid JSON: {e}")))
+}
+
+/// What resealing one row under the current key changes: `(column, stored, new)` for each
+/// sealed column that is legacy plaintext or sealed under an older key.
+pub(crate) fn reseal_row(
+    row: &impl Columns,
+    cipher: &RecordCipher,
+) -> Result<(String, Vec<(&'static str, String, String)>), RepoError> {
+    let id: String = row.text("id")?;
+    let keys = cipher.keys();
+    let mut changes = Vec::new();
+    for column in cipher::SEALED_COLUMNS {
+        let Some(stored) = row.opt_text(column)? else {
+            continue;
+        };
+        if keys.is_current(&stored) {
+            continue;
+        }
+        let plain = if cipher::is_sealed(&stored) {
+            cipher
+                .open(&id, column, &stored)
+                .map_err(|e| RepoError::Corrupt(format!("{column} of {id}: {e}")))?
+        } else {
+            stored.as_bytes().to_vec()
+        };
+        let sealed = keys
+            .seal(&id, column, &plain)
+            .map_err(|e| RepoError::RecordKeys(e.to_string()))?;
+        changes.push((column, stored, sealed));
+    }
+    Ok((id, changes))
+}
+
 /// Binds the columns a replacement rewrites, in `document_change_columns!` order; shared by
 /// both dialects so the two cannot bind in different orders.
 pub(crate) fn bind_document_changes<'q, DB>(
     query: sqlx::query::Query<'q, DB, DB::Arguments>,
     document: &DocumentRecord,
+    sealed: SealedColumns,
 ) -> sqlx::query::Query<'q, DB, DB::Arguments>
 where
     DB: sqlx::Database,
@@ -88,11 +192,11 @@ where
         .bind(document.hash_algorithm.clone())
         .bind(document.hash_value.clone())
         .bind(millis(document.expiration))
-        .bind(json_text(document.audience.as_ref()))
-        .bind(json_text(document.challenge.as_ref()))
-        .bind(json_text(document.fulfillment.as_ref()))
+        .bind(sealed.audience)
+        .bind(sealed.challenge)
+        .bind(sealed.fulfillment)
         .bind(json_text(document.landingpage.as_ref()))
-        .bind(json_text(document.metadata.as_ref()))
+        .bind(sealed.metadata)
         .bind(millis(document.last_modified))
 }
 
@@ -122,6 +226,7 @@ pub(crate) fn insert_document_sql(numbered: bool) -> String {
 pub(crate) fn bind_document_insert<'q, DB>(
     query: sqlx::query::Query<'q, DB, DB::Arguments>,
     document: &DocumentRecord,
+    sealed: SealedColumns,
 ) -> sqlx::query::Query<'q, DB, DB::Arguments>
 where
     DB: sqlx::Database,
@@ -133,7 +238,12 @@ where
         .bind(document.id.to_string())
         .bind(document.producer_id.to_string())
         .bind(millis(document.created_at));
-    bind_document_changes(query, document)
+    bind_document_changes(query, document, sealed)
+}
+
+/// How many columns a replacement rewrites (the first parameter after them is this plus one).
+pub(crate) fn change_column_count() -> usize {
+    document_change_columns!().len()
 }
 
 /// `SET a = ?, b = ?, …` over `document_change_columns!`, numbered from `$first` when
@@ -285,9 +395,19 @@ pub(crate) fn object_key(row: &impl Columns) -> Result<ObjectKey, RepoError> {
     row.id("key")
 }
 
-pub(crate) fn document(row: &impl Columns) -> Result<DocumentRecord, RepoError> {
+/// A document row, its sealed columns opened with `cipher` ([`sealed_json`]).
+pub(crate) fn document(
+    row: &impl Columns,
+    cipher: Option<&RecordCipher>,
+) -> Result<DocumentRecord, RepoError> {
+    let id: DocumentId = row.id("id")?;
+    let doc = id.as_str();
     Ok(DocumentRecord {
-        id: row.id("id")?,
+        audience: sealed_json(row, "audience", doc, cipher)?,
+        challenge: sealed_json(row, "challenge", doc, cipher)?,
+        fulfillment: sealed_json(row, "fulfillment", doc, cipher)?,
+        metadata: sealed_json(row, "metadata", doc, cipher)?,
+        id,
         producer_id: row.id("producer_id")?,
         placeholder_id: row.id("placeholder_id")?,
         name: row.text("name")?,
@@ -297,11 +417,7 @@ pub(crate) fn document(row: &impl Columns) -> Result<DocumentRecord, RepoError> 
         hash_algorithm: row.text("hash_algorithm")?,
         hash_value: row.text("hash_value")?,
         expiration: row.time("expiration")?,
-        audience: row.json("audience")?,
-        challenge: row.json("challenge")?,
-        fulfillment: row.json("fulfillment")?,
         landingpage: row.json("landingpage")?,
-        metadata: row.json("metadata")?,
         created_at: row.time("created_at")?,
         last_modified: row.time("last_modified")?,
     })

@@ -8,7 +8,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::codec::{Columns, millis};
+use crate::cipher::RecordCipher;
+use crate::codec::{Columns, millis, sealed_json};
 use crate::ids::DocumentId;
 use crate::model::{
     AttemptLimits, ChallengeLock, GatewayLogLine, GatewayLogRecord, LockPolicy, OAuthPending,
@@ -21,7 +22,6 @@ use crate::repo::RepoError;
 macro_rules! viewer_document_columns {
     () => {
         "id, producer_id, placeholder_id, object_key, name, media_type, expiration, challenge, \
-         landingpage, last_modified"
     };
 }
 /// The columns [`failure_counts`] reads.
@@ -38,9 +38,15 @@ macro_rules! oauth_pending_columns {
 }
 pub(crate) use {failure_columns, oauth_pending_columns, viewer_document_columns};
 
-pub(crate) fn viewer_document(row: &impl Columns) -> Result<ViewerDocument, RepoError> {
+/// The gateway's view of a document; its challenge opened with `cipher`.
+pub(crate) fn viewer_document(
+    row: &impl Columns,
+    cipher: Option<&RecordCipher>,
+) -> Result<ViewerDocument, RepoError> {
+    let id: crate::ids::DocumentId = row.id("id")?;
     Ok(ViewerDocument {
-        id: row.id("id")?,
+        challenge: sealed_json(row, "challenge", id.as_str(), cipher)?,
+        id,
         producer_id: row.id("producer_id")?,
         placeholder_id: row.id("placeholder_id")?,
         object_key: row.id("object_key")?,
@@ -48,17 +54,21 @@ pub(crate) fn viewer_document(row: &impl Columns) -> Result<ViewerDocument, Repo
         media_type: row.text("media_type")?,
         expiration: row.time("expiration")?,
         has_audience: row.int("has_audience")? != 0,
-        challenge: row.json("challenge")?,
         landingpage: row.json("landingpage")?,
         last_modified: row.time("last_modified")?,
     })
 }
 
-/// `(audience, last_modified)` of one document.
+/// `(audience, last_modified)` of document `document`, the audience opened with `cipher`.
 pub(crate) fn audience(
     row: &impl Columns,
+    document: &str,
+    cipher: Option<&RecordCipher>,
 ) -> Result<(Option<serde_json::Value>, DateTime<Utc>), RepoError> {
-    Ok((row.json("audience")?, row.time("last_modified")?))
+    Ok((
+        sealed_json(row, "audience", document, cipher)?,
+        row.time("last_modified")?,
+    ))
 }
 
 pub(crate) fn gateway_log_line(row: &impl Columns) -> Result<GatewayLogLine, RepoError> {

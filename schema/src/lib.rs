@@ -24,6 +24,7 @@
 //! dialects never disagree on time zones or precision.
 
 pub mod audit;
+pub mod cipher;
 mod codec;
 mod gateway_codec;
 pub mod ids;
@@ -41,4 +42,4 @@ pub use model::{
     GatewayLogLine, GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending,
     ObjectRecord, Producer, PurgedLines, Refusal, Reservation, VaultLogRecord, ViewerDocument,
 };
-pub use repo::{BoxStream, RepoError, Repository, connect};
+pub use repo::{BoxStream, RepoError, Repository, connect, connect_with_records};

@@ -29,6 +29,10 @@ pub enum RepoError {
     Database(#[source] sqlx::Error),
     #[error("migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    /// A value could not be sealed, or the repository holds no record keys for a task that
+    /// needs them ([`crate::cipher`]).
+    #[error("record encryption: {0}")]
+    RecordKeys(String),
 }
 
 /// Everything the services persist, one method per operation. Each method is atomic on its own.
@@ -138,6 +142,14 @@ pub trait Repository: Send + Sync + 'static {
     /// Any producer's document by id. Only for services that check a signed handle or an
     /// audience first; the producer API always uses the scoped [`document`](Self::document).
     async fn document_by_id(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError>;
+
+    // --- record keys (crate::cipher) ---
+    /// Seals under the current record key every sealed column (audience, challenge,
+    /// fulfillment, metadata) that is still plaintext (a row older than encryption) or sealed
+    /// under an older key; returns how many values it rewrote. Each value is replaced only if
+    /// unchanged since it was read, so a racing write is never undone. Refused by a repository
+    /// opened without record keys.
+    async fn reseal_records(&self) -> Result<u64, RepoError>;
 
     // --- key rotation ---
     /// Up to `limit` object rows whose data key is wrapped under a KEK other than `kek_id`,
@@ -490,11 +502,31 @@ pub mod delivery {
 
 /// Opens (creating if needed) the database named by `url` and applies its migrations.
 /// `sqlite:PATH` / `sqlite://PATH` for the embedded default, `postgres://…` for PostgreSQL.
+///
+/// Without record keys: for tools and tests that never read viewer data; the services open
+/// with [`connect_with_records`].
 pub async fn connect(url: &str) -> Result<Arc<dyn Repository>, RepoError> {
+    connect_with_records(url, None).await
+}
+
+/// As [`connect`], sealing and opening the documents' viewer data and secrets with `records`
+/// ([`crate::cipher`]).
+pub async fn connect_with_records(
+    url: &str,
+    records: Option<Arc<crate::cipher::RecordCipher>>,
+) -> Result<Arc<dyn Repository>, RepoError> {
     let repo: Arc<dyn Repository> = if url.starts_with("sqlite:") {
-        Arc::new(crate::sqlite::SqliteRepository::connect(url).await?)
+        Arc::new(
+            crate::sqlite::SqliteRepository::connect(url)
+                .await?
+                .with_records(records),
+        )
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Arc::new(crate::postgres::PgRepository::connect(url).await?)
+        Arc::new(
+            crate::postgres::PgRepository::connect(url)
+                .await?
+                .with_records(records),
+        )
     } else {
         return Err(RepoError::UnsupportedUrl(url.to_owned()));
     };

@@ -8,6 +8,7 @@
 //! - [`handle`]: the signed, short-lived `{vault}/h/{handle}` tokens (mint and verify).
 //! - [`token`]: login tokens (JWTs signed with the instance key, one id each so logout can revoke).
 //! - [`telemetry`]: tracing set-up and the redaction policy.
+//! - [`record_keys`]: the record key file (viewer data and secrets sealed in the database).
 //! - [`sealed`]: sealed links (`{gateway}/l/{sealed}`): AEAD-encrypted document requests.
 //! - [`logline`]: access-log lines (tab-separated, escaped, `-` for absent values).
 //! - [`audit`]: group commit for the fail-closed audit logs (one transaction for many requests).
@@ -27,6 +28,7 @@ pub mod logline;
 pub mod logzip;
 pub mod private_file;
 pub mod problem;
+pub mod record_keys;
 pub mod sealed;
 pub mod secret_eq;
 pub mod server;

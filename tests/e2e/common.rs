@@ -151,11 +151,10 @@ impl TestApp {
         self.login_with(&self.default_key()).await
     }
 
-    /// The instance's database, opened anew (also after `stop`).
+    /// The instance's database, opened anew (also after `stop`), with the instance's record
+    /// keys (so documents read back as the services see them).
     pub async fn repo(&self) -> std::sync::Arc<dyn schema::Repository> {
-        schema::connect(&self.settings.database_url())
-            .await
-            .unwrap()
+        shared::record_keys::connect(&self.settings).await.unwrap()
     }
 
     /// The gateway's handle signer, from the instance's key file.

@@ -4,7 +4,9 @@
 //! in both wirings: the vault in the instance's process, and on its own ([`wiring`]).
 #![allow(clippy::unwrap_used)]
 
+mod active_content;
 mod api_log;
+mod at_rest;
 mod atomicity;
 mod browser;
 mod cli;

@@ -122,9 +122,27 @@ pub async fn dump(settings: &Settings, test: &str, dir: &Path, tag: &str) {
     {
         record_in(dir, "smtp password", password);
     }
+    // The columns are stored sealed (issue 14, finding 8): opened with the instance's record
+    // keys, bound to their document id.
+    let record_keys = shared::record_keys::load_or_create(
+        &settings.data_dir.join(shared::record_keys::RECORD_KEYS_FILE),
+    )
+    .ok();
     for column in ["audience", "challenge", "fulfillment"] {
-        let sql = format!("SELECT CAST({column} AS TEXT) FROM documents");
-        for json in column_text(&url, &sql).await.into_iter().flatten() {
+        let sql = format!("SELECT id || ' ' || CAST({column} AS TEXT) FROM documents");
+        for row in column_text(&url, &sql).await.into_iter().flatten() {
+            let Some((id, stored)) = row.split_once(' ') else {
+                continue;
+            };
+            let json = match &record_keys {
+                Some(keys) if schema::cipher::is_sealed(stored) => {
+                    let Ok(plain) = keys.open(id, column, stored) else {
+                        continue;
+                    };
+                    String::from_utf8_lossy(&plain).into_owned()
+                }
+                _ => stored.to_owned(),
+            };
             let Ok(value) = serde_json::from_str::<serde_json::Value>(&json) else {
                 continue;
             };

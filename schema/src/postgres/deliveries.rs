@@ -15,7 +15,9 @@ use crate::repo::RepoError;
 use crate::repo::delivery::{
     ClaimedJob, DeliveryStatus, FinishedJob, JobStatus, NewDelivery, NewRecipient,
 };
-use crate::sqlite::deliveries::{claimed_job, outcome_columns, recipient_status};
+use crate::sqlite::deliveries::{
+    claimed_job, outcome_columns, recipient_status, sealed_delivery, sealed_viewers,
+};
 
 /// Jobs per `INSERT` (8 values each, far below PostgreSQL's 65,535 bound parameters).
 const INSERT_CHUNK: usize = 1000;
@@ -26,6 +28,10 @@ impl PgRepository {
         delivery: &NewDelivery,
         recipients: &[NewRecipient],
     ) -> Result<(), RepoError> {
+        // The fulfillment copy (its headers and body may hold credentials) and each job's
+        // recipient (audience record values) are sealed like the document's own columns.
+        let fulfillment = sealed_delivery(self.records(), delivery)?;
+        let viewers = sealed_viewers(self.records(), delivery, recipients)?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO deliveries (id, producer_id, document_id, operator, fulfillment, \
@@ -35,7 +41,7 @@ impl PgRepository {
         .bind(delivery.producer_id.as_str())
         .bind(delivery.document_id.as_str())
         .bind(&delivery.operator)
-        .bind(delivery.fulfillment.to_string())
+        .bind(fulfillment)
         .bind(recipients.len() as i64)
         .bind(millis(delivery.created_at))
         .bind(&delivery.secrets)
@@ -56,7 +62,7 @@ impl PgRepository {
                     .push_bind("queued")
                     .push_bind(due)
                     .push_bind(due)
-                    .push_bind(recipient.viewer.to_string());
+                    .push_bind(viewers[chunk_index * INSERT_CHUNK + i].clone());
             });
             insert.build().execute(&mut *tx).await.map_err(db_error)?;
         }
@@ -136,7 +142,7 @@ impl PgRepository {
                 .map_err(db_error)?;
                 deliveries.insert(id.clone(), row);
             }
-            claimed.push(claimed_job(job, &deliveries[&id])?);
+            claimed.push(claimed_job(job, &deliveries[&id], self.records())?);
         }
         // `RETURNING` order is unspecified; recipients go out in order within a batch.
         claimed

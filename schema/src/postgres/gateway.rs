@@ -39,7 +39,7 @@ impl PgRepository {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?
-        .map(|row| gc::viewer_document(&row))
+        .map(|row| gc::viewer_document(&row, self.records()))
         .transpose()
     }
 
@@ -52,7 +52,7 @@ impl PgRepository {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error)?
-            .map(|row| gc::audience(&row))
+            .map(|row| gc::audience(&row, id.as_str(), self.records()))
             .transpose()
     }
 

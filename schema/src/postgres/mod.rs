@@ -25,6 +25,8 @@ use crate::repo::{BoxStream, RepoError, Repository};
 #[derive(Debug, Clone)]
 pub struct PgRepository {
     pool: PgPool,
+    /// The record keys documents' viewer data is sealed with (`None`: tools and tests).
+    records: Option<std::sync::Arc<crate::cipher::RecordCipher>>,
 }
 
 impl PgRepository {
@@ -34,7 +36,21 @@ impl PgRepository {
             .connect(url)
             .await
             .map_err(RepoError::Database)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            records: None,
+        })
+    }
+
+    /// Seals and opens documents' viewer data and secrets with `records` ([`crate::cipher`]).
+    pub fn with_records(mut self, records: Option<std::sync::Arc<crate::cipher::RecordCipher>>) -> Self {
+        self.records = records;
+        self
+    }
+
+    /// The record keys, when the repository was opened with them.
+    pub(crate) fn records(&self) -> Option<&crate::cipher::RecordCipher> {
+        self.records.as_deref()
     }
 
     /// The underlying pool, for tables other crates keep in the same database.
@@ -182,7 +198,8 @@ impl Repository for PgRepository {
     async fn insert_document(&self, document: &DocumentRecord) -> Result<(), RepoError> {
         // Built from constant column names only: no value is formatted into the SQL.
         let sql = codec::insert_document_sql(true);
-        codec::bind_document_insert(sqlx::query(sqlx::AssertSqlSafe(sql)), document)
+        let sealed = codec::seal_document(document, self.records())?;
+        codec::bind_document_insert(sqlx::query(sqlx::AssertSqlSafe(sql)), document, sealed)
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
@@ -204,7 +221,7 @@ impl Repository for PgRepository {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?
-        .map(|row| codec::document(&row))
+        .map(|row| codec::document(&row, self.records()))
         .transpose()
     }
 
@@ -255,11 +272,16 @@ impl Repository for PgRepository {
         expected_last_modified: DateTime<Utc>,
     ) -> Result<bool, RepoError> {
         // Built from constant column names only: no value is formatted into the SQL.
+        let n = codec::change_column_count();
         let sql = format!(
-            "UPDATE documents SET {} WHERE producer_id = $15 AND id = $16 AND last_modified = $17",
-            codec::set_clause(true, 1)
+            "UPDATE documents SET {} WHERE producer_id = ${} AND id = ${} AND last_modified = ${}",
+            codec::set_clause(true, 1),
+            n + 1,
+            n + 2,
+            n + 3
         );
-        let done = codec::bind_document_changes(sqlx::query(sqlx::AssertSqlSafe(sql)), document)
+        let sealed = codec::seal_document(document, self.records())?;
+        let done = codec::bind_document_changes(sqlx::query(sqlx::AssertSqlSafe(sql)), document, sealed)
             .bind(document.producer_id.as_str())
             .bind(document.id.as_str())
             .bind(millis(expected_last_modified))
@@ -287,6 +309,10 @@ impl Repository for PgRepository {
 
     async fn document_by_id(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError> {
         self.find_document_by_id(id).await
+    }
+
+    async fn reseal_records(&self) -> Result<u64, RepoError> {
+        self.reseal_all_records().await
     }
 
     async fn objects_not_under(

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::SqliteRepository;
-use crate::codec::{Columns as _, db_error, millis};
+use crate::cipher::RecordCipher;
+use crate::codec::{Columns as _, db_error, millis, seal_value, sealed_json};
 use crate::ids::{DocumentId, ProducerId};
 use crate::repo::RepoError;
 use crate::repo::delivery::{
@@ -26,6 +27,10 @@ impl SqliteRepository {
         delivery: &NewDelivery,
         recipients: &[NewRecipient],
     ) -> Result<(), RepoError> {
+        // The fulfillment copy (its headers and body may hold credentials) and each job's
+        // recipient (audience record values) are sealed like the document's own columns.
+        let fulfillment = sealed_delivery(self.records(), delivery)?;
+        let viewers = sealed_viewers(self.records(), delivery, recipients)?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO deliveries (id, producer_id, document_id, operator, fulfillment, \
@@ -35,7 +40,7 @@ impl SqliteRepository {
         .bind(delivery.producer_id.as_str())
         .bind(delivery.document_id.as_str())
         .bind(&delivery.operator)
-        .bind(delivery.fulfillment.to_string())
+        .bind(fulfillment)
         .bind(recipients.len() as i64)
         .bind(millis(delivery.created_at))
         .bind(&delivery.secrets)
@@ -56,7 +61,7 @@ impl SqliteRepository {
                     .push_bind("queued")
                     .push_bind(due)
                     .push_bind(due)
-                    .push_bind(recipient.viewer.to_string());
+                    .push_bind(viewers[chunk_index * INSERT_CHUNK + i].clone());
             });
             insert.build().execute(&mut *tx).await.map_err(db_error)?;
         }
@@ -138,7 +143,7 @@ impl SqliteRepository {
                 deliveries.insert(id.clone(), row);
             }
             let delivery = &deliveries[&id];
-            claimed.push(claimed_job(job, delivery)?);
+            claimed.push(claimed_job(job, delivery, self.records())?);
         }
         // `RETURNING` order is unspecified; recipients go out in order within a batch.
         claimed.sort_by(|a: &ClaimedJob, b| {
@@ -220,26 +225,66 @@ pub(crate) fn recipient_status(
     })
 }
 
-/// A claimed job row joined with its delivery row.
+/// What a delivery's sealed fulfillment is bound to (its associated data, with the column).
+fn delivery_aad(id: &str) -> String {
+    format!("delivery {id}")
+}
+
+/// What a job's sealed recipient is bound to.
+fn job_aad(id: &str, seq: i64) -> String {
+    format!("delivery {id} job {seq}")
+}
+
+/// The delivery's fulfillment copy as stored (sealed under the record keys, when held).
+pub(crate) fn sealed_delivery(
+    cipher: Option<&RecordCipher>,
+    delivery: &NewDelivery,
+) -> Result<Option<String>, RepoError> {
+    let aad = delivery_aad(delivery.id.as_str());
+    seal_value(cipher, &aad, "fulfillment", Some(&delivery.fulfillment))
+}
+
+/// Each recipient's `viewer` as stored, in `seq` order.
+pub(crate) fn sealed_viewers(
+    cipher: Option<&RecordCipher>,
+    delivery: &NewDelivery,
+    recipients: &[NewRecipient],
+) -> Result<Vec<Option<String>>, RepoError> {
+    (0_i64..)
+        .zip(recipients)
+        .map(|(seq, recipient)| {
+            let aad = job_aad(delivery.id.as_str(), seq);
+            seal_value(cipher, &aad, "viewer", Some(&recipient.viewer))
+        })
+        .collect()
+}
+
+/// A claimed job row joined with its delivery row, their sealed columns opened with `cipher`.
 pub(crate) fn claimed_job(
     job: &impl crate::codec::Columns,
     delivery: &impl crate::codec::Columns,
+    cipher: Option<&RecordCipher>,
 ) -> Result<ClaimedJob, RepoError> {
+    let delivery_id: DocumentId = job.id("delivery_id")?;
+    let seq = job.int("seq")?;
     Ok(ClaimedJob {
-        delivery_id: job.id("delivery_id")?,
-        seq: job.int("seq")?,
+        viewer: sealed_json(job, "viewer", &job_aad(delivery_id.as_str(), seq), cipher)?
+            .ok_or_else(|| RepoError::Corrupt("delivery_jobs.viewer: null".into()))?,
+        fulfillment: sealed_json(
+            delivery,
+            "fulfillment",
+            &delivery_aad(delivery_id.as_str()),
+            cipher,
+        )?
+        .ok_or_else(|| RepoError::Corrupt("deliveries.fulfillment: null".into()))?,
+        delivery_id,
+        seq,
         record: job.opt_int("record")?,
         idempotency_key: job.text("idempotency_key")?,
         attempts: job.int("attempts")?,
-        viewer: job
-            .json("viewer")?
-            .ok_or_else(|| RepoError::Corrupt("delivery_jobs.viewer: null".into()))?,
         producer_id: delivery.id("producer_id")?,
         document_id: delivery.id("document_id")?,
         operator: delivery.opt_text("operator")?,
-        fulfillment: delivery
-            .json("fulfillment")?
-            .ok_or_else(|| RepoError::Corrupt("deliveries.fulfillment: null".into()))?,
         // Read as `COALESCE(secrets, empty)`: a wiped delivery holds no secrets.
         secrets: Some(delivery.bytes("secrets")?).filter(|bytes| !bytes.is_empty()),
     })

@@ -37,6 +37,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct SqliteRepository {
     pool: SqlitePool,
+    /// The record keys documents' viewer data is sealed with (`None`: tools and tests).
+    records: Option<std::sync::Arc<crate::cipher::RecordCipher>>,
 }
 
 impl SqliteRepository {
@@ -72,7 +74,21 @@ impl SqliteRepository {
             .connect_with(options)
             .await
             .map_err(RepoError::Database)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            records: None,
+        })
+    }
+
+    /// Seals and opens documents' viewer data and secrets with `records` ([`crate::cipher`]).
+    pub fn with_records(mut self, records: Option<std::sync::Arc<crate::cipher::RecordCipher>>) -> Self {
+        self.records = records;
+        self
+    }
+
+    /// The record keys, when the repository was opened with them.
+    pub(crate) fn records(&self) -> Option<&crate::cipher::RecordCipher> {
+        self.records.as_deref()
     }
 
     /// The underlying pool, for tables other crates keep in the same database.
@@ -220,7 +236,8 @@ impl Repository for SqliteRepository {
     async fn insert_document(&self, document: &DocumentRecord) -> Result<(), RepoError> {
         // Built from constant column names only: no value is formatted into the SQL.
         let sql = codec::insert_document_sql(false);
-        codec::bind_document_insert(sqlx::query(sqlx::AssertSqlSafe(sql)), document)
+        let sealed = codec::seal_document(document, self.records())?;
+        codec::bind_document_insert(sqlx::query(sqlx::AssertSqlSafe(sql)), document, sealed)
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
@@ -242,7 +259,7 @@ impl Repository for SqliteRepository {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?
-        .map(|row| codec::document(&row))
+        .map(|row| codec::document(&row, self.records()))
         .transpose()
     }
 
@@ -297,7 +314,8 @@ impl Repository for SqliteRepository {
             "UPDATE documents SET {} WHERE producer_id = ? AND id = ? AND last_modified = ?",
             codec::set_clause(false, 1)
         );
-        let done = codec::bind_document_changes(sqlx::query(sqlx::AssertSqlSafe(sql)), document)
+        let sealed = codec::seal_document(document, self.records())?;
+        let done = codec::bind_document_changes(sqlx::query(sqlx::AssertSqlSafe(sql)), document, sealed)
             .bind(document.producer_id.as_str())
             .bind(document.id.as_str())
             .bind(millis(expected_last_modified))
@@ -325,6 +343,10 @@ impl Repository for SqliteRepository {
 
     async fn document_by_id(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError> {
         self.find_document_by_id(id).await
+    }
+
+    async fn reseal_records(&self) -> Result<u64, RepoError> {
+        self.reseal_all_records().await
     }
 
     async fn objects_not_under(

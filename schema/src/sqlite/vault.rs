@@ -64,7 +64,7 @@ impl SqliteRepository {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?
-        .map(|row| codec::document(&row))
+        .map(|row| codec::document(&row, self.records()))
         .transpose()
     }
 

@@ -39,6 +39,7 @@ mod logs;
 mod oauth;
 mod objects;
 mod producers;
+mod records;
 mod sessions;
 mod upgrade;
 mod vault;
@@ -51,12 +52,26 @@ conformance!(migrate_twice_is_fine);
 async fn sqlite() -> (Arc<dyn Repository>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("sealpost.db").display());
-    (schema::connect(&url).await.unwrap(), dir)
+    (
+        schema::connect_with_records(&url, Some(record_cipher()))
+            .await
+            .unwrap(),
+        dir,
+    )
+}
+
+/// The record keys every conformance repository seals viewer data with, so the whole suite
+/// runs through the sealed columns ([`schema::cipher`]).
+fn record_cipher() -> Arc<schema::cipher::RecordCipher> {
+    let keys = schema::cipher::RecordKeys::new("test", &[("test".to_owned(), vec![7; 32])]);
+    Arc::new(schema::cipher::RecordCipher::new(keys.unwrap()))
 }
 
 async fn postgres() -> Arc<dyn Repository> {
     let url = schema::testing::fresh_postgres_url(&schema::testing::postgres_base_url()).await;
-    schema::connect(&url).await.unwrap()
+    schema::connect_with_records(&url, Some(record_cipher()))
+        .await
+        .unwrap()
 }
 
 async fn migrate_twice_is_fine(repo: Arc<dyn Repository>) {
