@@ -14,6 +14,7 @@ on_both_databases!(
     token_guesses_hit_the_document_limit,
     token_guesses_hit_the_address_limit,
     a_non_member_answers_like_a_member_with_a_wrong_password,
+    digest_strangers_fail_like_wrong_passwords_with_curl,
     head_on_a_document_request_mints_no_handle,
 );
 
@@ -262,6 +263,52 @@ async fn a_non_member_answers_like_a_member_with_a_wrong_password(db: Db) {
         }
     }
     assert_eq!(statuses, [401, 401, 401, 401, 429, 401, 401, 401, 401, 429]);
+}
+
+/// The final status of `curl` with `args` (it answers a Digest challenge itself).
+fn curl_status(args: &[&str]) -> u16 {
+    let output = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    String::from_utf8(output.stdout).unwrap().parse().unwrap()
+}
+
+async fn digest_strangers_fail_like_wrong_passwords_with_curl(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let doc = create(
+        &app,
+        &token,
+        b"digest members",
+        &[
+            ("audience", audience()),
+            ("challenge", digest(field("pin"))),
+        ],
+    )
+    .await;
+    let member = harry(&app, &doc);
+    let stranger = format!(
+        "{}/{}?telephone=4150000000&first_name=Harry",
+        app.gateway, doc.placeholder
+    );
+    let statuses = tokio::task::spawn_blocking(move || {
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            statuses.push(curl_status(&["--digest", "-u", "harry:wrong", &member]));
+        }
+        // Harry's own password at a token that names no one: nothing to compare it with.
+        for _ in 0..5 {
+            statuses.push(curl_status(&["--digest", "-u", "harry:s3cret", &stranger]));
+        }
+        statuses
+    })
+    .await
+    .unwrap();
+    assert_eq!(statuses, [401, 401, 401, 401, 429, 401, 401, 401, 401, 429]);
+    // Two pairs, five guesses each: the stranger's are counted like the member's.
+    assert_eq!(checked(&app).await, 10);
 }
 
 async fn head_on_a_document_request_mints_no_handle(db: Db) {
