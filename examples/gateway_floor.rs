@@ -41,6 +41,7 @@ async fn request(request: HttpRequest, floor: web::Data<Arc<Floor>>) -> HttpResp
     let handle = floor.signer.sign(&HandleClaims {
         object: floor.object.clone(),
         document: floor.document.clone(),
+        access_version: 0,
         viewer: *viewer,
         expires_at: Utc::now() + Duration::minutes(5),
         nonce: Nonce::random(),

@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
     let handle = HandleSigner::new(key).sign(&HandleClaims {
         object: document.object_key,
         document: document.id,
+        access_version: document.access_version.cast_unsigned(),
         viewer: ViewerRef::default(),
         expires_at: Utc::now() + chrono::Duration::seconds(ttl),
         nonce: Nonce::random(),

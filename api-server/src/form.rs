@@ -184,10 +184,16 @@ fn parse_json_object(text: &str, name: &str) -> Result<Option<Value>, ApiError> 
 }
 
 async fn read_document(field: Field, context: &ApiContext) -> Result<UploadedDocument, ApiError> {
-    let media_type = field.content_type().map_or_else(
-        || "application/octet-stream".to_owned(),
-        ToString::to_string,
-    );
+    // The part's own header, checked before any byte is stored (actix's parsed `content_type`
+    // drops a malformed one silently).
+    let media_type = match field.headers().get(header::CONTENT_TYPE) {
+        Some(value) => {
+            let text = (value.to_str())
+                .map_err(|_| ApiError::invalid("document", "its Content-Type must be text"))?;
+            crate::documents::normalise_media_type(text, "document")?
+        }
+        None => "application/octet-stream".to_owned(),
+    };
     let filename = field
         .content_disposition()
         .and_then(|disposition| disposition.get_filename())

@@ -330,6 +330,7 @@ fn mint_handle(
         object: document.object_key.clone(),
         document: document.id.clone(),
         // Binds who may read now: the vault refuses it once the audience or challenge changes.
+        access_version: document.access_version.cast_unsigned(),
         viewer: viewer.handle_ref(),
         expires_at,
         nonce,

@@ -42,6 +42,7 @@ macro_rules! document_columns {
     () => {
         "id, producer_id, placeholder_id, name, media_type, object_key, size, hash_algorithm, \
          hash_value, expiration, audience, challenge, fulfillment, landingpage, metadata, \
+         created_at, last_modified, access_version"
     };
 }
 /// The columns a replacement rewrites, in [`bind_document_changes`] order.
@@ -62,6 +63,7 @@ macro_rules! document_change_columns {
             "landingpage",
             "metadata",
             "last_modified",
+            "access_version",
         ]
     };
 }
@@ -198,6 +200,7 @@ where
         .bind(json_text(document.landingpage.as_ref()))
         .bind(sealed.metadata)
         .bind(millis(document.last_modified))
+        .bind(document.access_version)
 }
 
 /// `INSERT INTO documents (id, producer_id, created_at, <change columns>) VALUES (…)`: the
@@ -420,6 +423,7 @@ pub(crate) fn document(
         landingpage: row.json("landingpage")?,
         created_at: row.time("created_at")?,
         last_modified: row.time("last_modified")?,
+        access_version: row.int("access_version")?,
     })
 }
 

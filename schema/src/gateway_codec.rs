@@ -22,6 +22,7 @@ use crate::repo::RepoError;
 macro_rules! viewer_document_columns {
     () => {
         "id, producer_id, placeholder_id, object_key, name, media_type, expiration, challenge, \
+         landingpage, last_modified, access_version"
     };
 }
 /// The columns [`failure_counts`] reads.
@@ -56,6 +57,7 @@ pub(crate) fn viewer_document(
         has_audience: row.int("has_audience")? != 0,
         landingpage: row.json("landingpage")?,
         last_modified: row.time("last_modified")?,
+        access_version: row.int("access_version")?,
     })
 }
 

@@ -76,6 +76,9 @@ pub struct DocumentRecord {
     pub metadata: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
+    /// Moves on every change of who may read the document (its audience or challenge); handles
+    /// bind it, and the vault refuses those minted under another version (migration 0011).
+    pub access_version: i64,
 }
 
 /// One vault access-log record. `fields` is the served line: DESIGN.md's 14 tab-separated
@@ -105,6 +108,8 @@ pub struct ViewerDocument {
     pub challenge: Option<serde_json::Value>,
     pub landingpage: Option<serde_json::Value>,
     pub last_modified: DateTime<Utc>,
+    /// [`DocumentRecord::access_version`], which the gateway binds into the handles it mints.
+    pub access_version: i64,
 }
 
 /// One gateway access-log record as the gateway hands it over. `head` is DESIGN.md's first

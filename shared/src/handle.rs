@@ -1,23 +1,30 @@
 //! Handles: the short-lived tokens in `{vault}/h/{handle}` links.
 //!
-//! A handle names the stored object, the document, the viewer, an expiry and a nonce, and is
-//! signed with Ed25519 by its issuer (the gateway). The vault holds only public keys
+//! A handle names the stored object, the document and its access version, the viewer, an expiry
+//! and a nonce, and is signed with Ed25519 by its issuer (the gateway). The vault holds only public keys
 //! ([`HandleVerifier`]), so a compromised vault cannot mint handles.
 //!
-//! # Format (version 1)
-//! Unpadded base64url of a fixed 146-byte layout, so every handle is exactly
+//! # Format (version 2)
+//! Unpadded base64url of a fixed 154-byte layout, so every handle is exactly
 //! [`HANDLE_LEN`] characters and anything else is refused before any parsing:
 //!
 //! | bytes | field |
 //! | --- | --- |
-//! | 1 | version (`1`) |
+//! | 1 | version (`2`) |
 //! | 9 | key id: the first 9 bytes of SHA-256 of the signer's public key ([`crate::keys::key_id`]) |
 //! | 16 | object key (the 128 bits behind [`ObjectKey`]) |
 //! | 16 | document id |
+//! | 8 | the document's access version, big-endian (see below) |
 //! | 16 | viewer reference ([`ViewerRef`], opaque to the vault) |
 //! | 8 | expiry, Unix seconds, big-endian |
 //! | 16 | nonce (random; also the correlation id joining gateway and vault log records) |
-//! | 64 | Ed25519 signature over the 82 bytes above |
+//! | 64 | Ed25519 signature over the 90 bytes above |
+//!
+//! The access version is the document's `access_version` when the handle was minted: it moves
+//! on every change of the document's audience or challenge, and the vault refuses a handle
+//! whose version is not the document's current one, so a viewer removed from the audience (or
+//! let in under a challenge since changed) cannot keep downloading with a handle issued before
+//! (issue 14, finding 6). Version 1 handles (no access version) are refused as malformed.
 //!
 //! Hand-written rather than a JWT: a fixed binary layout has no algorithm field to confuse, no
 //! JSON to parse before the signature is checked, and is less than half the length.
@@ -31,18 +38,18 @@ use subtle::ConstantTimeEq as _;
 
 use crate::keys::SigningKey;
 
-/// Length of every version-1 handle, in characters.
-pub const HANDLE_LEN: usize = 195;
+/// Length of every version-2 handle, in characters.
+pub const HANDLE_LEN: usize = 206;
 /// The gateway's Ed25519 handle-signing key, inside the data directory (the vault is given
 /// only its public half).
 pub const GATEWAY_KEY_FILE: &str = "gateway-key.pem";
 /// Default lifetime of a handle.
 pub const DEFAULT_TTL_SECS: u64 = 300;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const KEY_ID_LEN: usize = 9;
 const ID_LEN: usize = 16;
-const SIGNED_LEN: usize = 1 + KEY_ID_LEN + 3 * ID_LEN + 8 + ID_LEN;
+const SIGNED_LEN: usize = 1 + KEY_ID_LEN + 2 * ID_LEN + 8 + ID_LEN + 8 + ID_LEN;
 const SIGNATURE_LEN: usize = 64;
 const RAW_LEN: usize = SIGNED_LEN + SIGNATURE_LEN;
 
@@ -78,6 +85,8 @@ impl std::fmt::Display for Nonce {
 pub struct HandleClaims {
     pub object: ObjectKey,
     pub document: DocumentId,
+    /// The document's access version at minting; the vault serves only the current one.
+    pub access_version: u64,
     pub viewer: ViewerRef,
     /// Whole seconds: the handle is refused from this instant on.
     pub expires_at: DateTime<Utc>,
@@ -157,6 +166,7 @@ impl HandleSigner {
         raw.extend_from_slice(&self.key_id);
         raw.extend_from_slice(&id_bytes(claims.object.as_str()));
         raw.extend_from_slice(&id_bytes(claims.document.as_str()));
+        raw.extend_from_slice(&claims.access_version.to_be_bytes());
         raw.extend_from_slice(&claims.viewer.0);
         let expiry = u64::try_from(claims.expires_at.timestamp()).unwrap_or(0);
         raw.extend_from_slice(&expiry.to_be_bytes());
@@ -228,6 +238,8 @@ impl HandleVerifier {
             ObjectKey::parse(&id_text(take(ID_LEN))).map_err(|_| HandleError::Malformed)?;
         let document =
             DocumentId::parse(&id_text(take(ID_LEN))).map_err(|_| HandleError::Malformed)?;
+        let mut access_version = [0u8; 8];
+        access_version.copy_from_slice(take(8));
         let mut viewer = [0u8; ID_LEN];
         viewer.copy_from_slice(take(ID_LEN));
         let mut expiry = [0u8; 8];
@@ -241,6 +253,7 @@ impl HandleVerifier {
         let claims = HandleClaims {
             object,
             document,
+            access_version: u64::from_be_bytes(access_version),
             viewer: ViewerRef(viewer),
             expires_at,
             nonce: Nonce(nonce),
@@ -263,6 +276,7 @@ mod tests {
         HandleClaims {
             object: ObjectKey::random(),
             document: DocumentId::random(),
+            access_version: 3,
             viewer: ViewerRef([7; 16]),
             expires_at: DateTime::from_timestamp(Utc::now().timestamp() + ttl, 0).unwrap(),
             nonce: Nonce::random(),

@@ -168,10 +168,11 @@ impl TestApp {
     /// expired), as the gateway would issue it.
     pub async fn handle_claims(&self, id: &str, ttl_secs: i64) -> shared::handle::HandleClaims {
         let id = schema::DocumentId::parse(id).unwrap();
-        let document = self.repo().await.document_by_id(&id).await.unwrap();
+        let document = self.repo().await.document_by_id(&id).await.unwrap().unwrap();
         shared::handle::HandleClaims {
-            object: document.unwrap().object_key,
+            object: document.object_key,
             document: id,
+            access_version: document.access_version.cast_unsigned(),
             viewer: shared::handle::ViewerRef::default(),
             expires_at: chrono::Utc::now() + chrono::Duration::seconds(ttl_secs),
             nonce: shared::handle::Nonce::random(),

@@ -27,6 +27,7 @@ mod rotation;
 mod secrets;
 mod shredding;
 mod signed_downloads;
+mod stale_handles;
 mod slow_bodies;
 mod small_points;
 mod storage;

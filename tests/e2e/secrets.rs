@@ -343,6 +343,7 @@ async fn handles_seals_and_tokens_in_a_log_are_found_by_shape(db: Db) {
     let handle = app.gateway_signer().sign(&shared::handle::HandleClaims {
         object: schema::ObjectKey::random(),
         document: schema::DocumentId::random(),
+        access_version: 0,
         viewer: shared::handle::ViewerRef::default(),
         expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
         nonce: shared::handle::Nonce::random(),

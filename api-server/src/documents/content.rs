@@ -1,5 +1,9 @@
-//! `PUT /documents/{docId}/document{?lastModified}`: replace the content in place.
+//! `PUT /documents/{docId}/document{?lastModified}`: replace the content in place; and the
+//! media type every stored content gets ([`normalise_media_type`]).
 
+use std::fmt::Write as _;
+
+use actix_web::http::header::HeaderValue;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
@@ -53,6 +57,94 @@ where
         Err(error) => {
             object.discard().await;
             Err(error)
+        }
+    }
+}
+
+/// Longest media type kept (RFC 6838 caps type and subtype at 127 characters each).
+const MAX_MEDIA_TYPE: usize = 255;
+
+/// `text` as a media type to store and later send as `Content-Type`, or 422 naming `field`.
+/// Parsed with `mime` (RFC 9110 `type/subtype *(; name=value)`), so a value with injected
+/// quotes or parameters (`text/html; charset=utf-8"; x="y`) is refused rather than stored and
+/// replayed; wildcards are no type. Stored normalised: type, subtype, parameter names and the
+/// charset lowercased, values quoted only when they must be.
+pub fn normalise_media_type(text: &str, field: &str) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::invalid(
+            field,
+            "is not a valid media type (type/subtype, then optional ; name=value parameters)",
+        )
+    };
+    if text.len() > MAX_MEDIA_TYPE {
+        return Err(invalid());
+    }
+    let parsed: mime::Mime = text.trim().parse().map_err(|_| invalid())?;
+    if parsed.type_() == mime::STAR || parsed.subtype() == mime::STAR {
+        return Err(invalid());
+    }
+    let mut normal = parsed.essence_str().to_ascii_lowercase();
+    for (name, value) in parsed.params() {
+        let name = name.as_str().to_ascii_lowercase();
+        let mut value = value.as_str().to_owned();
+        if name == "charset" {
+            value.make_ascii_lowercase();
+        }
+        if !value.is_empty() && value.bytes().all(is_token_byte) {
+            let _ = write!(normal, "; {name}={value}");
+        } else {
+            let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = write!(normal, "; {name}=\"{escaped}\"");
+        }
+    }
+    // Whatever is stored must go back out as a header unchanged.
+    if normal.len() > MAX_MEDIA_TYPE || HeaderValue::from_str(&normal).is_err() {
+        return Err(invalid());
+    }
+    Ok(normal)
+}
+
+/// An RFC 9110 `tchar`.
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn media_types_are_normalised() {
+        for (given, stored) in [
+            ("text/plain; charset=utf-8", "text/plain; charset=utf-8"),
+            ("Text/Plain; Charset=\"UTF-8\"", "text/plain; charset=utf-8"),
+            ("application/pdf", "application/pdf"),
+            ("text/plain;charset=utf-8;", "text/plain; charset=utf-8"),
+            ("a/b; name=\"x y\"", "a/b; name=\"x y\""),
+        ] {
+            assert_eq!(normalise_media_type(given, "f").unwrap(), stored, "{given}");
+        }
+    }
+
+    #[test]
+    fn malformed_media_types_are_refused() {
+        for junk in [
+            "text/html; charset=utf-8\"; x=\"y",
+            "text/html; charset=utf-8\r\nX-Injected: 1",
+            "text",
+            "*/*",
+            "text/*",
+            "text/plain; charset",
+            "text/plain; a=\"b",
+            "",
+            &format!("text/{}", "x".repeat(300)),
+        ] {
+            let error = normalise_media_type(junk, "Content-Type").unwrap_err();
+            assert!(
+                matches!(&error, ApiError::Invalid { field, .. } if field == "Content-Type"),
+                "{junk:?}: {error:?}"
+            );
         }
     }
 }

@@ -80,6 +80,7 @@ fn new_record(
         metadata: form.metadata.take().flatten(),
         created_at: now,
         last_modified: whole_seconds(now),
+        access_version: 0,
     })
 }
 

@@ -24,7 +24,7 @@ use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
 use schema::objects::{self, DocumentObjects};
 use schema::{DocumentId, DocumentRecord};
 
-pub use content::replace_content;
+pub use content::{normalise_media_type, replace_content};
 pub use create::{create, parse_expiration};
 pub use delete::{delete, delete_part};
 pub use expiry::spawn_expiry_sweeper;
@@ -120,6 +120,8 @@ pub async fn write(
         }
         let mut next = change(&current)?;
         next.last_modified = next_last_modified(current.last_modified, Utc::now());
+        // Committed by the same compare-and-swap, so two racing writers cannot share a version.
+        next.access_version = part::next_access_version(&current, &next);
         validate_objects(&next)?;
         if context
             .repo

@@ -13,6 +13,19 @@ pub enum Part {
     Metadata,
 }
 
+/// The document's access version after the change from `before` to `after`: moved on when who
+/// may read it changed (the audience or the challenge, issue 14 finding 6), so the vault refuses
+/// the handles minted before; kept otherwise. Metadata, fulfillment, landing page, name and
+/// expiration leave handles valid (the vault checks the expiration on the row it reads).
+/// New content needs no move: a handle names its object, and the vault refuses replaced content.
+pub fn next_access_version(before: &DocumentRecord, after: &DocumentRecord) -> i64 {
+    if before.audience != after.audience || before.challenge != after.challenge {
+        before.access_version.wrapping_add(1)
+    } else {
+        before.access_version
+    }
+}
+
 impl Part {
     /// In the spec's order.
     pub const ALL: [Part; 5] = [

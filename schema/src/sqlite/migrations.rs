@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "content_signatures",
         include_str!("../../migrations/sqlite/0008_content_signatures.sql"),
     ),
+    (
+        11,
+        "access_version",
+        include_str!("../../migrations/sqlite/0011_access_version.sql"),
+    ),
 ];
 
 impl SqliteRepository {

@@ -59,6 +59,8 @@ pub(crate) fn document(producer: &ProducerId, object: &ObjectKey) -> DocumentRec
         metadata: Some(json!({"n": 1.5, "nested": [null, true, "tab\there"]})),
         created_at: now(),
         last_modified: now(),
+        // Not the column's default, so a round trip proves it is written and read.
+        access_version: 7,
     }
 }
 

@@ -33,6 +33,7 @@ fn viewer_view(doc: &DocumentRecord) -> ViewerDocument {
         challenge: doc.challenge.clone(),
         landingpage: doc.landingpage.clone(),
         last_modified: doc.last_modified,
+        access_version: doc.access_version,
     }
 }
 

@@ -10,7 +10,7 @@ use schema::postgres::PgRepository;
 use schema::sqlite::SqliteRepository;
 use schema::{LogKind, Repository};
 
-use crate::fixtures::{at, now, stored_document};
+use crate::fixtures::{at, document, now, pending_object, producer, stored_document};
 use crate::logs::{append, assert_chained, assert_lines_chained, entry, whole_chain};
 
 /// A repository and a raw handle on its database.
@@ -138,9 +138,11 @@ async fn old_rows_are_chained_by_the_migration(postgres: bool) {
     let db = Db::open(postgres).await;
     db.migrate_to(5).await;
     let repo = db.repo();
-    let a = stored_document(&*repo, "alice").await;
-    let b = stored_document(&*repo, "bob").await;
-    let producers = [a.producer_id.as_str(), b.producer_id.as_str()];
+    // Producers only: today's document rows have columns that migration 5 has not.
+    let (a, b) = (producer("alice"), producer("bob"));
+    repo.insert_producer(&a).await.unwrap();
+    repo.insert_producer(&b).await.unwrap();
+    let producers = [a.id.as_str(), b.id.as_str()];
     // More than one page of the chaining (2,000 rows) in the vault log.
     db.write_old_rows("vault_log", producers, 4_500).await;
     db.write_old_rows("gateway_log", producers, 10).await;
@@ -148,7 +150,7 @@ async fn old_rows_are_chained_by_the_migration(postgres: bool) {
     repo.migrate().await.unwrap();
     let chains = |kind| {
         let repo = repo.clone();
-        let (pa, pb) = (a.producer_id.clone(), b.producer_id.clone());
+        let (pa, pb) = (a.id.clone(), b.id.clone());
         async move {
             (
                 whole_chain(&*repo, kind, &pa).await,
@@ -172,13 +174,18 @@ async fn old_rows_are_chained_by_the_migration(postgres: bool) {
     repo.migrate().await.unwrap();
     assert_eq!(chains(LogKind::Vault).await.0, vault_a);
 
-    // New lines chain on from the old ones.
+    // New lines chain on from the old ones (a document of alice's, now that the table has
+    // every column).
+    let object = pending_object(now());
+    repo.insert_object(&object).await.unwrap();
+    let doc = document(&a.id, &object.key);
+    repo.insert_document(&doc).await.unwrap();
     let t = now();
     for kind in [LogKind::Vault, LogKind::Gateway] {
         append(
             &*repo,
             kind,
-            &[entry(Some(&a), t, "new"), entry(None, t, "new")],
+            &[entry(Some(&doc), t, "new"), entry(None, t, "new")],
         )
         .await;
     }

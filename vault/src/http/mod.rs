@@ -18,7 +18,7 @@ use actix_web::{App, HttpServer, web};
 use shared::handle::HandleVerifier;
 use shared::server::slow_clients::{self, ClientLimits};
 
-pub use handle::ViewError;
+pub use handle::{ViewError, content_headers};
 
 use crate::Vault;
 use crate::access_log::AccessLog;

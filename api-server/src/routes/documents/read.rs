@@ -34,9 +34,12 @@ pub async fn record(
         .body(body))
 }
 
-/// The decrypted content, streamed with its media type. A segment that fails authentication
-/// ends the stream with an error, which aborts the connection: the client never sees a clean
-/// end of a body that is wrong or short.
+/// The decrypted content, streamed with its media type and the vault's protections
+/// ([`vault::http::content_headers`]: `attachment` unless passive, `sandbox` CSP, `nosniff`,
+/// `no-store`), so content read back in a browser cannot run as the API's origin, where the
+/// operator's token lives. A segment that fails authentication ends the stream with an error,
+/// which aborts the connection: the client never sees a clean end of a body that is wrong or
+/// short.
 pub async fn content(
     context: web::Data<ApiContext>,
     principal: Principal,
@@ -53,14 +56,15 @@ pub async fn content(
             actix_web::error::ErrorInternalServerError("integrity")
         })
     });
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, record.media_type.as_str()))
+    let mut response = HttpResponse::Ok();
+    for pair in vault::http::content_headers(&record.media_type, &record.name) {
+        response.insert_header(pair);
+    }
+    Ok(response
         .insert_header((
             header::LAST_MODIFIED,
             representation::http_date(record.last_modified),
         ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .no_chunking(reader.size)
         .streaming(stream))
 }

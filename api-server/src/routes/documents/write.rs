@@ -39,8 +39,10 @@ pub async fn replace_content(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let since = unmodified_since(&request)?;
-    let media_type =
-        form::media_type(&request)?.unwrap_or_else(|| "application/octet-stream".to_owned());
+    let media_type = match form::media_type(&request)? {
+        Some(text) => documents::normalise_media_type(&text, "Content-Type")?,
+        None => "application/octet-stream".to_owned(),
+    };
     let body = body.map_err(|error| std::io::Error::other(error.to_string()));
     match documents::replace_content(&context, &principal, &path, media_type, body, since).await? {
         Outcome::Done(()) => Ok(no_content(&context, &path, "document")),

@@ -1,4 +1,7 @@
-//! `Content-Disposition: inline` with the document's name (RFC 6266 / RFC 8187).
+//! `Content-Disposition` with the document's name (RFC 6266 / RFC 8187): `inline` for the
+//! media types a browser shows without running anything ([`is_inline_safe`]), `attachment` for
+//! every other (HTML, SVG, XML, scripts, unknown types), so active content is saved, never
+//! rendered as the serving origin, even where a browser ignores `Content-Security-Policy`.
 //!
 //! The name is the producer's text, so it is made harmless before it reaches a header or a
 //! viewer's disk: control and bidirectional-override characters are removed (no header
@@ -14,8 +17,56 @@ const MAX_NAME: usize = 200;
 /// The name when nothing usable is left.
 const FALLBACK: &str = "document";
 
-/// The header value for a document called `name`.
+/// Media types shown inline: documents, images, sound and video that carry no script (not
+/// SVG, which can). Matched on the essence, lowercased; everything else is an attachment.
+const INLINE_SAFE: &[&str] = &[
+    "application/pdf",
+    "text/plain",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/bmp",
+];
+
+/// Whether `media_type` may be shown inline: a listed type, or any `audio/*` or `video/*`.
+pub fn is_inline_safe(media_type: &str) -> bool {
+    let essence = media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    INLINE_SAFE.contains(&essence.as_str())
+        || ["audio/", "video/"]
+            .iter()
+            .any(|top| essence.strip_prefix(top).is_some_and(is_token))
+}
+
+/// A non-empty RFC 9110 token (a subtype with no parameter or junk attached).
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The header value for a document called `name` of type `media_type`.
+pub fn for_type(media_type: &str, name: &str) -> String {
+    if is_inline_safe(media_type) {
+        inline(name)
+    } else {
+        with_kind("attachment", name)
+    }
+}
+
+/// `inline` with the document's name.
 pub fn inline(name: &str) -> String {
+    with_kind("inline", name)
+}
+
+fn with_kind(kind: &str, name: &str) -> String {
     let name = sanitise(name);
     let ascii: String = name
         .chars()
@@ -27,7 +78,7 @@ pub fn inline(name: &str) -> String {
             }
         })
         .collect();
-    let mut value = format!("inline; filename=\"{ascii}\"; filename*=UTF-8''");
+    let mut value = format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''");
     for byte in name.bytes() {
         if is_attr_char(byte) {
             value.push(char::from(byte));
@@ -81,6 +132,33 @@ mod tests {
             inline("report 2024.pdf"),
             "inline; filename=\"report 2024.pdf\"; filename*=UTF-8''report%202024.pdf"
         );
+    }
+
+    #[test]
+    fn only_passive_types_are_inline() {
+        for safe in [
+            "application/pdf",
+            "Text/Plain; charset=utf-8",
+            "image/png",
+            "video/mp4",
+            "audio/mpeg",
+        ] {
+            assert!(is_inline_safe(safe), "{safe}");
+        }
+        for active in [
+            "text/html",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "text/xml",
+            "application/javascript",
+            "application/octet-stream",
+            "video/",
+            "text/plainx",
+            "",
+        ] {
+            assert!(!is_inline_safe(active), "{active}");
+            assert!(for_type(active, "a.html").starts_with("attachment; "));
+        }
     }
 
     #[test]

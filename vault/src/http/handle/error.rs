@@ -24,6 +24,11 @@ pub enum ViewError {
     /// The document's content was replaced since the handle was issued.
     #[error("the handle names replaced content")]
     ContentReplaced,
+    /// The document's audience or challenge changed since the handle was issued: the viewer
+    /// it was minted for may no longer be let in, so it must go through the gateway again.
+    /// Answered exactly like replaced content; told apart in the logs only.
+    #[error("the handle predates a change of the document's audience or challenge")]
+    AccessChanged,
     #[error("the document has expired")]
     DocumentExpired,
     #[error("range not satisfiable for {size} bytes")]
@@ -47,6 +52,7 @@ impl ViewError {
             Self::ExpiredHandle => "ExpiredHandle",
             Self::NoSuchDocument => "NoSuchKey",
             Self::ContentReplaced | Self::DocumentExpired => "ContentGone",
+            Self::AccessChanged => "AccessChanged",
             Self::InvalidRange { .. } => "InvalidRange",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::Integrity(_) => "IntegrityError",
@@ -59,7 +65,9 @@ impl ViewError {
         match self {
             Self::NoSuchHandle { .. } | Self::NoSuchDocument => "no such handle",
             Self::ExpiredHandle => "this link has expired; open the document again for a new one",
-            Self::ContentReplaced => "the document has changed; open it again for the new version",
+            Self::ContentReplaced | Self::AccessChanged => {
+                "the document has changed; open it again for the new version"
+            }
             Self::DocumentExpired => "the document has expired",
             Self::InvalidRange { .. } => "the requested range lies outside the document",
             Self::MethodNotAllowed => "only GET and HEAD are allowed here",
@@ -103,7 +111,10 @@ impl ResponseError for ViewError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NoSuchHandle { .. } | Self::NoSuchDocument => StatusCode::NOT_FOUND,
-            Self::ExpiredHandle | Self::ContentReplaced | Self::DocumentExpired => StatusCode::GONE,
+            Self::ExpiredHandle
+            | Self::ContentReplaced
+            | Self::AccessChanged
+            | Self::DocumentExpired => StatusCode::GONE,
             Self::InvalidRange { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Integrity(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

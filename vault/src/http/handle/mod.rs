@@ -1,8 +1,9 @@
 //! `GET`/`HEAD {vault}/h/{handle}`: check the handle, find its document, stream the content.
 //!
 //! - `range`: the `Range` / `If-Range` decisions.
-//! - `disposition`: the sanitised `Content-Disposition`.
-//! - `response`: the success headers and the verified body.
+//! - `disposition`: the sanitised `Content-Disposition`, `inline` only for passive types.
+//! - `response`: the success headers (with [`content_headers`], shared with the producer API)
+//!   and the verified body.
 //! - `error`: [`ViewError`], the one error type of these routes.
 
 mod disposition;
@@ -17,6 +18,7 @@ use schema::DocumentRecord;
 use shared::handle::HandleError;
 
 pub use error::ViewError;
+pub use response::content_headers;
 use range::Plan;
 
 use super::VaultService;
@@ -128,6 +130,11 @@ async fn resolve(
     let document = document.ok_or(ViewError::NoSuchDocument)?;
     if document.object_key != claims.object {
         return Err(ViewError::ContentReplaced);
+    }
+    // Checked on the row just read (no second query): a handle minted before the audience or
+    // challenge last changed is refused, whoever it was issued to.
+    if document.access_version.cast_unsigned() != claims.access_version {
+        return Err(ViewError::AccessChanged);
     }
     if document.expiration <= now {
         return Err(ViewError::DocumentExpired);

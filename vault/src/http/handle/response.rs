@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use actix_web::http::header::{self, HeaderValue, HttpDate};
+use actix_web::http::header::{self, HeaderName, HeaderValue, HttpDate};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use futures_util::{StreamExt as _, stream};
@@ -23,24 +23,46 @@ pub fn last_modified(document: &DocumentRecord) -> String {
     HttpDate::from(SystemTime::from(document.last_modified)).to_string()
 }
 
-/// The headers every successful answer carries, GET or HEAD, 200 or 206. The security headers
-/// keep an uploaded HTML or SVG file from running as the vault's origin or being sniffed into
-/// something executable, and keep the handle out of any `Referer`.
-fn describe(response: &mut HttpResponseBuilder, document: &DocumentRecord) {
-    let content_type = HeaderValue::from_str(&document.media_type)
+/// The headers that make stored content harmless to serve, for the vault's viewers and the
+/// producer API's read-back alike (one decision for both): the type as stored (anything
+/// unsendable becomes `application/octet-stream`), `attachment` unless the type is known to
+/// be passive ([`disposition::for_type`]), a `sandbox` CSP so an HTML or SVG file that is
+/// rendered anyway runs in an opaque origin, no sniffing into something executable, no caching,
+/// and no `Referer` carrying a handle or token onwards.
+pub fn content_headers(media_type: &str, name: &str) -> [(HeaderName, HeaderValue); 6] {
+    let content_type = HeaderValue::from_str(media_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&disposition::inline(&document.name))
-        .unwrap_or(HeaderValue::from_static("inline"));
+    let disposition = HeaderValue::from_str(&disposition::for_type(media_type, name))
+        .unwrap_or(HeaderValue::from_static("attachment"));
+    [
+        (header::CONTENT_TYPE, content_type),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+    ]
+}
+
+/// The headers every successful answer carries, GET or HEAD, 200 or 206: the content's
+/// protections ([`content_headers`]) and the validators.
+fn describe(response: &mut HttpResponseBuilder, document: &DocumentRecord) {
+    for pair in content_headers(&document.media_type, &document.name) {
+        response.insert_header(pair);
+    }
     response
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header((header::CONTENT_DISPOSITION, disposition))
         .insert_header((header::ETAG, etag(document)))
         .insert_header((header::LAST_MODIFIED, last_modified(document)))
-        .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"));
+        .insert_header((header::ACCEPT_RANGES, "bytes"));
 }
 
 /// The signed-response headers of a whole answer (DESIGN.md): the instance key's signature over
