@@ -100,7 +100,10 @@ fn protections(headers: &HeaderMap) -> Vec<(&'static str, String)> {
 
 async fn assert_unprocessable(response: reqwest::Response, field: &str) {
     assert_eq!(response.status(), 422);
-    assert_eq!(header(response.headers(), "content-type"), "application/problem+json");
+    assert_eq!(
+        header(response.headers(), "content-type"),
+        "application/problem+json"
+    );
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["field"], field, "{problem}");
 }

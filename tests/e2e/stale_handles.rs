@@ -108,7 +108,10 @@ async fn put_audience_refuses_handles_issued_before(db: Db) {
     // Harry gets no new handle; Jane's new one works.
     let again = no_redirects().get(harry(&app, &doc)).send().await.unwrap();
     assert_ne!(again.status(), 303);
-    assert_eq!(download(&handle(&jane(&app, &doc.placeholder)).await).await, 200);
+    assert_eq!(
+        download(&handle(&jane(&app, &doc.placeholder)).await).await,
+        200
+    );
     let codes = vault_codes(&app, &doc.id).await;
     assert!(
         codes.iter().any(|code| code == "AccessChanged"),
@@ -136,7 +139,10 @@ async fn post_update_with_a_new_audience_refuses_handles_issued_before(db: Db) {
     let record: Value = response.json().await.unwrap();
     assert_eq!(download(&harrys).await, 410);
     let placeholder = crate::gateway::placeholder_id(&record);
-    assert_eq!(download(&handle(&jane(&app, &placeholder)).await).await, 200);
+    assert_eq!(
+        download(&handle(&jane(&app, &placeholder)).await).await,
+        200
+    );
 }
 
 async fn put_challenge_refuses_handles_issued_before(db: Db) {

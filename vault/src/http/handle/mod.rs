@@ -18,8 +18,8 @@ use schema::DocumentRecord;
 use shared::handle::HandleError;
 
 pub use error::ViewError;
-pub use response::content_headers;
 use range::Plan;
+pub use response::content_headers;
 
 use super::VaultService;
 use super::access::Facts;
