@@ -56,7 +56,10 @@ impl Instance {
             .await
             .context("sealing document records under the current record key")?;
         if resealed > 0 {
-            tracing::info!(resealed, "document records sealed under the current record key");
+            tracing::info!(
+                resealed,
+                "document records sealed under the current record key"
+            );
         }
         // The vault runs in this process unless `vault.internal_url` names one of its own.
         let (local_vault, content) = if settings.vault.internal_url.is_empty() {

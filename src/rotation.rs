@@ -56,8 +56,12 @@ fn failpoint() -> anyhow::Result<Option<u64>> {
 /// `sealpost records rotate-key`: adds a record key and makes it current
 /// ([`shared::record_keys::rotate`]), then reseals every document's sealed columns under it.
 /// Returns the new key's id and how many values were resealed.
-pub async fn rotate_record_key(settings: &shared::config::Settings) -> anyhow::Result<(String, u64)> {
-    let path = settings.data_dir.join(shared::record_keys::RECORD_KEYS_FILE);
+pub async fn rotate_record_key(
+    settings: &shared::config::Settings,
+) -> anyhow::Result<(String, u64)> {
+    let path = settings
+        .data_dir
+        .join(shared::record_keys::RECORD_KEYS_FILE);
     let key_id = shared::record_keys::rotate(&path).context("adding a record key")?;
     let repo = shared::record_keys::connect(settings).await?;
     let resealed = repo

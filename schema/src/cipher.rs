@@ -274,7 +274,10 @@ mod tests {
         let keys = keys("k1", &[("k1", 1)]);
         let sealed = keys.seal("docA", "audience", b"{\"x\":1}").unwrap();
         assert!(is_sealed(&sealed) && keys.is_current(&sealed));
-        assert_eq!(keys.open("docA", "audience", &sealed).unwrap(), b"{\"x\":1}");
+        assert_eq!(
+            keys.open("docA", "audience", &sealed).unwrap(),
+            b"{\"x\":1}"
+        );
         // Moved to another document's row, or another column: does not open.
         assert_eq!(
             keys.open("docB", "audience", &sealed),
@@ -295,7 +298,14 @@ mod tests {
             both.open("docA", "audience", &relabelled),
             Err(RecordKeyError::DoesNotOpen)
         );
-        for junk in ["sp1:", "sp1:k1", "sp1:k1:", "sp1:k1:!!", "{}", "sp1:k1:AAAA"] {
+        for junk in [
+            "sp1:",
+            "sp1:k1",
+            "sp1:k1:",
+            "sp1:k1:!!",
+            "{}",
+            "sp1:k1:AAAA",
+        ] {
             assert!(keys.open("docA", "audience", junk).is_err(), "{junk}");
         }
     }
@@ -316,7 +326,9 @@ mod tests {
     fn a_cipher_reloads_on_an_unknown_key() {
         let cipher = RecordCipher::new(keys("k1", &[("k1", 1)]))
             .with_reload(Box::new(|| Some(keys("k2", &[("k1", 1), ("k2", 2)]))));
-        let sealed = keys("k2", &[("k2", 2)]).seal("d", "audience", b"v").unwrap();
+        let sealed = keys("k2", &[("k2", 2)])
+            .seal("d", "audience", b"v")
+            .unwrap();
         assert_eq!(cipher.open("d", "audience", &sealed).unwrap(), b"v");
         assert_eq!(cipher.keys().current_id(), "k2");
     }

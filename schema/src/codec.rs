@@ -131,8 +131,7 @@ pub(crate) fn sealed_json(
         let plain = cipher
             .open(document, column, &stored)
             .map_err(|e| RepoError::Corrupt(format!("{column}: {e}")))?;
-        String::from_utf8(plain)
-            .map_err(|_| RepoError::Corrupt(format!("{column}: not UTF-8")))?
+        String::from_utf8(plain).map_err(|_| RepoError::Corrupt(format!("{column}: not UTF-8")))?
     } else {
         stored
     };

@@ -148,7 +148,9 @@ pub fn cipher(path: &Path) -> Result<Arc<RecordCipher>, RecordKeyFileError> {
             None
         }
     };
-    Ok(Arc::new(RecordCipher::new(keys).with_reload(Box::new(reload))))
+    Ok(Arc::new(
+        RecordCipher::new(keys).with_reload(Box::new(reload)),
+    ))
 }
 
 /// Adds a fresh key to the file at `path` and makes it current (older keys stay, so what they
@@ -162,7 +164,8 @@ pub fn rotate(path: &Path) -> Result<String, RecordKeyFileError> {
     })?;
     keys_of(path, &file)?;
     let id = random_text::<KEY_ID_LEN>()?;
-    file.keys.insert(id.clone(), random_text::<RECORD_KEY_LEN>()?);
+    file.keys
+        .insert(id.clone(), random_text::<RECORD_KEY_LEN>()?);
     file.current = id.clone();
     write_file(path, &file)?;
     Ok(id)
@@ -175,8 +178,8 @@ pub async fn connect(
     settings: &crate::config::Settings,
 ) -> anyhow::Result<Arc<dyn schema::Repository>> {
     use anyhow::Context as _;
-    let cipher = cipher(&settings.data_dir.join(RECORD_KEYS_FILE))
-        .context("loading the record keys")?;
+    let cipher =
+        cipher(&settings.data_dir.join(RECORD_KEYS_FILE)).context("loading the record keys")?;
     schema::connect_with_records(&settings.database_url(), Some(cipher))
         .await
         .context("opening the database")

@@ -3,7 +3,8 @@
 //! instance's directory (database, WAL, shared memory, objects, key files) is searched for the
 //! distinctive values after upload, while running and after stop; for PostgreSQL, whose files
 //! are not ours, every row of every table is searched over SQL as well. The services still
-//! read them back: the gateway admits the viewer, the API answers what was uploaded.
+//! read them back: the gateway admits the viewer, the API answers what was uploaded. A queued
+//! delivery's copies are sealed too, and deleting the document leaves no byte of them behind.
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +33,8 @@ fn audience() -> Value {
 }
 
 fn fulfillment() -> Value {
-    json!({"type": "http", "href": "https://hooks.example.com/notify",
+    // A loopback port nothing listens on: deliveries queue and fail, never leaving the host.
+    json!({"type": "http", "href": "http://127.0.0.1:9/notify",
            "headers": {"Authorization": HEADER_SECRET}, "body": "to={email_address}"})
 }
 
@@ -105,7 +107,10 @@ async fn assert_nothing_in_clear(app: &TestApp, db: Db, when: &str) {
     assert!(found.is_empty(), "{when}: in clear on disk: {found:#?}");
     if db == Db::Postgres {
         let found = pg_rows_holding_secrets(&app.settings.database_url()).await;
-        assert!(found.is_empty(), "{when}: in clear in PostgreSQL: {found:#?}");
+        assert!(
+            found.is_empty(),
+            "{when}: in clear in PostgreSQL: {found:#?}"
+        );
     }
 }
 
@@ -167,6 +172,10 @@ async fn viewer_data_and_challenge_secrets_are_not_stored_in_clear(db: Db) {
     );
     assert_nothing_in_clear(&app, db, "while running").await;
 
+    // A delivery keeps its own copies (the fulfillment, each recipient's record) until it ends.
+    crate::delivery::deliver(&app, &token, &doc.id, &[]).await;
+    assert_nothing_in_clear(&app, db, "with a delivery queued").await;
+
     // Deleting the document shreds its sealed values with the rest: the row is gone and, on
     // SQLite, no byte of the sealed audience is left in the database or its WAL.
     let sealed = stored_audience(&app, &doc.id).await.unwrap();
@@ -187,7 +196,10 @@ async fn viewer_data_and_challenge_secrets_are_not_stored_in_clear(db: Db) {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        assert!(!left, "the deleted document's sealed audience is still on disk");
+        assert!(
+            !left,
+            "the deleted document's sealed audience is still on disk"
+        );
     }
 
     app.stop().await;
@@ -201,12 +213,20 @@ async fn stored_audience(app: &TestApp, id: &str) -> Option<String> {
     let sql = "SELECT audience FROM documents WHERE id = $1";
     if url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let row = sqlx::query(sql).bind(id).fetch_optional(&pool).await.unwrap();
+        let row = sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
         pool.close().await;
         row.map(|row| row.get(0))
     } else {
         let pool = sqlx::PgPool::connect(&url).await.unwrap();
-        let row = sqlx::query(sql).bind(id).fetch_optional(&pool).await.unwrap();
+        let row = sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
         pool.close().await;
         row.map(|row| row.get(0))
     }

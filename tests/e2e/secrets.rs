@@ -125,7 +125,9 @@ pub async fn dump(settings: &Settings, test: &str, dir: &Path, tag: &str) {
     // The columns are stored sealed (issue 14, finding 8): opened with the instance's record
     // keys, bound to their document id.
     let record_keys = shared::record_keys::load_or_create(
-        &settings.data_dir.join(shared::record_keys::RECORD_KEYS_FILE),
+        &settings
+            .data_dir
+            .join(shared::record_keys::RECORD_KEYS_FILE),
     )
     .ok();
     for column in ["audience", "challenge", "fulfillment"] {

@@ -71,7 +71,11 @@ impl PgRepository {
         let mut after = String::new();
         let mut rewritten = 0;
         loop {
-            let prefix = format!("{}{}:", crate::cipher::SEALED_PREFIX, cipher.keys().current_id());
+            let prefix = format!(
+                "{}{}:",
+                crate::cipher::SEALED_PREFIX,
+                cipher.keys().current_id()
+            );
             let rows = sqlx::query(
                 "SELECT id, audience, challenge, fulfillment, metadata FROM documents \
                  WHERE id COLLATE \"C\" > $1 AND ( \

@@ -43,7 +43,10 @@ impl PgRepository {
     }
 
     /// Seals and opens documents' viewer data and secrets with `records` ([`crate::cipher`]).
-    pub fn with_records(mut self, records: Option<std::sync::Arc<crate::cipher::RecordCipher>>) -> Self {
+    pub fn with_records(
+        mut self,
+        records: Option<std::sync::Arc<crate::cipher::RecordCipher>>,
+    ) -> Self {
         self.records = records;
         self
     }
@@ -281,13 +284,14 @@ impl Repository for PgRepository {
             n + 3
         );
         let sealed = codec::seal_document(document, self.records())?;
-        let done = codec::bind_document_changes(sqlx::query(sqlx::AssertSqlSafe(sql)), document, sealed)
-            .bind(document.producer_id.as_str())
-            .bind(document.id.as_str())
-            .bind(millis(expected_last_modified))
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+        let done =
+            codec::bind_document_changes(sqlx::query(sqlx::AssertSqlSafe(sql)), document, sealed)
+                .bind(document.producer_id.as_str())
+                .bind(document.id.as_str())
+                .bind(millis(expected_last_modified))
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -101,7 +101,11 @@ impl SqliteRepository {
         let mut after = String::new();
         let mut rewritten = 0;
         loop {
-            let prefix = format!("{}{}:", crate::cipher::SEALED_PREFIX, cipher.keys().current_id());
+            let prefix = format!(
+                "{}{}:",
+                crate::cipher::SEALED_PREFIX,
+                cipher.keys().current_id()
+            );
             let rows = sqlx::query(
                 "SELECT id, audience, challenge, fulfillment, metadata FROM documents \
                  WHERE id > ?1 AND ( \
@@ -133,7 +137,8 @@ impl SqliteRepository {
                 };
                 for (column, old, new) in changes {
                     // Built from constant column names only: no value is formatted into the SQL.
-                    let sql = format!("UPDATE documents SET {column} = ? WHERE id = ? AND {column} = ?");
+                    let sql =
+                        format!("UPDATE documents SET {column} = ? WHERE id = ? AND {column} = ?");
                     let done = sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(new)
                         .bind(&id)

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use schema::cipher::{RecordCipher, RecordKeys};
 use schema::RepoError;
+use schema::cipher::{RecordCipher, RecordKeys};
 
 use crate::fixtures;
 
@@ -160,7 +160,10 @@ async fn rotation_keeps_old_rows_readable_and_reseals_them(url: &str) {
         Some(doc)
     );
     assert_eq!(
-        new_only.document(&fresh.producer_id, &fresh.id).await.unwrap(),
+        new_only
+            .document(&fresh.producer_id, &fresh.id)
+            .await
+            .unwrap(),
         Some(fresh)
     );
     // A repository without keys cannot reseal.
