@@ -270,14 +270,16 @@ pub async fn guard_request(
     };
     let tripped = Rc::new(Cell::new(false));
     let (_, payload) = request.parts_mut();
-    if limits.idle.is_some() || deadline.is_some() {
+    // A request without a body (most: every GET) has nothing to time.
+    let has_body = !matches!(payload, Payload::None);
+    if has_body && (limits.idle.is_some() || deadline.is_some()) {
         let inner = std::mem::replace(payload, Payload::None);
         *payload = Payload::Stream {
             payload: Box::pin(TimedBody {
                 inner,
                 idle: limits.idle,
                 deadline,
-                timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+                timer: None,
                 armed: false,
                 tripped: tripped.clone(),
             }),
@@ -309,7 +311,8 @@ struct TimedBody {
     inner: Payload,
     idle: Option<Duration>,
     deadline: Option<Instant>,
-    timer: Pin<Box<Sleep>>,
+    /// Made on the first wait (a body that is all there never needs one).
+    timer: Option<Pin<Box<Sleep>>>,
     /// Whether `timer` runs for the current wait (reset by every chunk).
     armed: bool,
     tripped: Rc<Cell<bool>>,
@@ -341,10 +344,17 @@ impl Stream for TimedBody {
                     let Some(until) = [idle_end, this.deadline].into_iter().flatten().min() else {
                         return Poll::Pending;
                     };
-                    this.timer.as_mut().reset(until);
+                    match &mut this.timer {
+                        Some(timer) => timer.as_mut().reset(until),
+                        None => this.timer = Some(Box::pin(tokio::time::sleep_until(until))),
+                    }
                     this.armed = true;
                 }
-                if this.timer.as_mut().poll(cx).is_ready() {
+                let fired = this
+                    .timer
+                    .as_mut()
+                    .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+                if fired {
                     this.tripped.set(true);
                     return Poll::Ready(Some(Err(timed_out())));
                 }
@@ -394,7 +404,7 @@ mod tests {
             inner,
             idle: Some(Duration::from_millis(idle)),
             deadline: total.map(|total| Instant::now() + Duration::from_millis(total)),
-            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            timer: None,
             armed: false,
             tripped: tripped.clone(),
         };
