@@ -91,16 +91,48 @@ pub(crate) fn log_fields(record: &GatewayLogRecord, hit: Option<i64>) -> String 
     format!("{}\t{hit}\t{producer}", record.head)
 }
 
+/// What a pending sign-in's sealed request is bound to (with the column name).
+fn oauth_aad(state_hash: &str) -> String {
+    format!("oauth_pending {state_hash}")
+}
+
+/// A pending sign-in's document request as stored: the JSON string of the request, sealed under
+/// the record keys when held (its query holds the viewer-token values).
+pub(crate) fn seal_oauth_request(
+    pending: &OAuthPending,
+    cipher: Option<&RecordCipher>,
+) -> Result<Option<String>, RepoError> {
+    let request = serde_json::Value::String(pending.request.clone());
+    crate::codec::seal_value(
+        cipher,
+        &oauth_aad(&pending.state_hash),
+        "request",
+        Some(&request),
+    )
+}
+
 /// A taken `oauth_pending` row, `None` when it had expired at `now` (an expiry at `now` is
 /// expired, like a login session's).
 pub(crate) fn unexpired_oauth_pending(
     row: &impl Columns,
     now: DateTime<Utc>,
+    cipher: Option<&RecordCipher>,
 ) -> Result<Option<OAuthPending>, RepoError> {
+    let state_hash = row.text("state_hash")?;
+    // A row written before sealing holds the request itself (pending rows live minutes).
+    let stored = row.text("request")?;
+    let request = if crate::cipher::is_sealed(&stored) {
+        match sealed_json(row, "request", &oauth_aad(&state_hash), cipher)? {
+            Some(serde_json::Value::String(request)) => request,
+            _ => return Err(RepoError::Corrupt("oauth_pending.request".into())),
+        }
+    } else {
+        stored
+    };
     let pending = OAuthPending {
-        state_hash: row.text("state_hash")?,
+        state_hash,
         document_id: row.id("document_id")?,
-        request: row.text("request")?,
+        request,
         pkce_verifier: row.text("pkce_verifier")?,
         nonce: row.text("nonce")?,
         expires_at: row.time("expires_at")?,

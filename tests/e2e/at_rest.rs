@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 use crate::common::{Db, TestApp, files_under, on_both_databases};
 use crate::gateway::{basic, create, fetch_handle, literal, no_redirects};
 
-on_both_databases!(viewer_data_and_challenge_secrets_are_not_stored_in_clear);
+on_both_databases!(
+    viewer_data_and_challenge_secrets_are_not_stored_in_clear,
+    records_rotate_key_reseals_while_the_services_run,
+);
 
 const PASSWORD: &str = "Pa55w0rd!Qv7-at-rest";
 const PHONE: &str = "+1-555-0199-7741";
@@ -230,4 +233,74 @@ async fn stored_audience(app: &TestApp, id: &str) -> Option<String> {
         pool.close().await;
         row.map(|row| row.get(0))
     }
+}
+
+/// The key id a stored sealed value names (`sp1:{id}:…`).
+fn key_id(stored: &str) -> String {
+    stored.split(':').nth(1).unwrap().to_owned()
+}
+
+async fn records_rotate_key_reseals_while_the_services_run(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let challenge = basic(literal(&format!("alice:{PASSWORD}")));
+    let doc = create(
+        &app,
+        &token,
+        b"rotated",
+        &[("audience", audience()), ("challenge", challenge.clone())],
+    )
+    .await;
+    let old_key = key_id(&stored_audience(&app, &doc.id).await.unwrap());
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sealpost"))
+        .args(["records", "rotate-key", "--data-dir"])
+        .arg(app.data_dir())
+        .env("SEALPOST__DATABASE__URL", app.settings.database_url())
+        .current_dir(app.data_dir().parent().unwrap())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let new_key = key_id(&stored_audience(&app, &doc.id).await.unwrap());
+    assert_ne!(new_key, old_key);
+    assert!(
+        stdout.contains(&format!(
+            "record key {new_key} is current; 2 values resealed"
+        )),
+        "{stdout}"
+    );
+
+    // The running services, loaded with the old key only, still read the resealed row (they
+    // reload the key file) and then seal new writes under the new key.
+    let base = format!("/documents/{}", doc.id);
+    assert_eq!(
+        app.get_json(&token, &format!("{base}/audience")).await,
+        audience()
+    );
+    let url = format!(
+        "{}/{}?telephone=%2B1-555-0199-7741&dob={BIRTH_DATE}",
+        app.gateway, doc.placeholder
+    );
+    let right = no_redirects()
+        .get(&url)
+        .basic_auth("alice", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetch_handle(right).await, b"rotated");
+    let later = create(&app, &token, b"later", &[("audience", audience())]).await;
+    assert_eq!(
+        key_id(&stored_audience(&app, &later.id).await.unwrap()),
+        new_key
+    );
+    // Both keys stay in the file, so what a service sealed with the old one still opens.
+    let file = std::fs::read_to_string(app.data_dir().join("record-keys.json")).unwrap();
+    let file: Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(file["current"], new_key.as_str());
+    assert!(file["keys"].get(&old_key).is_some(), "{file}");
 }

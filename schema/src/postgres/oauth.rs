@@ -23,7 +23,8 @@ impl PgRepository {
         ))
         .bind(&pending.state_hash)
         .bind(pending.document_id.as_str())
-        .bind(&pending.request)
+        // The document request carries the viewer-token values (telephone numbers, …): sealed.
+        .bind(gc::seal_oauth_request(pending, self.records())?)
         .bind(&pending.pkce_verifier)
         .bind(&pending.nonce)
         .bind(millis(pending.expires_at))
@@ -58,7 +59,7 @@ impl PgRepository {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?
-        .map(|row| gc::unexpired_oauth_pending(&row, now))
+        .map(|row| gc::unexpired_oauth_pending(&row, now, self.records()))
         .transpose()
         .map(Option::flatten)
     }
