@@ -65,8 +65,8 @@ pub enum Membership {
     Records {
         variables: Vec<String>,
         index: HashMap<[u8; 32], Slot>,
-        /// The key of [`token_key`].
-        key: hmac::Key,
+        /// The key of [`token_key`] (boxed: far larger than the other variant).
+        key: Box<hmac::Key>,
     },
 }
 
@@ -103,7 +103,7 @@ impl Membership {
         Membership::Records {
             variables,
             index,
-            key: key.clone(),
+            key: Box::new(key.clone()),
         }
     }
 

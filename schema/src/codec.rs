@@ -140,12 +140,15 @@ pub(crate) fn sealed_json(
         .map_err(|e| RepoError::Corrupt(format!("{column}: invalid JSON: {e}")))
 }
 
-/// What resealing one row under the current key changes: `(column, stored, new)` for each
+/// One value to rewrite: `(column, stored, new)`.
+pub(crate) type Reseal = (&'static str, String, String);
+
+/// What resealing one row under the current key changes: the row's id, and a [`Reseal`] for each
 /// sealed column that is legacy plaintext or sealed under an older key.
 pub(crate) fn reseal_row(
     row: &impl Columns,
     cipher: &RecordCipher,
-) -> Result<(String, Vec<(&'static str, String, String)>), RepoError> {
+) -> Result<(String, Vec<Reseal>), RepoError> {
     let id: String = row.text("id")?;
     let keys = cipher.keys();
     let mut changes = Vec::new();
