@@ -168,7 +168,13 @@ impl TestApp {
     /// expired), as the gateway would issue it.
     pub async fn handle_claims(&self, id: &str, ttl_secs: i64) -> shared::handle::HandleClaims {
         let id = schema::DocumentId::parse(id).unwrap();
-        let document = self.repo().await.document_by_id(&id).await.unwrap().unwrap();
+        let document = self
+            .repo()
+            .await
+            .document_by_id(&id)
+            .await
+            .unwrap()
+            .unwrap();
         shared::handle::HandleClaims {
             object: document.object_key,
             document: id,
