@@ -6,7 +6,7 @@ use shared::handle::Nonce;
 /// Prefix of handle paths.
 const HANDLE_PREFIX: &str = "/h/";
 /// Longest path segment kept as sent. Every id Sealpost hands out is 22 characters; a handle is
-/// 195, so no handle survives intact even when sent to a wrong path.
+/// 206, so no handle survives intact even when sent to a wrong path.
 const MAX_SEGMENT: usize = 64;
 /// Longest path, referer or user agent kept, in characters.
 const MAX_TEXT: usize = 512;
