@@ -26,7 +26,7 @@ pub fn last_modified(document: &DocumentRecord) -> String {
 /// The headers that make stored content harmless to serve, for the vault's viewers and the
 /// producer API's read-back alike (one decision for both): the type as stored (anything
 /// unsendable becomes `application/octet-stream`), `attachment` unless the type is known to
-/// be passive ([`disposition::for_type`]), a `sandbox` CSP so an HTML or SVG file that is
+/// be passive (`disposition::for_type`), a `sandbox` CSP so an HTML or SVG file that is
 /// rendered anyway runs in an opaque origin, no sniffing into something executable, no caching,
 /// and no `Referer` carrying a handle or token onwards.
 pub fn content_headers(media_type: &str, name: &str) -> [(HeaderName, HeaderValue); 6] {
