@@ -18,7 +18,8 @@
 //!   differs between the two. Each dialect's `mod.rs` holds the trait impl; the SQL of each
 //!   area lives in a submodule beside it (`accounts`, `documents`, `vault`, `gateway`, `logs`,
 //!   `oauth`, `migrations`).
-//! - [`testing`]: helpers for tests that need a PostgreSQL database of their own.
+//! - `testing` (behind the `testing` feature, which only dev-dependencies turn on): helpers for
+//!   tests that need a PostgreSQL database of their own.
 //!
 //! Times are stored as integer milliseconds since the Unix epoch in both databases, so the two
 //! dialects never disagree on time zones or precision.
@@ -34,6 +35,8 @@ pub mod objects;
 pub mod postgres;
 pub mod repo;
 pub mod sqlite;
+// Test helpers only: kept out of release builds (`testing` is a dev-dependency feature).
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};

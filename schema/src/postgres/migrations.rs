@@ -65,6 +65,7 @@ impl PgRepository {
     }
 
     /// Applies the migrations up to `target` only, without the chaining of old log rows.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) async fn run_migrations_to(&self, target: i64) -> Result<(), RepoError> {
         codec::migrator(MIGRATIONS)
             .run_to(target, &self.pool)
