@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use chrono::Utc;
+use schema::repo::UniqueKey;
 use schema::{Producer, ProducerId, Repository};
 use shared::keys::SigningKey;
 use zeroize::Zeroizing;
@@ -48,9 +49,9 @@ pub async fn add(
     repo.insert_producer(&producer)
         .await
         .map_err(|error| match error {
-            schema::RepoError::Conflict(_) => {
-                anyhow::anyhow!("a producer named {name:?} already exists")
-            }
+            schema::RepoError::Conflict {
+                what: UniqueKey::ProducerName,
+            } => anyhow::anyhow!("a producer named {name:?} already exists"),
             other => anyhow::Error::new(other).context("saving the producer"),
         })?;
     Ok(key.to_pem())

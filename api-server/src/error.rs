@@ -63,9 +63,20 @@ impl ApiError {
     }
 }
 
+/// Every variant is listed, so a new one must choose its status here instead of silently
+/// becoming a 500.
 impl From<schema::RepoError> for ApiError {
     fn from(error: schema::RepoError) -> Self {
-        Self::internal(error)
+        use schema::RepoError as R;
+        match error {
+            // A unique key already taken: the request contradicts what is stored.
+            R::Conflict { what } => Self::Conflict(format!("{what} is already taken")),
+            R::Corrupt(_)
+            | R::UnsupportedUrl(_)
+            | R::Database(_)
+            | R::Migrate(_)
+            | R::RecordKeys(_) => Self::internal(error),
+        }
     }
 }
 
@@ -82,7 +93,22 @@ impl From<vault::VaultError> for ApiError {
                 "document",
                 format!("the document upload was interrupted: {source}"),
             ),
-            other => Self::internal(other),
+            V::Repo(error) => error.into(),
+            // The vault's own failures: listed so that a new variant must choose its status.
+            V::Integrity(_)
+            | V::InvalidRange { .. }
+            | V::Store(_)
+            | V::Crypto(_)
+            | V::InsecureKeyFile { .. }
+            | V::KeyFile { .. }
+            | V::MalformedKeyFile { .. }
+            | V::UnknownKek { .. }
+            | V::KeyUnwrap { .. }
+            | V::RotationRunning { .. }
+            | V::Random
+            | V::Task
+            | V::Io { .. }
+            | V::Remote(_) => Self::internal(error),
         }
     }
 }
@@ -135,5 +161,38 @@ impl ResponseError for ApiError {
             _ => {}
         }
         builder.json(problem)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use schema::RepoError;
+    use schema::repo::UniqueKey;
+
+    use super::*;
+
+    #[test]
+    fn a_taken_unique_key_is_a_409_problem() {
+        let error = ApiError::from(RepoError::Conflict {
+            what: UniqueKey::ProducerName,
+        });
+        assert_eq!(error.status_code(), StatusCode::CONFLICT);
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/problem+json"
+        );
+        assert_eq!(error.to_string(), "the producer name is already taken");
+    }
+
+    #[test]
+    fn other_repository_failures_stay_500() {
+        let error = ApiError::from(RepoError::Corrupt("documents.audience".into()));
+        assert_eq!(error.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        let error = ApiError::from(vault::VaultError::Repo(RepoError::Conflict {
+            what: UniqueKey::ObjectKey,
+        }));
+        assert_eq!(error.status_code(), StatusCode::CONFLICT);
     }
 }

@@ -4,7 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use schema::RepoError;
+use shared::telemetry::error_chain;
 
+use crate::audience::AudienceError;
 use crate::pages;
 
 /// How an OAuth sign-in ended without a session; each has its own page.
@@ -42,13 +45,24 @@ pub enum GatewayError {
     ProviderUnavailable,
     #[error("OAuth sign-in refused: {0:?}")]
     SignIn(SignInFailure),
-    #[error("internal failure")]
-    Internal(#[source] anyhow::Error),
+    /// The database failed: the viewer may try again (503).
+    #[error("the database failed")]
+    Repo(#[from] RepoError),
+    /// A stored audience or challenge does not parse: the row is not what the API wrote (503,
+    /// like the database failing; the cause is logged).
+    #[error("the stored {what} does not parse")]
+    CorruptRecord { what: &'static str },
 }
 
-impl GatewayError {
-    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
-        GatewayError::Internal(error.into())
+/// Every variant is listed, so a new one must choose its answer here.
+impl From<AudienceError> for GatewayError {
+    fn from(error: AudienceError) -> Self {
+        match error {
+            // The document changed or vanished between the two reads: as for a missing one.
+            AudienceError::Changed => GatewayError::NotFound,
+            AudienceError::Repo(error) => GatewayError::Repo(error),
+            AudienceError::Corrupt => GatewayError::CorruptRecord { what: "audience" },
+        }
     }
 }
 
@@ -64,14 +78,16 @@ impl ResponseError for GatewayError {
             GatewayError::ProviderUnavailable => StatusCode::BAD_GATEWAY,
             GatewayError::SignIn(SignInFailure::Expired) => StatusCode::BAD_REQUEST,
             GatewayError::SignIn(_) => StatusCode::FORBIDDEN,
-            GatewayError::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::Repo(_) | GatewayError::CorruptRecord { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if let GatewayError::Internal(error) = self {
-            tracing::error!(error = %format!("{error:#}"), "gateway request failed");
+        if let GatewayError::Repo(_) | GatewayError::CorruptRecord { .. } = self {
+            tracing::error!(error = %error_chain(self), "gateway request failed");
         }
         let page = match self {
             GatewayError::SignIn(failure) => pages::sign_in_problem(*failure),

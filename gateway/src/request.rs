@@ -18,7 +18,7 @@ use shared::handle::{HandleClaims, Nonce};
 
 use crate::GatewayService;
 use crate::access_log::Facts;
-use crate::audience::{AudienceError, Viewer};
+use crate::audience::Viewer;
 use crate::challenge::{AuthRequest, Outcome, basic, check_http_auth, digest};
 use crate::error::GatewayError;
 use crate::limits::{Guess, Refusal};
@@ -52,7 +52,7 @@ pub async fn document_request(
         .repo
         .viewer_document(&placeholder)
         .await
-        .map_err(GatewayError::internal)?
+        .map_err(GatewayError::Repo)?
         .filter(|document| document.expiration > now)
         .ok_or(GatewayError::NotFound)?;
     request.extensions_mut().insert(Facts {
@@ -74,7 +74,7 @@ pub async fn document_request(
     let challenge = (document.challenge.as_ref())
         .map(parse_challenge)
         .transpose()
-        .map_err(|_| GatewayError::internal(anyhow::anyhow!("stored challenge does not parse")))?;
+        .map_err(|_| GatewayError::CorruptRecord { what: "challenge" })?;
     let viewer = match &challenge {
         Some(Challenge::HttpAuth {
             realm,
@@ -181,11 +181,7 @@ pub(crate) async fn match_viewer(
     let membership = service
         .audiences
         .membership(service.repo.as_ref(), &document.id, document.last_modified)
-        .await
-        .map_err(|error| match error {
-            AudienceError::Changed => GatewayError::NotFound,
-            other => GatewayError::internal(other),
-        })?;
+        .await?;
     let query = if query.len() > MAX_QUERY { "" } else { query };
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .take(MAX_PARAMS)
@@ -211,11 +207,11 @@ async fn admit(
     }
     let repo = service.repo.as_ref();
     let then = (service.limiter.reserve(repo, guess).await)
-        .map_err(GatewayError::internal)?
+        .map_err(GatewayError::Repo)?
         .map_err(|refusal| locked(refusal, guess.now))?;
     match matched {
         Matched::Viewer(viewer) => {
-            (service.limiter.release(repo, guess).await).map_err(GatewayError::internal)?;
+            (service.limiter.release(repo, guess).await).map_err(GatewayError::Repo)?;
             Ok(viewer)
         }
         Matched::Stranger(_) => Err(then.map_or(GatewayError::NotAMember, |refusal| {
@@ -263,7 +259,7 @@ async fn run_http_auth(
     // A guess: counted before it is compared, or refused uncompared.
     let repo = service.repo.as_ref();
     let then = (service.limiter.reserve(repo, guess).await)
-        .map_err(GatewayError::internal)?
+        .map_err(GatewayError::Repo)?
         .map_err(|refusal| locked(refusal, auth.now))?;
     let outcome = match challenge.secret {
         Some(secret) => check(secret),
@@ -275,12 +271,12 @@ async fn run_http_auth(
     };
     match outcome {
         Outcome::Pass => {
-            (service.limiter.release(repo, guess).await).map_err(GatewayError::internal)?;
+            (service.limiter.release(repo, guess).await).map_err(GatewayError::Repo)?;
             Ok(())
         }
         // The right password under a stale nonce: not a failure; the browser retries.
         Outcome::Ask { stale: true } => {
-            (service.limiter.release(repo, guess).await).map_err(GatewayError::internal)?;
+            (service.limiter.release(repo, guess).await).map_err(GatewayError::Repo)?;
             Err(ask(true))
         }
         // A replayed Digest answer stays counted.

@@ -17,7 +17,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use crate::cipher::{self, RecordCipher};
 use crate::ids::{DocumentId, IdError, ObjectKey};
 use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer};
-use crate::repo::RepoError;
+use crate::repo::{RepoError, UniqueKey};
 
 /// The columns [`producer`] reads, in a form `concat!` accepts.
 macro_rules! producer_columns {
@@ -271,13 +271,35 @@ pub(crate) fn set_clause(numbered: bool, first: usize) -> String {
 /// Maps a database error, turning unique violations into [`RepoError::Conflict`].
 pub(crate) fn db_error(error: sqlx::Error) -> RepoError {
     match error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            RepoError::Conflict(db.constraint().unwrap_or(db.message()).to_owned())
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => RepoError::Conflict {
+            what: unique_key(db.as_ref()),
+        },
         sqlx::Error::ColumnDecode { index, source } => {
             RepoError::Corrupt(format!("column {index}: {source}"))
         }
         other => RepoError::Database(other),
+    }
+}
+
+/// The key of a unique violation: PostgreSQL names the constraint (by default
+/// `table_column_key`, `table_pkey`), SQLite only says `UNIQUE constraint failed: table.column`
+/// in its message. Neither carries the offending value.
+fn unique_key(db: &dyn sqlx::error::DatabaseError) -> UniqueKey {
+    let named = db
+        .constraint()
+        .or_else(|| db.message().strip_prefix("UNIQUE constraint failed: "))
+        .unwrap_or(db.message());
+    match named {
+        "producers_pkey" | "producers.id" => UniqueKey::ProducerId,
+        "producers_name_key" | "producers.name" => UniqueKey::ProducerName,
+        "producers_public_key_key" | "producers.public_key" => UniqueKey::ProducerKey,
+        "login_sessions_pkey" | "login_sessions.jti" => UniqueKey::SessionId,
+        "objects_pkey" | "objects.key" => UniqueKey::ObjectKey,
+        "documents_pkey" | "documents.id" => UniqueKey::DocumentId,
+        "documents_placeholder_id_key" | "documents.placeholder_id" => UniqueKey::PlaceholderId,
+        "documents_object_key_key" | "documents.object_key" => UniqueKey::DocumentObject,
+        "deliveries_pkey" | "deliveries.id" => UniqueKey::DeliveryId,
+        other => UniqueKey::Other(other.to_owned()),
     }
 }
 

@@ -17,9 +17,10 @@ pub use futures_util::stream::BoxStream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
-    /// A unique constraint was violated (e.g. a producer name already taken).
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// A unique key was already taken (e.g. a producer name): the caller's request contradicts
+    /// what is stored, so services answer it as a conflict (409), never as a failure.
+    #[error("conflict: {what} is already taken")]
+    Conflict { what: UniqueKey },
     /// A stored value could not be read back into its typed form.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -33,6 +34,52 @@ pub enum RepoError {
     /// needs them ([`crate::cipher`]).
     #[error("record encryption: {0}")]
     RecordKeys(String),
+}
+
+/// Which unique key a write collided with, read from the database's unique-violation error
+/// (the constraint's name on PostgreSQL, `table.column` in SQLite's message), so that callers
+/// branch on a value rather than on either database's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UniqueKey {
+    /// `producers.id`.
+    ProducerId,
+    /// `producers.name`.
+    ProducerName,
+    /// `producers.public_key`.
+    ProducerKey,
+    /// `login_sessions.jti`.
+    SessionId,
+    /// `objects.key`.
+    ObjectKey,
+    /// `documents.id`.
+    DocumentId,
+    /// `documents.placeholder_id`.
+    PlaceholderId,
+    /// `documents.object_key`: a document owns its object, two never share one.
+    DocumentObject,
+    /// `deliveries.id`.
+    DeliveryId,
+    /// A unique key with no variant of its own yet, as the database names it (its text differs
+    /// between the two databases; add a variant before a caller branches on it).
+    Other(String),
+}
+
+impl std::fmt::Display for UniqueKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self {
+            Self::ProducerId => "the producer id",
+            Self::ProducerName => "the producer name",
+            Self::ProducerKey => "the producer public key",
+            Self::SessionId => "the login session id",
+            Self::ObjectKey => "the object key",
+            Self::DocumentId => "the document id",
+            Self::PlaceholderId => "the placeholder id",
+            Self::DocumentObject => "the document's object",
+            Self::DeliveryId => "the delivery id",
+            Self::Other(constraint) => return write!(f, "the unique key {constraint}"),
+        };
+        f.write_str(what)
+    }
 }
 
 /// Everything the services persist, one method per operation. Each method is atomic on its own.

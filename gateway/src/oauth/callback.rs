@@ -73,7 +73,7 @@ pub async fn callback(
         .repo
         .take_oauth_pending(&state_hash(&state), now)
         .await)
-        .map_err(GatewayError::internal)?
+        .map_err(GatewayError::Repo)?
         .ok_or_else(|| {
             refuse(
                 None,
@@ -106,7 +106,7 @@ pub async fn callback(
     let parsed = (document.challenge.as_ref())
         .map(parse_challenge)
         .transpose()
-        .map_err(|_| GatewayError::internal(anyhow::anyhow!("stored challenge does not parse")))?;
+        .map_err(|_| GatewayError::CorruptRecord { what: "challenge" })?;
     let Some(Challenge::OAuth {
         provider,
         consumer,
@@ -174,7 +174,7 @@ async fn pending_document(
     let placeholder =
         PlaceholderId::parse(path.trim_start_matches('/')).map_err(|_| GatewayError::NotFound)?;
     (service.repo.viewer_document(&placeholder).await)
-        .map_err(GatewayError::internal)?
+        .map_err(GatewayError::Repo)?
         .filter(|document| document.id == pending.document_id && document.expiration > now)
         .ok_or(GatewayError::NotFound)
 }

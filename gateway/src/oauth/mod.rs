@@ -192,7 +192,7 @@ pub async fn start(
             now,
         )
         .await
-        .map_err(GatewayError::internal)?;
+        .map_err(GatewayError::Repo)?;
     tracing::info!(document = %document.id.as_str(), "viewer sent to the OAuth provider");
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url.to_string()))

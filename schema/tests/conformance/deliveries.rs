@@ -214,7 +214,9 @@ async fn scoped_to_producer_and_document(repo: Arc<dyn Repository>) {
     // Taken ids conflict instead of merging two deliveries' jobs.
     assert!(matches!(
         repo.insert_delivery(&new, &[]).await,
-        Err(schema::RepoError::Conflict(_))
+        Err(schema::RepoError::Conflict {
+            what: schema::repo::UniqueKey::DeliveryId
+        })
     ));
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use schema::repo::UniqueKey;
 use schema::{DocumentId, DocumentRecord, ObjectKey, ProducerId, RepoError, Repository};
 use serde_json::json;
 
@@ -242,16 +243,20 @@ async fn duplicate_document_keys_conflict(repo: Arc<dyn Repository>) {
         id: doc.id.clone(),
         ..document(&doc.producer_id, &fresh_object().await)
     };
-    assert_conflict(repo.insert_document(&same_id).await);
+    assert_conflict(repo.insert_document(&same_id).await, UniqueKey::DocumentId);
     let same_placeholder = DocumentRecord {
         placeholder_id: doc.placeholder_id.clone(),
         ..document(&doc.producer_id, &fresh_object().await)
     };
-    assert_conflict(repo.insert_document(&same_placeholder).await);
+    assert_conflict(
+        repo.insert_document(&same_placeholder).await,
+        UniqueKey::PlaceholderId,
+    );
     // A document owns its object: two documents never share one.
     assert_conflict(
         repo.insert_document(&document(&doc.producer_id, &doc.object_key))
             .await,
+        UniqueKey::DocumentObject,
     );
     assert_eq!(
         repo.list_documents(&doc.producer_id, None, 10)

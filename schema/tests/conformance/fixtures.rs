@@ -1,6 +1,7 @@
 //! Records to store, built fresh for each test (random ids, times at millisecond precision).
 
 use chrono::{DateTime, Duration, Utc};
+use schema::repo::UniqueKey;
 use schema::{
     DocumentId, DocumentRecord, LoginSession, ObjectKey, ObjectRecord, PlaceholderId, Producer,
     ProducerId, RepoError, Repository,
@@ -75,8 +76,12 @@ pub(crate) async fn stored_document(repo: &dyn Repository, name: &str) -> Docume
     doc
 }
 
-pub(crate) fn assert_conflict(result: Result<(), RepoError>) {
-    assert!(matches!(result, Err(RepoError::Conflict(_))), "{result:?}");
+/// The write was refused as a conflict on exactly the key `what`, the same on both databases.
+pub(crate) fn assert_conflict(result: Result<(), RepoError>, what: UniqueKey) {
+    match result {
+        Err(RepoError::Conflict { what: got }) => assert_eq!(got, what),
+        other => panic!("expected a conflict on {what}, got {other:?}"),
+    }
 }
 
 pub(crate) fn session(

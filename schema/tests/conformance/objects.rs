@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use schema::repo::UniqueKey;
 use schema::{ContentSignature, ObjectKey, ObjectRecord, RepoError, Repository};
 
 use crate::fixtures::{assert_conflict, document, now, pending_object, producer};
@@ -17,7 +18,7 @@ conformance!(
 async fn object_lifecycle(repo: Arc<dyn Repository>) {
     let object = pending_object(now());
     repo.insert_object(&object).await.unwrap();
-    assert_conflict(repo.insert_object(&object).await);
+    assert_conflict(repo.insert_object(&object).await, UniqueKey::ObjectKey);
     assert!(repo.object_exists(&object.key).await.unwrap());
     assert_eq!(
         repo.object(&object.key).await.unwrap(),

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use schema::repo::UniqueKey;
 use schema::{Producer, Repository};
 
 use crate::fixtures::{assert_conflict, producer};
@@ -45,7 +46,10 @@ async fn producer_round_trip_and_lookups(repo: Arc<dyn Repository>) {
 
 async fn duplicate_producer_name_conflicts(repo: Arc<dyn Repository>) {
     repo.insert_producer(&producer("alice")).await.unwrap();
-    assert_conflict(repo.insert_producer(&producer("alice")).await);
+    assert_conflict(
+        repo.insert_producer(&producer("alice")).await,
+        UniqueKey::ProducerName,
+    );
     assert_eq!(repo.count_producers().await.unwrap(), 1);
 }
 
@@ -56,12 +60,12 @@ async fn duplicate_public_key_conflicts(repo: Arc<dyn Repository>) {
         public_key: alice.public_key.clone(),
         ..producer("mallory")
     };
-    assert_conflict(repo.insert_producer(&mallory).await);
+    assert_conflict(repo.insert_producer(&mallory).await, UniqueKey::ProducerKey);
     // The same id again is a conflict too.
     let twin = Producer {
         id: alice.id.clone(),
         ..producer("twin")
     };
-    assert_conflict(repo.insert_producer(&twin).await);
+    assert_conflict(repo.insert_producer(&twin).await, UniqueKey::ProducerId);
     assert_eq!(repo.count_producers().await.unwrap(), 1);
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use schema::repo::UniqueKey;
 use schema::{LoginSession, Repository};
 
 use crate::fixtures::{assert_conflict, now, producer, session};
@@ -19,7 +20,7 @@ async fn session_is_active_until_revoked(repo: Arc<dyn Repository>) {
     let t = now();
     let login = session(&alice.id, t, Duration::hours(1));
     repo.insert_session(&login).await.unwrap();
-    assert_conflict(repo.insert_session(&login).await);
+    assert_conflict(repo.insert_session(&login).await, UniqueKey::SessionId);
 
     assert_eq!(
         repo.active_session(&login.jti, t).await.unwrap(),

@@ -40,8 +40,22 @@ impl ResponseError for InternalError {
                 // The caller abandoned the upload or its body broke off; nothing was kept.
                 VaultError::Source(_) => StatusCode::BAD_REQUEST,
                 VaultError::InvalidRange { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-                // Everything else is the vault's own failure, whatever the variant.
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
+                // Everything else is the vault's own failure; listed so that a new variant
+                // must choose its status here.
+                VaultError::Integrity(_)
+                | VaultError::Store(_)
+                | VaultError::Repo(_)
+                | VaultError::Crypto(_)
+                | VaultError::InsecureKeyFile { .. }
+                | VaultError::KeyFile { .. }
+                | VaultError::MalformedKeyFile { .. }
+                | VaultError::UnknownKek { .. }
+                | VaultError::KeyUnwrap { .. }
+                | VaultError::RotationRunning { .. }
+                | VaultError::Random
+                | VaultError::Task
+                | VaultError::Io { .. }
+                | VaultError::Remote(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
     }

@@ -102,7 +102,22 @@ impl From<VaultError> for ViewError {
             VaultError::InvalidRange { size } => Self::InvalidRange { size },
             VaultError::Integrity(_) => Self::Integrity(error),
             VaultError::Repo(error) => Self::Unavailable(error),
-            other => Self::Internal(other),
+            // Every other variant is the vault's own failure; listed so that a new variant
+            // must choose its answer here.
+            VaultError::TooLarge { .. }
+            | VaultError::Source(_)
+            | VaultError::Store(_)
+            | VaultError::Crypto(_)
+            | VaultError::InsecureKeyFile { .. }
+            | VaultError::KeyFile { .. }
+            | VaultError::MalformedKeyFile { .. }
+            | VaultError::UnknownKek { .. }
+            | VaultError::KeyUnwrap { .. }
+            | VaultError::RotationRunning { .. }
+            | VaultError::Random
+            | VaultError::Task
+            | VaultError::Io { .. }
+            | VaultError::Remote(_) => Self::Internal(error),
         }
     }
 }
