@@ -1,8 +1,9 @@
 //! Helpers for tests across the workspace that run against PostgreSQL.
 //!
-//! Every test gets its own freshly created database on the server `scripts/test` starts, so tests
-//! run in parallel without seeing each other's rows. The databases are left behind: the server is
-//! a throwaway one.
+//! Every test gets its own freshly created database ([`TestDatabase`]) on the server named by
+//! `SEALPOST_TEST_POSTGRES_URL`, so tests run in parallel without seeing each other's rows. The
+//! guard drops its database when it goes out of scope (also when the test panics): a long-lived
+//! development cluster otherwise collects thousands of them.
 
 use ring::rand::{SecureRandom, SystemRandom};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
@@ -24,23 +25,98 @@ pub fn postgres_base_url() -> String {
     })
 }
 
-/// Creates a new, empty database `sp_<32 hex digits>` on the server of `base_url` and returns its
-/// URL (same server, user and query parameters, other database name).
-///
-/// # Panics
-/// When the server cannot be reached or refuses to create the database.
-pub async fn fresh_postgres_url(base_url: &str) -> String {
-    let name = format!("sp_{}", random_hex());
+/// Set to keep the test databases (to look at one after a failure); they are dropped otherwise.
+pub const KEEP_DATABASES_VAR: &str = "SEALPOST_TEST_KEEP_DATABASES";
+
+/// A new, empty database `sp_<32 hex digits>` of one test, on the server of the base URL (same
+/// server, user and query parameters, other database name). Dropping the guard drops the
+/// database with `DROP DATABASE … WITH (FORCE)` (PostgreSQL 13+), which also ends the
+/// connections still open on it (pools of instances the test did not stop).
+#[derive(Debug)]
+pub struct TestDatabase {
+    base_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    /// A fresh database on the server of [`postgres_base_url`].
+    ///
+    /// # Panics
+    /// As [`postgres_base_url`] and [`TestDatabase::create_on`].
+    pub async fn create() -> Self {
+        Self::create_on(&postgres_base_url()).await
+    }
+
+    /// A fresh database on the server of `base_url`.
+    ///
+    /// # Panics
+    /// When the server cannot be reached or refuses to create the database.
+    pub async fn create_on(base_url: &str) -> Self {
+        let name = format!("sp_{}", random_hex());
+        let mut conn = PgConnection::connect(base_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL at {base_url}: {e}"));
+        // A database name cannot be a bound parameter; this one is our own hex, never outside input.
+        conn.execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        // Closing is a courtesy to the server; the database exists either way.
+        let _ = conn.close().await;
+        Self {
+            url: with_database(base_url, &name),
+            base_url: base_url.to_owned(),
+            name,
+        }
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// `drop` cannot await: the `DROP DATABASE` runs on a thread of its own with a small runtime (the
+/// test's runtime may be a current-thread one, blocked here). A failure is reported, never a panic.
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if std::env::var_os(KEEP_DATABASES_VAR).is_some() {
+            return;
+        }
+        let (base_url, name) = (self.base_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(drop_database(&base_url, &name))
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("cannot drop test database {}: {e}", self.name),
+            Err(_) => eprintln!(
+                "cannot drop test database {}: the thread panicked",
+                self.name
+            ),
+        }
+    }
+}
+
+async fn drop_database(base_url: &str, name: &str) -> Result<(), String> {
     let mut conn = PgConnection::connect(base_url)
         .await
-        .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL at {base_url}: {e}"));
-    // A database name cannot be a bound parameter; this one is our own hex, never outside input.
-    conn.execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .map_err(|e| e.to_string())?;
+    // As at creation: our own hex name, never outside input.
+    let dropped = conn
+        .execute(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
         .await
-        .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-    // Closing is a courtesy to the server; the database exists either way.
+        .map(|_| ())
+        .map_err(|e| e.to_string());
     let _ = conn.close().await;
-    with_database(base_url, &name)
+    dropped
 }
 
 /// Applies `repo`'s migrations up to `version` only (and nothing of what

@@ -97,7 +97,7 @@ async fn a_client_disconnect_mid_upload_leaves_nothing(db: Db) {
 async fn kill_9_mid_upload_leaves_nothing_after_restart(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let database_url = db.fresh_url(&data_dir).await;
+    let database_url = db.fresh_database(&data_dir).await;
     let daemon = Daemon::start(&data_dir, &database_url);
     let token = daemon.login().await;
     let socket = start_upload(daemon.api_addr, &token, 12 << 20).await;

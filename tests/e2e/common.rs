@@ -15,14 +15,36 @@ pub enum Db {
 }
 
 impl Db {
-    /// A fresh, empty database URL for this test.
-    pub async fn fresh_url(self, dir: &Path) -> String {
+    /// A fresh, empty database for this test; keep it until the test ends (a PostgreSQL one is
+    /// dropped with it).
+    pub async fn fresh_database(self, dir: &Path) -> FreshDatabase {
         match self {
-            Self::Sqlite => format!("sqlite:{}", dir.join("sealpost.db").display()),
+            Self::Sqlite => FreshDatabase {
+                url: format!("sqlite:{}", dir.join("sealpost.db").display()),
+                _postgres: None,
+            },
             Self::Postgres => {
-                schema::testing::fresh_postgres_url(&schema::testing::postgres_base_url()).await
+                let database = schema::testing::TestDatabase::create().await;
+                FreshDatabase {
+                    url: database.url().to_owned(),
+                    _postgres: Some(database),
+                }
             }
         }
+    }
+}
+
+/// A test's database URL (it derefs to the URL); a PostgreSQL database is dropped with it.
+#[derive(Debug)]
+pub struct FreshDatabase {
+    url: String,
+    _postgres: Option<schema::testing::TestDatabase>,
+}
+
+impl std::ops::Deref for FreshDatabase {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.url
     }
 }
 
@@ -63,6 +85,8 @@ pub struct TestApp {
     pub secret_grep_test: String,
     /// Whether its logs were dumped for the secret grep already (at `stop`).
     secret_grep_dumped: bool,
+    /// The instance's database, dropped after everything above (the last field).
+    _database: FreshDatabase,
 }
 
 /// The egress allowlist every test instance gets unless it overrides `egress.allow`.
@@ -77,9 +101,10 @@ impl TestApp {
     pub async fn spawn_with(db: Db, extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
+        let database = db.fresh_database(&data_dir).await;
         let mut overrides: Vec<(&str, String)> = vec![
             ("data_dir", data_dir.display().to_string()),
-            ("database.url", db.fresh_url(&data_dir).await),
+            ("database.url", database.to_string()),
             ("api.addr", "127.0.0.1:0".into()),
             ("gateway.addr", "127.0.0.1:0".into()),
             ("vault.addr", "127.0.0.1:0".into()),
@@ -105,6 +130,7 @@ impl TestApp {
             settings,
             secret_grep_test: crate::secrets::test_name(),
             secret_grep_dumped: false,
+            _database: database,
         }
     }
 

@@ -13,7 +13,7 @@ use vault::VaultError;
 use vault::internal::{RemoteVault, ServiceCredential};
 use vault::standalone::Standalone;
 
-use crate::common::{Db, files_under, on_both_databases, pseudo_random};
+use crate::common::{Db, FreshDatabase, files_under, on_both_databases, pseudo_random};
 
 on_both_databases!(
     the_internal_api_refuses_missing_or_wrong_credentials,
@@ -26,12 +26,18 @@ const OBJECTS: &str = "/internal/v1/objects";
 /// A well-formed object key that names nothing.
 const NO_SUCH_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAA";
 
-/// Settings for a vault of its own on a fresh database (`extra` overrides last).
-pub async fn vault_settings(db: Db, dir: &Path, extra: &[(&str, &str)]) -> Settings {
+/// Settings for a vault of its own on a fresh database (`extra` overrides last), and the
+/// database (keep it until the test ends).
+pub async fn vault_settings(
+    db: Db,
+    dir: &Path,
+    extra: &[(&str, &str)],
+) -> (Settings, FreshDatabase) {
     let data_dir = dir.join("data");
+    let database = db.fresh_database(&data_dir).await;
     let mut overrides: Vec<(&str, String)> = vec![
         ("data_dir", data_dir.display().to_string()),
-        ("database.url", db.fresh_url(&data_dir).await),
+        ("database.url", database.to_string()),
         ("api.addr", "127.0.0.1:0".into()),
         ("gateway.addr", "127.0.0.1:0".into()),
         ("vault.addr", "127.0.0.1:0".into()),
@@ -40,7 +46,8 @@ pub async fn vault_settings(db: Db, dir: &Path, extra: &[(&str, &str)]) -> Setti
     overrides.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     std::fs::create_dir_all(&data_dir).unwrap();
     shared::keys::SigningKey::load_or_create(&data_dir.join(GATEWAY_KEY_FILE)).unwrap();
-    Settings::load(Some(Path::new("/nonexistent/sealpost.toml")), &overrides).unwrap()
+    let settings = Settings::load(Some(Path::new("/nonexistent/sealpost.toml")), &overrides);
+    (settings.unwrap(), database)
 }
 
 fn client_for(vault: &Standalone, settings: &Settings) -> RemoteVault {
@@ -70,7 +77,7 @@ async fn orphan_rows(settings: &Settings) -> usize {
 
 async fn the_internal_api_refuses_missing_or_wrong_credentials(db: Db) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = vault_settings(db, dir.path(), &[]).await;
+    let (settings, _database) = vault_settings(db, dir.path(), &[]).await;
     let vault = Standalone::start(&settings).await.unwrap();
     let base = format!("http://{}{OBJECTS}", vault.addr);
     let token = ServiceCredential::from_settings(&settings, false).unwrap();
@@ -144,7 +151,7 @@ async fn the_internal_api_refuses_missing_or_wrong_credentials(db: Db) {
 
 async fn the_internal_api_is_absent_inside_sealpost_up(db: Db) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = vault_settings(db, dir.path(), &[]).await;
+    let (settings, _database) = vault_settings(db, dir.path(), &[]).await;
     let instance = Instance::start(&settings).await.unwrap();
     // The service token file is the vault binary's; `sealpost up` neither needs nor makes one.
     let token = ServiceCredential::generate().unwrap();
@@ -165,7 +172,7 @@ async fn the_internal_api_is_absent_inside_sealpost_up(db: Db) {
 
 async fn failed_remote_uploads_leave_nothing_before_they_answer(db: Db) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = vault_settings(db, dir.path(), &[]).await;
+    let (settings, _database) = vault_settings(db, dir.path(), &[]).await;
     let vault = Standalone::start(&settings).await.unwrap();
     let remote = client_for(&vault, &settings);
     let objects = settings.data_dir.join(sealpost::instance::OBJECTS_DIR);
@@ -216,7 +223,7 @@ async fn failed_remote_uploads_leave_nothing_before_they_answer(db: Db) {
 
 async fn a_separate_vault_sweeps_only_orphans_past_the_grace(db: Db) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = vault_settings(db, dir.path(), &[]).await;
+    let (settings, _database) = vault_settings(db, dir.path(), &[]).await;
     let vault = Standalone::start(&settings).await.unwrap();
     let remote = client_for(&vault, &settings);
     // Stored and kept, but no document refers to it: what a caller that died before its

@@ -190,7 +190,7 @@ async fn download(client: &reqwest::Client, api: &str, token: &str, id: &str) ->
 async fn live_rotation(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let database_url = &db.fresh_url(&data_dir).await;
+    let database_url = &db.fresh_database(&data_dir).await;
     let daemon = Daemon::start(&data_dir, database_url);
     let token = daemon.login().await;
     let api = format!("http://{}", daemon.api_addr);

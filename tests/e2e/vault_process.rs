@@ -112,7 +112,7 @@ impl VaultProcess {
 async fn sealpost_up_stores_through_the_vault_binary(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let database_url = db.fresh_url(&data_dir).await;
+    let database_url = db.fresh_database(&data_dir).await;
     // The vault is given only the public half of the gateway's key, never the key file.
     std::fs::create_dir_all(&data_dir).unwrap();
     let gateway_key = shared::keys::SigningKey::load_or_create(

@@ -24,7 +24,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn postgres() {
-                super::$name(crate::postgres().await).await;
+                let (repo, _database) = crate::postgres().await;
+                super::$name(repo).await;
             }
         }
     )*};
@@ -67,11 +68,13 @@ fn record_cipher() -> Arc<schema::cipher::RecordCipher> {
     Arc::new(schema::cipher::RecordCipher::new(keys.unwrap()))
 }
 
-async fn postgres() -> Arc<dyn Repository> {
-    let url = schema::testing::fresh_postgres_url(&schema::testing::postgres_base_url()).await;
-    schema::connect_with_records(&url, Some(record_cipher()))
+/// The database is dropped with the guard, so the caller keeps it until the test ends.
+async fn postgres() -> (Arc<dyn Repository>, schema::testing::TestDatabase) {
+    let database = schema::testing::TestDatabase::create().await;
+    let repo = schema::connect_with_records(database.url(), Some(record_cipher()))
         .await
-        .unwrap()
+        .unwrap();
+    (repo, database)
 }
 
 async fn migrate_twice_is_fine(repo: Arc<dyn Repository>) {

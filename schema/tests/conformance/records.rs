@@ -21,8 +21,8 @@ macro_rules! on_both {
 
             #[tokio::test]
             async fn postgres() {
-                let base = schema::testing::postgres_base_url();
-                super::$name(&schema::testing::fresh_postgres_url(&base).await).await;
+                let database = schema::testing::TestDatabase::create().await;
+                super::$name(database.url()).await;
             }
         }
     )*};

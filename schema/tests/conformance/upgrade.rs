@@ -17,16 +17,22 @@ use crate::logs::{append, assert_chained, assert_lines_chained, entry, whole_cha
 enum Db {
     /// The directory is kept until the test ends (dropping it deletes the database).
     Sqlite(SqliteRepository, #[allow(dead_code)] tempfile::TempDir),
-    Postgres(PgRepository),
+    /// The guard drops the database when the test ends.
+    Postgres(
+        PgRepository,
+        #[allow(dead_code)] schema::testing::TestDatabase,
+    ),
 }
 
 impl Db {
     /// A new database, not migrated.
     async fn open(postgres: bool) -> Db {
         if postgres {
-            let url =
-                schema::testing::fresh_postgres_url(&schema::testing::postgres_base_url()).await;
-            Db::Postgres(PgRepository::connect(&url).await.unwrap())
+            let database = schema::testing::TestDatabase::create().await;
+            Db::Postgres(
+                PgRepository::connect(database.url()).await.unwrap(),
+                database,
+            )
         } else {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite:{}", dir.path().join("sealpost.db").display());
@@ -37,14 +43,14 @@ impl Db {
     fn repo(&self) -> Arc<dyn Repository> {
         match self {
             Db::Sqlite(repo, _) => Arc::new(repo.clone()),
-            Db::Postgres(repo) => Arc::new(repo.clone()),
+            Db::Postgres(repo, _) => Arc::new(repo.clone()),
         }
     }
 
     async fn migrate_to(&self, version: i64) {
         match self {
             Db::Sqlite(repo, _) => schema::testing::migrate_sqlite_to(repo, version).await,
-            Db::Postgres(repo) => schema::testing::migrate_postgres_to(repo, version).await,
+            Db::Postgres(repo, _) => schema::testing::migrate_postgres_to(repo, version).await,
         }
         .unwrap();
     }
@@ -75,7 +81,7 @@ impl Db {
                     .await
                     .unwrap();
             }
-            Db::Postgres(repo) => {
+            Db::Postgres(repo, _) => {
                 let sql = format!(
                     "INSERT INTO {table} ({columns}) \
                      SELECT CASE i % 3 WHEN 0 THEN $1::TEXT WHEN 1 THEN $2::TEXT ELSE NULL END, \
@@ -108,7 +114,7 @@ impl Db {
         };
         match self {
             Db::Sqlite(repo, _) => sqlx::query_as(sql).fetch_all(repo.pool()).await,
-            Db::Postgres(repo) => sqlx::query_as(sql).fetch_all(repo.pool()).await,
+            Db::Postgres(repo, _) => sqlx::query_as(sql).fetch_all(repo.pool()).await,
         }
         .unwrap()
     }
@@ -306,7 +312,7 @@ async fn documents_keep_their_values_through_migration_11(postgres: bool) {
         Db::Sqlite(repo, _) => {
             insert!(repo.pool(), vec!["?"; 17].join(", "));
         }
-        Db::Postgres(repo) => {
+        Db::Postgres(repo, _) => {
             let numbered: Vec<String> = (1..=17).map(|n| format!("${n}")).collect();
             insert!(repo.pool(), numbered.join(", "));
         }

@@ -20,7 +20,7 @@ async fn killed_mid_delivery_resumes_after_restart(db: Db) {
     receiver.script(&[], 400).await;
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let url = db.fresh_url(&data_dir).await;
+    let url = db.fresh_database(&data_dir).await;
     let env = [
         ("SEALPOST__DELIVERY__CONCURRENCY", "4"),
         ("SEALPOST__DELIVERY__POLL_MS", "50"),

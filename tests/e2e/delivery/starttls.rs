@@ -97,7 +97,7 @@ fn certificates(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::pat
 /// and returns the final status.
 async fn deliver_by_email(db: Db, dir: &Path, ca: &Path, port: u16) -> serde_json::Value {
     let data_dir = dir.join("data");
-    let url = db.fresh_url(&data_dir).await;
+    let url = db.fresh_database(&data_dir).await;
     let ca = ca.display().to_string();
     let env = [
         ("SSL_CERT_FILE", ca.as_str()),

@@ -223,7 +223,7 @@ async fn a_streaming_provider_costs_bounded_memory_once(db: Db) {
     let provider = Provider::start(STREAM, 400 << 20).await;
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let url = db.fresh_url(&data_dir).await;
+    let url = db.fresh_database(&data_dir).await;
     // A generous timeout: the old code read the whole 400 MB within it.
     let env = [("SEALPOST__GATEWAY__OAUTH_TIMEOUT_SECS", "60")];
     let daemon = Daemon::try_start_with_env(&data_dir, &url, &env).unwrap();
