@@ -180,8 +180,10 @@ mod tests {
         let response = error.error_response();
         assert_eq!(response.status(), StatusCode::CONFLICT);
         assert_eq!(
-            response.headers().get(header::CONTENT_TYPE).unwrap(),
-            "application/problem+json"
+            response.headers().get(header::CONTENT_TYPE),
+            Some(&header::HeaderValue::from_static(
+                "application/problem+json"
+            ))
         );
         assert_eq!(error.to_string(), "the producer name is already taken");
     }
