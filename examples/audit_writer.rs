@@ -1,5 +1,5 @@
 //! The audit writer's own throughput (bench/audit_writer.sh): durable records per second
-//! through exactly what the gateway runs for each request, `shared::audit::GroupCommit` in front
+//! through exactly what the gateway runs for each request, `shared::group_commit::GroupCommit` in front
 //! of the repository's `append_gateway_log` (one transaction per batch; on SQLite WAL with
 //! `synchronous = FULL`, so every commit is fsynced), with `--writers` concurrent writers each
 //! waiting for its record's commit before writing the next, as a request does.
@@ -20,7 +20,7 @@ use anyhow::{Context as _, bail};
 use chrono::Utc;
 use clap::Parser;
 use schema::{DocumentId, GatewayLogRecord, Producer, ProducerId};
-use shared::audit::GroupCommit;
+use shared::group_commit::GroupCommit;
 use shared::logline::RequestHead;
 
 #[derive(Parser)]

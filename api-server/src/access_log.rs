@@ -4,7 +4,7 @@
 //! publisher-id operator-email`.
 //!
 //! # Fail closed: what is guaranteed
-//! Records are committed through one group-commit writer ([`shared::audit::GroupCommit`]);
+//! Records are committed through one group-commit writer ([`shared::group_commit::GroupCommit`]);
 //! a request waits for the transaction that holds its record.
 //!
 //! 1. **No response without its record.** A response leaves only once the request's final
@@ -56,7 +56,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 use chrono::{DateTime, Utc};
 use schema::{ApiLogRecord, DocumentId, ProducerId, Repository};
 use shared::Problem;
-use shared::audit::GroupCommit;
+use shared::group_commit::GroupCommit;
 
 /// Longest path kept, and longest query, in bytes.
 const MAX_PATH: usize = 512;

@@ -3,7 +3,7 @@
 //!
 //! Fail closed: a response leaves only once its record is committed; when the record cannot be
 //! written the client gets 503 instead, so no handle is ever issued unrecorded. Commits are
-//! grouped ([`shared::audit`]): one writer task takes every record queued while the previous
+//! grouped ([`shared::group_commit`]): one writer task takes every record queued while the previous
 //! transaction ran and commits them together, so the cost of a commit is shared by concurrent
 //! requests.
 
@@ -17,7 +17,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use schema::{DocumentId, GatewayLogRecord, ProducerId, Repository};
-use shared::audit::GroupCommit;
+use shared::group_commit::GroupCommit;
 use shared::handle::Nonce;
 
 use crate::pages;
@@ -25,7 +25,7 @@ use crate::pages;
 /// Longest request path kept in a record, in bytes.
 const MAX_PATH: usize = 512;
 
-/// The gateway's group-commit writer ([`shared::audit::GroupCommit`]); clone it freely.
+/// The gateway's group-commit writer ([`shared::group_commit::GroupCommit`]); clone it freely.
 #[derive(Clone, Debug)]
 pub struct AuditLog {
     writer: GroupCommit<GatewayLogRecord>,

@@ -11,16 +11,17 @@
 //! - [`record_keys`]: the record key file (viewer data and secrets sealed in the database).
 //! - [`sealed`]: sealed links (`{gateway}/l/{sealed}`): AEAD-encrypted document requests.
 //! - [`logline`]: access-log lines (tab-separated, escaped, `-` for absent values).
-//! - [`audit`]: group commit for the fail-closed audit logs (one transaction for many requests).
+//! - [`group_commit`]: one transaction for many requests' records (the fail-closed audit logs,
+//!   delivery attempts).
 //! - [`logzip`]: audit-log exports (`GET /logs`): the signed zip, its writer, its verifier.
 //! - [`hex`]: lowercase hex and SHA-256 digests as hex.
 //! - [`secret_eq`]: comparing secrets in constant time, whatever their lengths.
 //! - [`egress`]: the egress policy of every request made on a producer's behalf (SSRF defence).
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 
-pub mod audit;
 pub mod config;
 pub mod egress;
+pub mod group_commit;
 pub mod handle;
 pub mod hex;
 pub mod keys;

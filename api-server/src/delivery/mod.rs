@@ -93,7 +93,7 @@ pub fn start(
             .context("building the delivery HTTP client")?;
         let finisher = {
             let repo = repo.clone();
-            shared::audit::GroupCommit::spawn("deliveries", move |batch: Vec<_>| {
+            shared::group_commit::GroupCommit::spawn("deliveries", move |batch: Vec<_>| {
                 let repo = repo.clone();
                 async move {
                     repo.finish_delivery_jobs(&batch, chrono::Utc::now())

@@ -1,15 +1,16 @@
-//! Group commit for the fail-closed audit logs (DESIGN.md, "Audit logs"): durable records
-//! without one transaction per request.
+//! Group commit: durable writes without one transaction per request.
 //!
-//! One writer task owns the log store. Requests queue their record with [`GroupCommit::write`]
-//! and wait; the writer takes everything queued while its previous transaction ran (up to
+//! One writer task owns a store. Requests queue their record with [`GroupCommit::write`] and
+//! wait; the writer takes everything queued while its previous transaction ran (up to
 //! [`BATCH_MAX`] records), appends it in one call, and tells every waiting request whether
 //! *its* transaction committed. The cost of a commit is thus shared by the requests that
 //! arrived during the previous one, and a request learns the fate of its own record: `true`
 //! means committed, `false` means it is not known to be written (the append failed, or the
 //! writer is gone), so a fail-closed caller must refuse the request.
 //!
-//! The API and the gateway use it, each with its own record type and repository method.
+//! Users: the fail-closed audit logs of the API and the gateway (DESIGN.md, "Audit logs"), each
+//! with its own record type and repository method, and the delivery worker, which finishes its
+//! jobs' attempts in batches the same way.
 
 use std::future::Future;
 
@@ -90,7 +91,7 @@ async fn write_loop<R, F, Fut, E>(
                     error = %crate::telemetry::error_chain(&error),
                     records = count,
                     log,
-                    "writing the audit log failed; refusing those requests"
+                    "a group commit failed; refusing the requests that waited for it"
                 );
                 false
             }
