@@ -1,13 +1,16 @@
 //! What both database implementations share: column lists, the row → record mapping, and the
 //! encodings of the values both dialects store the same way.
 //!
-//! Only the SQL text and the binding of parameters differ between `sqlite.rs` and
-//! `postgres.rs`; everything that reads a row back lives here, once, so the two cannot drift:
+//! Only the SQL text and the binding of parameters differ between the `sqlite` and `postgres`
+//! modules (the gateway's tables have `gateway_codec`, the audit logs `log_codec`); everything
+//! that reads a row back lives here, once, so the two cannot drift:
 //! - times: `DateTime<Utc>` ↔ integer milliseconds since the Unix epoch (sub-millisecond
 //!   precision is dropped on the way in);
 //! - JSON values: `serde_json::Value` ↔ its compact text;
 //! - identifiers: parsed back through their `parse`, so a malformed stored id is a
-//!   [`RepoError::Corrupt`], never a typed id that breaks its invariant.
+//!   [`RepoError::Corrupt`], never a typed id that breaks its invariant;
+//! - sealed columns: a document's viewer data and secrets sealed on the way in and opened on
+//!   the way out with the record cipher ([`crate::cipher`]).
 
 use std::str::FromStr;
 

@@ -1,10 +1,13 @@
 //! What both dialects share for the gateway's tables (migrations 0003 and 0005): the row →
-//! record mapping, the gateway's log line, the brute-force lock rules, the address windows
-//! and when a pending OAuth sign-in counts as expired.
+//! record mapping (the challenge, the audience and pending OAuth requests opened or sealed with
+//! the record cipher), the gateway's log line, the brute-force lock rules, the attempt windows
+//! per client address and per document, the decision on a reserved guess, and when a pending
+//! OAuth sign-in counts as expired.
 //!
-//! The lock rules live here, in Rust, rather than in SQL: each dialect only counts the failure
-//! in one upsert (which holds the row's lock until the transaction ends) and then writes back
-//! what [`after_failure`] decided, so the two databases cannot disagree on when a pair locks.
+//! The lock rules live here, in Rust, rather than in SQL: each dialect only counts the attempt
+//! in its upserts (which hold the rows' locks until the transaction ends), asks [`decide`]
+//! whether the reservation stands, and then writes back what [`after_failure`] decided, so the
+//! two databases cannot disagree on when a pair locks or a window is full.
 
 use chrono::{DateTime, Utc};
 

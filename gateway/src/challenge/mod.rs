@@ -1,8 +1,10 @@
 //! The spec's "Challenge Specification": HTTP Basic and Digest (RFC 7617, RFC 7616) are run here;
-//! OAuth has its own issue.
+//! OAuth, a redirect dance rather than a header, is [`crate::oauth`].
 //!
 //! [`check_http_auth`] turns an `Authorization` header into an [`Outcome`]; the caller owns the
-//! brute-force limits and the response.
+//! brute-force limits ([`crate::limits`]: each guess is reserved before it is compared) and the
+//! response. Digest nonces' request counters are remembered in `replay` so a captured request
+//! cannot be sent again.
 
 pub mod auth_params;
 pub mod basic;

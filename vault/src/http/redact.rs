@@ -1,5 +1,8 @@
 //! What of a request may enter a log. Handles are bearer secrets: no form of one is ever kept,
-//! whatever path, header or mistake it arrives in.
+//! whatever path, header or mistake it arrives in (a verified one is logged as its nonce, the
+//! id the gateway logged when it issued it). Query strings and fragments are dropped (viewer
+//! tokens travel there), long path segments replaced, and paths, referers and user agents cut
+//! to a bounded length.
 
 use shared::handle::Nonce;
 
