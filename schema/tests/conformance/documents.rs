@@ -324,4 +324,10 @@ async fn list_documents_pages_in_id_order_under_a_locale() {
         .unwrap();
     list_documents_pages_in_id_order(schema::connect(&format!("{server}/{name}")).await.unwrap())
         .await;
+    // Not a `TestDatabase` (its own locale): dropped here, when the test passed.
+    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+    conn.execute(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
 }
