@@ -70,6 +70,34 @@ pub fn write(path: &Path, contents: &[u8]) -> Result<(), PrivateFileError> {
     Ok(())
 }
 
+/// Creates `path` with `contents` unless it exists already (then leaves it as it is), so
+/// processes starting together agree on one file: the contents are written whole, 0600, under
+/// a staging name of their own and hard-linked into place, which fails when another process
+/// linked first. Callers read `path` back afterwards, whoever created it.
+pub fn create_once(path: &Path, contents: &[u8]) -> Result<(), PrivateFileError> {
+    let mut suffix = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut suffix)
+        .map_err(|_| io(path)(std::io::Error::other("no randomness for a staging name")))?;
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(format!(".new-{}", crate::hex::hex(&suffix)));
+    let staging = PathBuf::from(staging);
+    write(&staging, contents)?;
+    let linked = fs::hard_link(&staging, path);
+    let removed = fs::remove_file(&staging);
+    match linked {
+        Ok(()) => {
+            if let Some(dir) = path.parent() {
+                fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io(dir))?;
+            }
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(io(path)(error)),
+    }
+    removed.map_err(io(&staging))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -97,6 +125,20 @@ mod tests {
             read(&path),
             Err(PrivateFileError::Insecure { .. })
         ));
+    }
+
+    #[test]
+    fn created_once_then_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        create_once(&path, b"first").unwrap();
+        create_once(&path, b"second").unwrap();
+        assert_eq!(read(&path).unwrap().unwrap(), b"first");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no staging file left"
+        );
     }
 
     #[test]

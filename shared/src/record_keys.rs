@@ -55,13 +55,6 @@ fn invalid(path: &Path, reason: impl Into<String>) -> RecordKeyFileError {
     }
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> RecordKeyFileError {
-    RecordKeyFileError::File(PrivateFileError::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 fn read_file(path: &Path) -> Result<Option<KeyFile>, RecordKeyFileError> {
     let Some(bytes) = private_file::read(path)? else {
         return Ok(None);
@@ -111,24 +104,8 @@ pub fn load_or_create(path: &Path) -> Result<RecordKeys, RecordKeyFileError> {
         current: id.clone(),
         keys: BTreeMap::from([(id, random_text::<RECORD_KEY_LEN>()?)]),
     };
-    let mut staging = path.as_os_str().to_owned();
-    staging.push(format!(".new-{}", random_text::<8>()?));
-    let staging = PathBuf::from(staging);
-    write_file(&staging, &file)?;
-    let linked = std::fs::hard_link(&staging, path);
-    let removed = std::fs::remove_file(&staging);
-    match linked {
-        Ok(()) => {
-            if let Some(dir) = path.parent() {
-                std::fs::File::open(dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(|e| io_error(dir, e))?;
-            }
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(error) => return Err(io_error(path, error)),
-    }
-    removed.map_err(|e| io_error(&staging, e))?;
+    let text = Zeroizing::new(serde_json::to_vec(&file).map_err(|_| invalid(path, "unwritable"))?);
+    private_file::create_once(path, &text)?;
     let file = read_file(path)?.ok_or_else(|| invalid(path, "the new key file vanished"))?;
     keys_of(path, &file)
 }

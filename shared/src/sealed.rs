@@ -73,13 +73,6 @@ impl std::fmt::Debug for SealKeys {
     }
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> SealError {
-    SealError::File(PrivateFileError::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, SealError> {
     let mut bytes = Zeroizing::new([0u8; N]);
     SystemRandom::new()
@@ -108,24 +101,7 @@ impl SealKeys {
         let text = Zeroizing::new(
             serde_json::to_vec(&file).map_err(|_| SealError::Invalid("unserialisable"))?,
         );
-        let mut staging = path.as_os_str().to_owned();
-        staging.push(format!(".new-{}", URL_SAFE_NO_PAD.encode(*random::<8>()?)));
-        let staging = std::path::PathBuf::from(staging);
-        private_file::write(&staging, &text)?;
-        let linked = std::fs::hard_link(&staging, path);
-        let removed = std::fs::remove_file(&staging);
-        match linked {
-            Ok(()) => {
-                if let Some(dir) = path.parent() {
-                    std::fs::File::open(dir)
-                        .and_then(|d| d.sync_all())
-                        .map_err(|e| io_error(dir, e))?;
-                }
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(error) => return Err(io_error(path, error)),
-        }
-        removed.map_err(|e| io_error(&staging, e))?;
+        private_file::create_once(path, &text)?;
         Self::load(path)?.ok_or(SealError::Invalid("the new key file vanished"))
     }
 
