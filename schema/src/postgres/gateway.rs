@@ -113,19 +113,7 @@ impl PgRepository {
         // The upsert locks the row until the commit, so a racing failure waits and then sees
         // this one's count and lock.
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let row = sqlx::query(concat!(
-            "INSERT INTO challenge_failures (document_id, viewer, failures, total) \
-             VALUES ($1, $2, 1, 1) ON CONFLICT (document_id, viewer) DO UPDATE SET \
-             failures = challenge_failures.failures + 1, total = challenge_failures.total + 1 \
-             RETURNING ",
-            failure_columns!()
-        ))
-        .bind(document.as_str())
-        .bind(viewer)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let counts = gc::failure_counts(&row)?;
+        let counts = count_pair(&mut tx, document, viewer).await?;
         let step = gc::after_failure(&counts, now, policy);
         write_step(&mut tx, document, viewer, step).await?;
         tx.commit().await.map_err(db_error)?;

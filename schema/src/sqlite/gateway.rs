@@ -117,19 +117,7 @@ impl SqliteRepository {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_error)?;
-        let row = sqlx::query(concat!(
-            "INSERT INTO challenge_failures (document_id, viewer, failures, total) \
-             VALUES (?, ?, 1, 1) ON CONFLICT (document_id, viewer) DO UPDATE SET \
-             failures = challenge_failures.failures + 1, total = challenge_failures.total + 1 \
-             RETURNING ",
-            failure_columns!()
-        ))
-        .bind(document.as_str())
-        .bind(viewer)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let counts = gc::failure_counts(&row)?;
+        let counts = count_pair(&mut tx, document, viewer).await?;
         let step = gc::after_failure(&counts, now, policy);
         write_step(&mut tx, document, viewer, step).await?;
         tx.commit().await.map_err(db_error)?;
