@@ -92,6 +92,12 @@ impl ApiAudit {
     pub async fn write(&self, record: ApiLogRecord) -> bool {
         self.writer.write(record).await
     }
+
+    /// Returns once every record queued so far is written: called at shutdown, after the
+    /// server stopped ([`shared::service`]).
+    pub async fn flush(&self) {
+        self.writer.flush().await;
+    }
 }
 
 /// What the request revealed about its caller and document, as handlers learn it.

@@ -18,7 +18,10 @@ pub struct ApiContext {
     /// links with), for `POST /documents/{docId}/links`.
     pub seal_keys: SealKeys,
     pub links: Links,
-    /// Audit-log exports (`GET /logs`): the instance key that signs them, where they are built.
+    /// Content signing by the instance key: signed responses, stored content, the published
+    /// keys (`x-sealpost-signature`, [`shared::content_signature`]).
+    pub signer: crate::signer::Signer,
+    /// Audit-log exports (`GET /logs`): their signer, where they are built.
     pub logs: crate::logs::LogExports,
     pub limits: Limits,
     pub security: SecurityMode,

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`build`]: the one function that turns a [`ApiContext`] and a bound listener into a running
-//!   server; `sealpost up` and the tests both call it.
+//!   server; [`startup::start`] calls it for `sealpost up`, the `api-server` binary and tests.
 //! - [`access_log`]: the API access log, one record per request, committed before the response
 //!   leaves and, for requests that change state, an intent committed before the handler runs.
 //! - [`content_store`]: the vault in this process or behind its internal API, one interface.
@@ -13,10 +13,13 @@
 //! - [`documents`]: the domain operations behind the document routes.
 //! - [`delivery`]: fulfillment: queued deliveries and the worker that sends them.
 //! - [`logs`]: audit-log exports (`GET /logs`), built, signed and spooled for streaming.
+//! - [`signer`]: content signing by the instance key ([`shared::content_signature`]): signed
+//!   responses, stored content, the published keys.
 //! - [`representation`]: the spec's JSON for a document record.
 //! - [`routes`]: thin handlers; the module tree mirrors the URL tree.
-//! - [`startup`]: the context from settings, shared by `sealpost up` and the `api-server` binary
-//!   (`main.rs`, which always uses a vault running as its own process).
+//! - [`startup`]: the service from settings ([`startup::start`], a [`shared::service::Running`]),
+//!   shared by `sealpost up` and the `api-server` binary (`main.rs`, which always uses a vault
+//!   running as its own process).
 
 pub mod access_log;
 pub mod auth;
@@ -29,6 +32,7 @@ pub mod form;
 pub mod logs;
 pub mod representation;
 pub mod routes;
+pub mod signer;
 pub mod startup;
 
 use std::net::TcpListener;
@@ -42,16 +46,16 @@ use shared::server::slow_clients::{self, ClientLimits};
 
 pub use context::ApiContext;
 
-/// Builds the API server on `listener` (bound already, so port 0 works), and starts its
-/// access-log writer on the current tokio runtime. Signals are not handled here: the caller
-/// owns shutdown through the returned server's handle.
+/// Builds the API server on `listener` (bound already, so port 0 works), recording every
+/// request through `audit`. Signals are not handled here: the caller owns shutdown through the
+/// returned server's handle (and drains `audit` after it).
 pub fn build(
     context: Arc<ApiContext>,
+    audit: access_log::ApiAudit,
     listener: TcpListener,
     workers: usize,
     limits: &ClientLimits,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let audit = access_log::ApiAudit::spawn(context.repo.clone());
     let context = web::Data::from(context);
     let bodies = limits.bodies();
     let server = HttpServer::new(move || {

@@ -2,13 +2,10 @@
 //! running as its own process (`vault.internal_url`). `sealpost up` runs the same server with
 //! the vault in-process; producers are created with `sealpost producer add`.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Parser;
 use shared::config::Settings;
 
@@ -53,40 +50,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "set vault.internal_url to the vault's address (or run everything with `sealpost up`)"
     );
     api_server::startup::data_dir(&settings.data_dir)?;
-    // The record keys (record-keys.json in the data directory, shared with the gateway) seal the
-    // documents' viewer data and secrets; older plaintext rows are sealed at start-up.
-    let repo = shared::record_keys::connect(&settings).await?;
-    repo.reseal_records()
-        .await
-        .context("sealing document records under the current record key")?;
+    let repo = api_server::startup::open_repository(&settings).await?;
     let vault = api_server::startup::remote_vault(&settings)?;
-    let listener = TcpListener::bind(settings.api.addr)
-        .with_context(|| format!("binding {}", settings.api.addr))?;
-    let addr = listener.local_addr()?;
-    let context = Arc::new(api_server::startup::context(
-        &settings,
-        repo,
-        vault.into(),
-        addr,
-        settings.gateway.addr,
-    )?);
-    let sweeper = api_server::documents::spawn_expiry_sweeper(
-        context.clone(),
-        Duration::from_secs(settings.api.expiry_sweep_secs.max(1)),
-    );
-    let retention =
-        api_server::logs::retention::spawn_retention_sweeper(context.repo.clone(), &settings.audit);
-    let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
-    let server = api_server::build(context, listener, settings.workers, &limits)?;
-    let handle = server.handle();
-    let task = tokio::spawn(server);
-    println!("API server: http://{addr}");
-    shared::server::shutdown_signal().await?;
-    sweeper.abort();
-    if let Some(retention) = retention {
-        retention.abort();
-    }
-    handle.stop(true).await;
-    let _ = task.await;
-    Ok(())
+    let listener = shared::service::bind(settings.api.addr)?;
+    let gateway_addr = settings.gateway.addr;
+    let api = api_server::startup::start(&settings, repo, vault.into(), listener, gateway_addr)?;
+    println!("API server: http://{}", api.addr);
+    api.run_until_signal().await
 }

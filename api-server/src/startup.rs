@@ -1,24 +1,72 @@
-//! Building the API server's context from settings: what `sealpost up` and the `api-server`
-//! binary share, so the two wirings differ only in where the vault runs.
+//! Starting the API server from settings: what `sealpost up` and the `api-server` binary
+//! share, so the two wirings differ only in where the vault runs.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use schema::Repository;
-use shared::config::{Settings, public_url};
+use shared::config::{ApiSettings, Settings, public_url};
 use shared::keys::SigningKey;
 use shared::sealed::{SEAL_KEYS_FILE, SealKeys};
+use shared::server::slow_clients::ClientLimits;
+use shared::service::Running;
 use shared::token::TokenIssuer;
 use vault::internal::{RemoteVault, ServiceCredential};
 
+use crate::access_log::ApiAudit;
 use crate::content_store::ContentStore;
 use crate::context::{ApiContext, Limits, Links};
+use crate::signer::Signer;
 
 /// The instance's signing key (login tokens), inside the data directory.
 pub const INSTANCE_KEY_FILE: &str = "instance-key.pem";
+
+/// Starts the API server on `listener` (bound already, so port 0 works): its context (with the
+/// delivery worker), the expiry and audit-retention sweeps, and the access log, drained when
+/// the server stops. `gateway_addr` is where links point when no public URL is configured.
+pub fn start(
+    settings: &Settings,
+    repo: Arc<dyn Repository>,
+    vault: ContentStore,
+    listener: TcpListener,
+    gateway_addr: SocketAddr,
+) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let context = Arc::new(context(settings, repo, vault, addr, gateway_addr)?);
+    let expiry = crate::documents::spawn_expiry_sweeper(
+        context.clone(),
+        Duration::from_secs(settings.api.expiry_sweep_secs.max(1)),
+    );
+    let retention =
+        crate::logs::retention::spawn_retention_sweeper(context.repo.clone(), &settings.audit);
+    let audit = ApiAudit::spawn(context.repo.clone());
+    let limits = ClientLimits::new(&settings.server);
+    let server = crate::build(context, audit.clone(), listener, settings.workers, &limits)?;
+    Ok(Running::serve(addr, server)
+        .with_sweepers(std::iter::once(expiry).chain(retention))
+        .with_drain(move || async move { audit.flush().await }))
+}
+
+/// The database, opened with the data directory's record keys (`record-keys.json`, shared with
+/// the gateway), its documents' viewer data and secrets sealed under the current record key:
+/// older plaintext rows, and those of an interrupted `sealpost records rotate-key`, now.
+pub async fn open_repository(settings: &Settings) -> anyhow::Result<Arc<dyn Repository>> {
+    let repo = shared::record_keys::connect(settings).await?;
+    let resealed = repo
+        .reseal_records()
+        .await
+        .context("sealing document records under the current record key")?;
+    if resealed > 0 {
+        tracing::info!(
+            resealed,
+            "document records sealed under the current record key"
+        );
+    }
+    Ok(repo)
+}
 
 /// The context handlers share. `api_addr` and `gateway_addr` are the bound (or, for a gateway
 /// in another process, configured) addresses, used when no public URL is configured.
@@ -39,35 +87,48 @@ pub fn context(
         api_root: public_url(&settings.api.public_url, api_addr),
         gateway_root: public_url(&settings.gateway.public_url, gateway_addr),
     };
-    // The delivery worker starts here, so `sealpost up` and the `api-server` binary both run
-    // one; it stops when the context is dropped.
-    let delivery = crate::delivery::start(
-        &settings.delivery,
-        &settings.egress,
-        &instance_key,
-        &settings.data_dir.join(SEAL_KEYS_FILE),
-        repo.clone(),
-        links.clone(),
-    )
-    .context("starting the delivery worker")?;
+    let delivery = start_delivery(settings, &instance_key, repo.clone(), links.clone())?;
+    let signer = Signer::new(instance_key.clone());
+    let token_ttl = Duration::from_secs(settings.api.token_ttl_secs);
     Ok(ApiContext {
         repo,
         vault,
-        tokens: Arc::new(TokenIssuer::new(
-            &instance_key,
-            Duration::from_secs(settings.api.token_ttl_secs),
-        )),
+        tokens: Arc::new(TokenIssuer::new(&instance_key, token_ttl)),
         seal_keys,
-        logs: crate::logs::LogExports::new(instance_key, settings.data_dir.clone()),
+        logs: crate::logs::LogExports::new(signer.clone(), settings.data_dir.clone()),
+        signer,
         links,
-        limits: Limits {
-            max_document_bytes: settings.api.max_document_bytes,
-            max_json_part_bytes: settings.api.max_json_part_bytes,
-            max_expiration_days: settings.api.max_expiration_days,
-        },
+        limits: limits(&settings.api),
         security: settings.api.security,
         delivery,
     })
+}
+
+/// The delivery worker starts with the context, so `sealpost up` and the `api-server` binary
+/// both run one; it stops when the context is dropped.
+fn start_delivery(
+    settings: &Settings,
+    instance_key: &SigningKey,
+    repo: Arc<dyn Repository>,
+    links: Links,
+) -> anyhow::Result<crate::delivery::Deliveries> {
+    crate::delivery::start(
+        &settings.delivery,
+        &settings.egress,
+        instance_key,
+        &settings.data_dir.join(SEAL_KEYS_FILE),
+        repo,
+        links,
+    )
+    .context("starting the delivery worker")
+}
+
+fn limits(api: &ApiSettings) -> Limits {
+    Limits {
+        max_document_bytes: api.max_document_bytes,
+        max_json_part_bytes: api.max_json_part_bytes,
+        max_expiration_days: api.max_expiration_days,
+    }
 }
 
 /// The client of a vault running as its own process (`vault.internal_url`). That vault owns

@@ -46,6 +46,12 @@ impl AuditLog {
     pub async fn write(&self, record: GatewayLogRecord) -> bool {
         self.writer.write(record).await
     }
+
+    /// Returns once every record queued so far is written: called at shutdown, after the
+    /// server stopped ([`shared::service`]).
+    pub async fn flush(&self) {
+        self.writer.flush().await;
+    }
 }
 
 /// What a handler learned about its request, left in the request's extensions for the record.

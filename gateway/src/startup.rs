@@ -1,13 +1,16 @@
-//! Building the gateway from settings: what `sealpost up` and the `gateway` binary share.
+//! Starting the gateway from settings: what `sealpost up` and the `gateway` binary share.
 
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use schema::Repository;
-use shared::config::Settings;
+use shared::config::{Settings, public_url};
 use shared::keys::SigningKey;
 use shared::sealed::{SEAL_KEYS_FILE, SealError, SealKeys};
+use shared::server::slow_clients::ClientLimits;
+use shared::service::Running;
 
-use crate::GatewayService;
+use crate::{AuditLog, GatewayService};
 
 /// Why the gateway could not be built from its settings.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +20,36 @@ pub enum StartupError {
     /// The egress settings are invalid; the message names the setting.
     #[error("{0}")]
     Egress(String),
+    /// The listener could not be served (its address unreadable, the workers not started).
+    #[error("starting the gateway's server")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Starts the gateway on `listener` (bound already, so port 0 works), its access log drained
+/// when the server stops. `vault_addr` is where handle links point when `vault.public_url` is
+/// not set; `handle_key` signs the handles.
+pub fn start(
+    settings: &Settings,
+    repo: Arc<dyn Repository>,
+    handle_key: SigningKey,
+    listener: TcpListener,
+    vault_addr: SocketAddr,
+) -> Result<Running, StartupError> {
+    let addr = listener.local_addr().map_err(StartupError::Serve)?;
+    let gateway_root = public_url(&settings.gateway.public_url, addr);
+    let vault_root = public_url(&settings.vault.public_url, vault_addr);
+    let gateway = service(
+        settings,
+        repo.clone(),
+        handle_key,
+        &gateway_root,
+        vault_root,
+    )?;
+    let audit = AuditLog::spawn(repo);
+    let limits = ClientLimits::new(&settings.server);
+    let server = crate::build(gateway, audit.clone(), listener, settings.workers, &limits)
+        .map_err(StartupError::Serve)?;
+    Ok(Running::serve(addr, server).with_drain(move || async move { audit.flush().await }))
 }
 
 /// The gateway's state: `handle_key` signs handles (the vault trusts its public half), the seal

@@ -21,13 +21,20 @@ pub const BATCH_MAX: usize = 1024;
 /// Records waiting for the writer before requests wait to queue theirs.
 pub const QUEUE: usize = 16 * 1024;
 
-type Pending<R> = (R, Option<oneshot::Sender<bool>>);
+/// What the writer receives.
+enum Message<R> {
+    /// A record, and whom to tell whether its transaction committed.
+    Record(R, Option<oneshot::Sender<bool>>),
+    /// Answered once every record queued before it was appended (or failed): see
+    /// [`GroupCommit::flush`].
+    Flush(oneshot::Sender<()>),
+}
 
 /// The sending side of a group-commit writer; clone it freely. The writer ends when every
 /// clone is gone, after writing what was queued.
 #[derive(Debug)]
 pub struct GroupCommit<R> {
-    sender: mpsc::Sender<Pending<R>>,
+    sender: mpsc::Sender<Message<R>>,
 }
 
 impl<R> Clone for GroupCommit<R> {
@@ -57,7 +64,8 @@ impl<R: Send + 'static> GroupCommit<R> {
     /// `false` when it could not be written.
     pub async fn write(&self, record: R) -> bool {
         let (done, committed) = oneshot::channel();
-        if self.sender.send((record, Some(done))).await.is_err() {
+        let message = Message::Record(record, Some(done));
+        if self.sender.send(message).await.is_err() {
             return false;
         }
         committed.await.unwrap_or(false)
@@ -67,37 +75,72 @@ impl<R: Send + 'static> GroupCommit<R> {
     /// wait); `false` when the queue is full or the writer gone. The record is written with the
     /// next batch; a failure is only logged.
     pub fn write_detached(&self, record: R) -> bool {
-        self.sender.try_send((record, None)).is_ok()
+        self.sender.try_send(Message::Record(record, None)).is_ok()
+    }
+
+    /// Returns once every record queued before this call was appended (or its append failed):
+    /// a service's shutdown calls it after its server stopped, so the records of requests
+    /// dropped mid-way ([`write_detached`](Self::write_detached)) are not lost with the process.
+    pub async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        if self.sender.send(Message::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
     }
 }
 
 async fn write_loop<R, F, Fut, E>(
     log: &'static str,
     mut append: F,
-    mut receiver: mpsc::Receiver<Pending<R>>,
+    mut receiver: mpsc::Receiver<Message<R>>,
 ) where
     F: FnMut(Vec<R>) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::error::Error,
 {
-    let mut batch: Vec<Pending<R>> = Vec::with_capacity(BATCH_MAX);
+    let mut batch: Vec<Message<R>> = Vec::with_capacity(BATCH_MAX);
     while receiver.recv_many(&mut batch, BATCH_MAX).await > 0 {
-        let (records, waiting): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        let count = records.len();
-        let ok = match append(records).await {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::error!(
-                    error = %crate::telemetry::error_chain(&error),
-                    records = count,
-                    log,
-                    "a group commit failed; refusing the requests that waited for it"
-                );
-                false
+        let mut records = Vec::with_capacity(batch.len());
+        let (mut waiting, mut flushes) = (Vec::new(), Vec::new());
+        for message in batch.drain(..) {
+            match message {
+                Message::Record(record, done) => {
+                    records.push(record);
+                    waiting.extend(done);
+                }
+                Message::Flush(done) => flushes.push(done),
             }
-        };
-        for done in waiting.into_iter().flatten() {
-            let _ = done.send(ok);
+        }
+        if !records.is_empty() {
+            let ok = commit(log, &mut append, records).await;
+            for done in waiting {
+                let _ = done.send(ok);
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Appends one batch: `true` once it committed, `false` (logged) when it failed.
+async fn commit<R, F, Fut, E>(log: &'static str, append: &mut F, records: Vec<R>) -> bool
+where
+    F: FnMut(Vec<R>) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::error::Error,
+{
+    let count = records.len();
+    match append(records).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::error!(
+                error = %crate::telemetry::error_chain(&error),
+                records = count,
+                log,
+                "a group commit failed; refusing the requests that waited for it"
+            );
+            false
         }
     }
 }
@@ -158,6 +201,18 @@ mod tests {
         assert!(log.write(101).await);
         assert!(log.write_detached(102));
         assert!(log.write(103).await);
+    }
+
+    #[tokio::test]
+    async fn flush_waits_for_records_queued_without_waiting() {
+        let batches = Batches::default();
+        let log = writer(batches.clone(), Arc::new(AtomicBool::new(false)));
+        assert!(log.write_detached(1));
+        assert!(log.write_detached(2));
+        log.flush().await;
+        let written: Vec<u32> = batches.lock().unwrap().iter().flatten().copied().collect();
+        assert_eq!(written, [1, 2]);
+        log.flush().await; // nothing queued: answers at once
     }
 
     /// Runs the futures concurrently on the current runtime, results in order.

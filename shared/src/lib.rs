@@ -14,12 +14,19 @@
 //! - [`group_commit`]: one transaction for many requests' records (the fail-closed audit logs,
 //!   delivery attempts).
 //! - [`logzip`]: audit-log exports (`GET /logs`): the signed zip, its writer, its verifier.
+//! - [`content_signature`]: content signing, the `x-sealpost-signature` headers over a body's
+//!   SHA-256 (records, stored content, exports): sign and verify.
+//! - [`published_keys`]: the instance's public keys (`GET /.well-known/sealpost-keys`) that
+//!   signed content and exports are checked against.
 //! - [`hex`]: lowercase hex and SHA-256 digests as hex.
 //! - [`secret_eq`]: comparing secrets in constant time, whatever their lengths.
 //! - [`egress`]: the egress policy of every request made on a producer's behalf (SSRF defence).
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
+//! - [`service`]: one start/stop shape for every service ([`service::Running`]): servers,
+//!   sweepers and audit writers stopped in the order that loses no record.
 
 pub mod config;
+pub mod content_signature;
 pub mod egress;
 pub mod group_commit;
 pub mod handle;
@@ -29,10 +36,12 @@ pub mod logline;
 pub mod logzip;
 pub mod private_file;
 pub mod problem;
+pub mod published_keys;
 pub mod record_keys;
 pub mod sealed;
 pub mod secret_eq;
 pub mod server;
+pub mod service;
 pub mod telemetry;
 pub mod token;
 

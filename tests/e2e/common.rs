@@ -79,7 +79,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub instance: Option<Instance>,
     /// The vault in its own server, in the split wiring ([`crate::wiring`]).
-    pub split_vault: Option<vault::standalone::Standalone>,
+    pub split_vault: Option<shared::service::Running>,
     pub settings: Settings,
     /// The test that spawned this app (names its secret-grep dumps, [`crate::secrets`]).
     pub secret_grep_test: String,

@@ -9,9 +9,9 @@ use futures_util::stream;
 use reqwest::StatusCode;
 use sealpost::instance::{GATEWAY_KEY_FILE, Instance};
 use shared::config::Settings;
+use shared::service::Running;
 use vault::VaultError;
 use vault::internal::{RemoteVault, ServiceCredential};
-use vault::standalone::Standalone;
 
 use crate::common::{Db, FreshDatabase, files_under, on_both_databases, pseudo_random};
 
@@ -50,7 +50,7 @@ pub async fn vault_settings(
     (settings.unwrap(), database)
 }
 
-fn client_for(vault: &Standalone, settings: &Settings) -> RemoteVault {
+fn client_for(vault: &Running, settings: &Settings) -> RemoteVault {
     let credential = ServiceCredential::from_settings(settings, false).unwrap();
     RemoteVault::new(&format!("http://{}", vault.addr), credential).unwrap()
 }
@@ -78,7 +78,7 @@ async fn orphan_rows(settings: &Settings) -> usize {
 async fn the_internal_api_refuses_missing_or_wrong_credentials(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let (settings, _database) = vault_settings(db, dir.path(), &[]).await;
-    let vault = Standalone::start(&settings).await.unwrap();
+    let vault = vault::standalone::start(&settings).await.unwrap();
     let base = format!("http://{}{OBJECTS}", vault.addr);
     let token = ServiceCredential::from_settings(&settings, false).unwrap();
     let wrong = ServiceCredential::generate().unwrap();
@@ -173,7 +173,7 @@ async fn the_internal_api_is_absent_inside_sealpost_up(db: Db) {
 async fn failed_remote_uploads_leave_nothing_before_they_answer(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let (settings, _database) = vault_settings(db, dir.path(), &[]).await;
-    let vault = Standalone::start(&settings).await.unwrap();
+    let vault = vault::standalone::start(&settings).await.unwrap();
     let remote = client_for(&vault, &settings);
     let objects = settings.data_dir.join(sealpost::instance::OBJECTS_DIR);
 
@@ -224,7 +224,7 @@ async fn failed_remote_uploads_leave_nothing_before_they_answer(db: Db) {
 async fn a_separate_vault_sweeps_only_orphans_past_the_grace(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let (settings, _database) = vault_settings(db, dir.path(), &[]).await;
-    let vault = Standalone::start(&settings).await.unwrap();
+    let vault = vault::standalone::start(&settings).await.unwrap();
     let remote = client_for(&vault, &settings);
     // Stored and kept, but no document refers to it: what a caller that died before its
     // commit leaves, and also what a live upload looks like just before its commit.
@@ -234,14 +234,14 @@ async fn a_separate_vault_sweeps_only_orphans_past_the_grace(db: Db) {
     vault.stop().await;
 
     // Restarting with the default grace (one day) leaves it: it may be someone's upload.
-    let vault = Standalone::start(&settings).await.unwrap();
+    let vault = vault::standalone::start(&settings).await.unwrap();
     let remote = client_for(&vault, &settings);
     assert!(remote.read(&key).await.is_ok());
     vault.stop().await;
 
     let mut settings = settings;
     settings.vault.orphan_grace_secs = Some(0);
-    let vault = Standalone::start(&settings).await.unwrap();
+    let vault = vault::standalone::start(&settings).await.unwrap();
     let remote = client_for(&vault, &settings);
     assert!(matches!(remote.read(&key).await, Err(VaultError::NotFound)));
     vault.stop().await;

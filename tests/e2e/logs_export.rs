@@ -9,7 +9,7 @@ use async_zip::base::read1::seek::ZipArchiveReader;
 use async_zip::base::write::ZipFileWriter;
 use async_zip::{Compression, ZipEntryBuilder};
 use schema::audit::chain;
-use shared::logzip::response::{self, SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
+use shared::content_signature::{self, SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 use shared::logzip::{KeySet, Manifest};
 use tokio::io::{AsyncReadExt as _, BufReader};
 use tokio_util::compat::{FuturesAsyncReadCompatExt as _, TokioAsyncReadCompatExt as _};
@@ -55,9 +55,9 @@ pub async fn download(
     let header = |name: &str| headers[name].to_str().unwrap().to_owned();
     let digest = shared::logzip::sha256_hex(&body);
     let (signature, date) = (header(SIGNATURE_HEADER), header(SIGNATURE_DATE_HEADER));
-    response::verify(keys, &signature, &date, &digest).unwrap();
+    content_signature::verify(keys, &signature, &date, &digest).unwrap();
     let other = shared::logzip::sha256_hex(b"another body");
-    assert!(response::verify(keys, &signature, &date, &other).is_err());
+    assert!(content_signature::verify(keys, &signature, &date, &other).is_err());
     std::fs::write(file, &body).unwrap();
     let disposition = header("content-disposition");
     let name = disposition.strip_prefix("attachment; filename=\"").unwrap();
@@ -461,9 +461,9 @@ async fn document_records_are_signed(db: Db) {
     let (signature, date) = (header(SIGNATURE_HEADER), header(SIGNATURE_DATE_HEADER));
     assert!(httpdate::parse_http_date(&date).is_ok(), "{date}");
     let digest = shared::logzip::sha256_hex(&body);
-    response::verify(&keys, &signature, &date, &digest).unwrap();
+    content_signature::verify(&keys, &signature, &date, &digest).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["id"], record["id"]);
     let altered = shared::logzip::sha256_hex(&[&body[..], b" "].concat());
-    assert!(response::verify(&keys, &signature, &date, &altered).is_err());
+    assert!(content_signature::verify(&keys, &signature, &date, &altered).is_err());
 }

@@ -4,7 +4,7 @@
 //! carries none. Verified with the key `GET /.well-known/sealpost-keys` publishes.
 
 use reqwest::header::HeaderMap;
-use shared::logzip::response::{self, SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
+use shared::content_signature::{self, SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 use shared::logzip::{KeySet, sha256_hex};
 
 use crate::common::{Db, TestApp, on_both_databases, pseudo_random};
@@ -21,7 +21,8 @@ fn verify(keys: &KeySet, headers: &HeaderMap, content: &[u8]) -> Result<(), Stri
     };
     let (signature, date) = (header(SIGNATURE_HEADER)?, header(SIGNATURE_DATE_HEADER)?);
     httpdate::parse_http_date(&date).map_err(|error| error.to_string())?;
-    response::verify(keys, &signature, &date, &sha256_hex(content)).map_err(|e| e.to_string())
+    content_signature::verify(keys, &signature, &date, &sha256_hex(content))
+        .map_err(|e| e.to_string())
 }
 
 async fn whole_downloads_are_signed_over_their_content(db: Db) {

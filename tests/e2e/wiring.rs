@@ -9,7 +9,7 @@ use std::path::Path;
 
 use sealpost::instance::GATEWAY_KEY_FILE;
 use shared::config::Settings;
-use vault::standalone::Standalone;
+use shared::service::Running;
 
 /// The environment variable choosing the wiring.
 pub const WIRING_VAR: &str = "SEALPOST_TEST_WIRING";
@@ -28,7 +28,7 @@ pub fn split() -> bool {
 pub async fn prepare(
     settings: Settings,
     overrides: &[(&str, String)],
-) -> (Settings, Option<Standalone>) {
+) -> (Settings, Option<Running>) {
     if !split() {
         return (settings, None);
     }
@@ -39,7 +39,7 @@ pub async fn prepare(
         .create(&settings.data_dir)
         .unwrap();
     shared::keys::SigningKey::load_or_create(&settings.data_dir.join(GATEWAY_KEY_FILE)).unwrap();
-    let vault = Standalone::start(&settings).await.unwrap();
+    let vault = vault::standalone::start(&settings).await.unwrap();
     let mut overrides = overrides.to_vec();
     overrides.push(("vault.internal_url", format!("http://{}", vault.addr)));
     let settings =

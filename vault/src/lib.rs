@@ -14,7 +14,9 @@
 //! - [`http`]: the vault's HTTP face (the only module that knows actix-web).
 //! - [`internal`]: the internal object API other services use when the vault is its own
 //!   process: the service credential, the handlers and [`internal::RemoteVault`], their client.
-//! - [`standalone`]: the vault as its own process (the `vault` binary in `main.rs`).
+//! - [`standalone`]: the vault as its own process (the `vault` binary in `main.rs`), and
+//!   [`standalone::serve`], the served vault with its access log that `sealpost up` shares; both
+//!   return a [`shared::service::Running`].
 //!
 //! # Why it is built this way
 //! - **One random data key per object**, wrapped by a key-encryption key only the vault holds.

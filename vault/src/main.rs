@@ -44,7 +44,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.addr,
     )?;
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
-    let vault = vault::standalone::Standalone::start(&settings).await?;
+    let vault = vault::standalone::start(&settings).await?;
     println!("Vault: http://{}", vault.addr);
     vault.run_until_signal().await
 }

@@ -1,6 +1,6 @@
-//! The vault as its own process: what the `vault` binary runs (and what the tests start for
-//! the split wiring). It serves the handle endpoint and the internal object API, the latter
-//! always behind the service credential.
+//! The vault as its own process: what the `vault` binary runs ([`start`], and what the tests
+//! start for the split wiring). It serves the handle endpoint and the internal object API, the
+//! latter always behind the service credential; [`serve`] is the part `sealpost up` shares.
 //!
 //! It differs from the vault inside `sealpost up` in what it cannot assume:
 //! - **Others upload through it**, so its orphan sweep keeps a grace period
@@ -13,12 +13,11 @@
 //!   `vault.handle_public_keys`, or, for a single-host set-up, the public half of
 //!   `DIR/gateway-key.pem` when that file is present (read, never created).
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::os::unix::fs::DirBuilderExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
 use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,6 +27,7 @@ use object_store::prefix::PrefixStore;
 use shared::config::Settings;
 use shared::handle::HandleVerifier;
 use shared::keys::SigningKey;
+use shared::service::Running;
 use tokio::task::JoinHandle;
 
 use crate::access_log::AccessLog;
@@ -42,84 +42,64 @@ pub const KEYRING_FILE: &str = "vault-keyring.json";
 /// The gateway's handle-signing key; the vault only ever reads its public half.
 pub use shared::handle::GATEWAY_KEY_FILE;
 
-/// A running vault process.
-pub struct Standalone {
-    pub addr: SocketAddr,
-    server: ServerHandle,
-    task: JoinHandle<std::io::Result<()>>,
-    sweeper: Option<JoinHandle<()>>,
-    log: AccessLog,
+/// Starts the vault as its own process: opens the database, keyring and object store, sweeps
+/// orphans older than the grace (and again every `vault.sweep_interval_secs`), then binds
+/// `vault.addr` and serves, the internal API behind the service credential.
+pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    create_data_dir(&settings.data_dir)?;
+    let handles = handle_verifier(settings)?;
+    let credential = ServiceCredential::from_settings(settings, true)
+        .context("loading the vault service token")?;
+    let repo = schema::connect(&settings.database_url())
+        .await
+        .context("opening the database")?;
+    let keyring = Keyring::load_or_create(&settings.data_dir.join(KEYRING_FILE))
+        .context("loading the vault keyring")?;
+    let vault = open_vault(settings, repo.clone(), keyring)?;
+    let grace = settings.vault.orphan_grace(true);
+    let swept = vault
+        .sweep(grace)
+        .await
+        .context("sweeping orphaned objects")?;
+    tracing::info!(?swept, grace_secs = grace.as_secs(), "start-up sweep done");
+    let interval = Duration::from_secs(settings.vault.sweep_interval_secs);
+    let sweeper = spawn_sweeper(vault.clone(), grace, interval);
+    let listener = shared::service::bind(settings.vault.addr)?;
+    let served = serve(settings, repo, vault, handles, Some(credential), listener)?;
+    Ok(served.with_sweepers(sweeper))
 }
 
-impl Standalone {
-    /// Opens the database, keyring and object store, sweeps orphans older than the grace,
-    /// then binds `vault.addr` and serves.
-    pub async fn start(settings: &Settings) -> anyhow::Result<Self> {
-        let data_dir = &settings.data_dir;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(data_dir)
-            .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-        let handles = handle_verifier(settings)?;
-        let credential = ServiceCredential::from_settings(settings, true)
-            .context("loading the vault service token")?;
-        let repo = schema::connect(&settings.database_url())
-            .await
-            .context("opening the database")?;
-        let keyring = Keyring::load_or_create(&data_dir.join(KEYRING_FILE))
-            .context("loading the vault keyring")?;
-        let vault = open_vault(settings, repo.clone(), keyring)?;
-        let grace = settings.vault.orphan_grace(true);
-        let swept = vault
-            .sweep(grace)
-            .await
-            .context("sweeping orphaned objects")?;
-        tracing::info!(?swept, grace_secs = grace.as_secs(), "start-up sweep done");
-        let sweeper = spawn_sweeper(
-            vault.clone(),
-            grace,
-            Duration::from_secs(settings.vault.sweep_interval_secs),
-        );
+/// Serves `vault` on `listener` (bound already), with its access log, closed (every record
+/// written) once the server stopped. `credential` mounts the internal object API; `sealpost up`
+/// passes `None` (its services share the vault in-process).
+pub fn serve(
+    settings: &Settings,
+    repo: Arc<dyn schema::Repository>,
+    vault: Vault,
+    handles: HandleVerifier,
+    credential: Option<ServiceCredential>,
+    listener: TcpListener,
+) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let log = AccessLog::spawn(repo, Duration::from_secs(settings.vault.log_flush_secs));
+    let service = Arc::new(VaultService {
+        vault,
+        handles,
+        credential,
+        log: log.clone(),
+    });
+    let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
+    let server = crate::http::build(service, listener, settings.workers, &limits)?;
+    Ok(Running::serve(addr, server).with_drain(move || async move { log.close().await }))
+}
 
-        let listener = TcpListener::bind(settings.vault.addr)
-            .with_context(|| format!("binding {}", settings.vault.addr))?;
-        let addr = listener.local_addr()?;
-        let log = AccessLog::spawn(repo, Duration::from_secs(settings.vault.log_flush_secs));
-        let service = Arc::new(VaultService {
-            vault,
-            handles,
-            credential: Some(credential),
-            log: log.clone(),
-        });
-        let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
-        let server = crate::http::build(service, listener, settings.workers, &limits)?;
-        Ok(Self {
-            addr,
-            server: server.handle(),
-            task: tokio::spawn(server),
-            sweeper,
-            log,
-        })
-    }
-
-    /// Stops accepting, lets in-flight requests finish, writes the rest of the access log.
-    pub async fn stop(self) {
-        if let Some(sweeper) = &self.sweeper {
-            sweeper.abort();
-        }
-        self.server.stop(true).await;
-        let _ = self.task.await;
-        self.log.close().await;
-    }
-
-    /// Runs until SIGINT or SIGTERM, then stops gracefully.
-    pub async fn run_until_signal(self) -> anyhow::Result<()> {
-        shared::server::shutdown_signal().await?;
-        tracing::info!("shutting down");
-        self.stop().await;
-        Ok(())
-    }
+/// Creates the data directory (mode 0700) if needed.
+fn create_data_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .with_context(|| format!("creating the data directory {}", path.display()))
 }
 
 /// The vault over the configured store (`vault.store_url`): `{data_dir}/objects` when empty,

@@ -1,8 +1,8 @@
 //! Content signatures (DESIGN.md, "Signed responses"): the handle endpoint's whole downloads
 //! carry `x-sealpost-signature` over the content's SHA-256. The vault holds no signing key, so
 //! the API signs when it stores the content: the SHA-256 is taken as the bytes stream through
-//! to the vault, signed with the instance key, and kept beside the object (the row goes with
-//! it). The signature date is thus the time the content was stored.
+//! to the vault, signed with the instance key ([`crate::signer::Signer`]), and kept beside the
+//! object (the row goes with it). The signature date is thus the time the content was stored.
 
 use std::cell::RefCell;
 
@@ -33,7 +33,7 @@ where
         .put(hashed, context.limits.max_document_bytes)
         .await?;
     let sha256 = digest.into_inner().finish_hex();
-    let (signature, signature_date) = context.logs.sign_digest(&sha256);
+    let (signature, signature_date) = context.signer.sign_digest(&sha256);
     let signed = ContentSignature {
         sha256,
         signature,

@@ -1,5 +1,6 @@
 //! `GET /logs{/docId}`: a producer's audit logs as a signed zip ([`shared::logzip`] has the
-//! format and the offline verifier).
+//! format and the offline verifier; the response headers are signed as any signed content,
+//! by the API's [`Signer`]).
 //!
 //! The zip is built first into an unnamed temporary file in the data directory (the kernel
 //! frees it when it is closed, also after a crash), then its SHA-256 is taken and the response
@@ -13,49 +14,32 @@ pub mod range;
 pub mod retention;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use schema::{DocumentId, LogKind, ProducerId};
-use shared::keys::SigningKey;
+use shared::content_signature;
 use shared::logzip::write::{SPOOL_BUFFER, Scope};
-use shared::logzip::{ExportWriter, KeySet, response};
+use shared::logzip::{ExportWriter, Manifest};
 use tokio::io::{AsyncSeekExt as _, BufWriter};
 
 pub use range::Range;
 
 use crate::context::ApiContext;
 use crate::error::ApiError;
+use crate::signer::Signer;
 
-/// What `GET /logs` needs beyond the repository: the key that signs exports, and where they
-/// are built.
+/// What `GET /logs` needs beyond the repository: the signer of exports (the instance key,
+/// which also signs `manifest.json`), and where they are built.
 pub struct LogExports {
-    key: Arc<SigningKey>,
+    signer: Signer,
     spool_dir: PathBuf,
 }
 
 impl LogExports {
-    /// `key` is the instance key (`{data_dir}/instance-key.pem`); `spool_dir` the data directory.
-    pub fn new(key: Arc<SigningKey>, spool_dir: PathBuf) -> Self {
-        Self { key, spool_dir }
-    }
-
-    /// The public keys that verify exports, as `GET /.well-known/sealpost-keys` publishes them.
-    pub fn keys(&self) -> KeySet {
-        KeySet::of(&self.key)
-    }
-
-    /// The signed-response headers (`x-sealpost-signature`, `x-sealpost-signature-date`) for a
-    /// body held whole (a JSON record), by the same instance key as exports.
-    pub fn sign_body(&self, body: &[u8]) -> (String, String) {
-        self.sign_digest(&shared::hex::sha256_hex(body))
-    }
-
-    /// The same headers for a body known by its SHA-256 (lowercase hex), signed now.
-    pub fn sign_digest(&self, body_sha256: &str) -> (String, String) {
-        response::sign(&self.key, SystemTime::now(), body_sha256)
+    /// `spool_dir` is the data directory.
+    pub fn new(signer: Signer, spool_dir: PathBuf) -> Self {
+        Self { signer, spool_dir }
     }
 }
 
@@ -79,7 +63,6 @@ pub async fn export(
     document: Option<DocumentId>,
     range: Range,
 ) -> Result<Export, ApiError> {
-    let exports = &context.logs;
     let scope = Scope {
         producer: producer.clone(),
         document: document.clone(),
@@ -88,25 +71,8 @@ pub async fn export(
         generated_at: Utc::now(),
     };
     let file_name = file_name(&scope);
-    let spool = tempfile::tempfile_in(&exports.spool_dir).map_err(ApiError::internal)?;
-    let out = BufWriter::with_capacity(SPOOL_BUFFER, tokio::fs::File::from_std(spool));
-    let mut writer = ExportWriter::new(out, scope, &exports.spool_dir);
-    let from = range.from.unwrap_or(DateTime::UNIX_EPOCH);
-    for kind in LogKind::ALL {
-        let lines = context
-            .repo
-            .export_log(kind, producer, document.as_ref(), from, range.to);
-        writer
-            .write_log(kind, lines)
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    let (out, manifest) = writer
-        .finish(&exports.key)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut file = out.into_inner();
-    let (len, signature, signature_date) = sign(&mut file, &exports.key)
+    let (mut file, manifest) = write_zip(context, scope).await?;
+    let (len, signature, signature_date) = sign(&mut file, &context.logs.signer)
         .await
         .map_err(ApiError::internal)?;
     tracing::info!(
@@ -125,16 +91,43 @@ pub async fn export(
     })
 }
 
+/// Streams the three logs in `scope` into a spooled zip and signs its manifest.
+async fn write_zip(
+    context: &ApiContext,
+    scope: Scope,
+) -> Result<(tokio::fs::File, Manifest), ApiError> {
+    let exports = &context.logs;
+    let (producer, document) = (scope.producer.clone(), scope.document.clone());
+    let (from, to) = (scope.from.unwrap_or(DateTime::UNIX_EPOCH), scope.to);
+    let spool = tempfile::tempfile_in(&exports.spool_dir).map_err(ApiError::internal)?;
+    let out = BufWriter::with_capacity(SPOOL_BUFFER, tokio::fs::File::from_std(spool));
+    let mut writer = ExportWriter::new(out, scope, &exports.spool_dir);
+    for kind in LogKind::ALL {
+        let lines = context
+            .repo
+            .export_log(kind, &producer, document.as_ref(), from, to);
+        writer
+            .write_log(kind, lines)
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    let (out, manifest) = writer
+        .finish(exports.signer.key())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((out.into_inner(), manifest))
+}
+
 /// Hashes the finished zip and signs the response headers over it: (length, signature,
 /// signature date). Leaves the file at its start, ready to send.
 async fn sign(
     file: &mut tokio::fs::File,
-    key: &SigningKey,
+    signer: &Signer,
 ) -> std::io::Result<(u64, String, String)> {
     file.rewind().await?;
-    let (sha256, len) = response::sha256_of(&mut *file).await?;
+    let (sha256, len) = content_signature::sha256_of(&mut *file).await?;
     file.rewind().await?;
-    let (signature, date) = response::sign(key, SystemTime::now(), &sha256);
+    let (signature, date) = signer.sign_digest(&sha256);
     Ok((len, signature, date))
 }
 

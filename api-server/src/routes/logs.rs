@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
-use shared::logzip::response::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
+use shared::content_signature::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 use tokio_util::io::ReaderStream;
 
 use super::method_not_allowed;
@@ -88,5 +88,5 @@ fn respond(export: logs::Export) -> Result<HttpResponse, ApiError> {
 pub async fn keys(context: web::Data<ApiContext>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .json(context.logs.keys())
+        .json(context.signer.keys())
 }

@@ -20,13 +20,14 @@
 //! `GET /.well-known/sealpost-keys`).
 //!
 //! # Layout
-//! - [`manifest`]: `manifest.json`, `manifest.sig` and the published key set.
+//! - [`manifest`]: `manifest.json` and `manifest.sig`.
 //! - [`write`](mod@write): [`ExportWriter`], which streams the logs into a zip in constant memory.
 //! - [`verify`](mod@verify): [`verify()`], the offline check `sealpost logs verify` runs.
-//! - [`response`]: the signed-response headers (`x-sealpost-signature`), over a body's SHA-256.
+//!
+//! The export's response headers are signed like any signed content
+//! ([`crate::content_signature`]); its key set is [`crate::published_keys`].
 
 pub mod manifest;
-pub mod response;
 pub mod verify;
 pub mod write;
 

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use futures_util::StreamExt as _;
 use shared::config::SecurityMode;
-use shared::logzip::response::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
+use shared::content_signature::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 
 use crate::auth::Principal;
 use crate::context::ApiContext;
@@ -22,7 +22,7 @@ pub async fn record(
     let record = documents::find(&context, &principal, &path).await?;
     let body = serde_json::to_vec(&representation::record(&context.links, &record))
         .map_err(ApiError::internal)?;
-    let (signature, date) = context.logs.sign_body(&body);
+    let (signature, date) = context.signer.sign_body(&body);
     Ok(HttpResponse::Ok()
         .insert_header((
             header::LAST_MODIFIED,

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use futures_util::{StreamExt as _, stream};
 use schema::{ContentSignature, DocumentRecord};
-use shared::logzip::response::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
+use shared::content_signature::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 
 use super::disposition;
 use crate::ObjectReader;
