@@ -1,7 +1,7 @@
 //! The API's content signer: the instance key (`{data_dir}/instance-key.pem`) as
 //! [`shared::content_signature`] uses it. The API is the only service holding that key, so it
 //! signs what others send too: a document's content is signed when it is stored, and the vault
-//! sends that signature with whole downloads ([`crate::documents::signed`]).
+//! sends that signature with whole downloads (`documents/signed.rs`).
 
 use std::sync::Arc;
 use std::time::SystemTime;
