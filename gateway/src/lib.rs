@@ -9,6 +9,8 @@
 //! - [`pages`]: the HTML pages and their headers; [`error`]: refusals as pages.
 //! - [`access_log`]: one record per request, committed before the response leaves (fail closed).
 //! - [`service`]: the state handlers share.
+//! - [`startup`]: the gateway from settings ([`startup::start`], a [`shared::service::Running`]),
+//!   shared by `sealpost up` and the `gateway` binary.
 
 pub mod access_log;
 pub mod audience;
@@ -32,8 +34,8 @@ use shared::server::slow_clients::{self, ClientLimits};
 pub use access_log::AuditLog;
 pub use service::GatewayService;
 
-/// Turns a bound listener into the running gateway; `sealpost up`, the `gateway` binary and
-/// tests call it.
+/// Turns a bound listener into the running gateway; [`startup::start`] calls it for
+/// `sealpost up`, the `gateway` binary and tests.
 pub fn build(
     service: Arc<GatewayService>,
     audit: AuditLog,
