@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`routes`]: the URL space; [`request`]: the document request from placeholder to handle.
+//! - [`decision`]: what a document request amounts to (handle, sign-in or refusal), apart from
+//!   HTTP: the handler only maps it to a response.
 //! - [`audience`]: which record a viewer token selects (an index per document version).
 //! - [`challenge`]: HTTP Basic and Digest (RFC 7617, RFC 7616); [`oauth`]: the OAuth challenge.
 //! - [`limits`]: brute-force limits, kept in the database.
@@ -15,6 +17,7 @@
 pub mod access_log;
 pub mod audience;
 pub mod challenge;
+pub mod decision;
 pub mod error;
 pub mod limits;
 pub mod oauth;

@@ -6,9 +6,9 @@
 
 use std::sync::LazyLock;
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, HttpResponseBuilder};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use maud::{DOCTYPE, Markup, html};
@@ -158,6 +158,17 @@ pub fn respond(status: StatusCode, page: Markup, frame_origin: Option<&str>) -> 
         response.insert_header((header::CONTENT_SECURITY_POLICY, value));
     }
     response.body(page.into_string())
+}
+
+/// The start of a 303 to `location` (a handle, a provider, the document request after
+/// sign-in): never cached, and no `Referer` to where it leads.
+pub fn see_other(location: String) -> HttpResponseBuilder {
+    let mut response = HttpResponse::SeeOther();
+    response
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"));
+    response
 }
 
 #[cfg(test)]

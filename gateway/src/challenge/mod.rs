@@ -71,6 +71,28 @@ pub fn check_http_auth(
     }
 }
 
+/// The `WWW-Authenticate` values that ask for credentials: Basic's one, or one Digest value
+/// per algorithm offered under a fresh nonce bound to `request.scope`. `stale` asks a browser to
+/// retry with the fresh nonce without prompting the viewer.
+pub fn www_authenticate(
+    scheme: Scheme,
+    realm: &str,
+    request: &AuthRequest<'_>,
+    nonces: &NonceKey,
+    stale: bool,
+) -> Vec<String> {
+    match scheme {
+        Scheme::Basic => vec![basic::challenge(realm)],
+        Scheme::Digest => {
+            let salt = shared::handle::Nonce::random().0;
+            let mut short = [0u8; 8];
+            short.copy_from_slice(&salt[..8]);
+            let nonce = nonces.issue(request.now, request.scope, short);
+            digest::challenges(realm, &nonce, "sealpost", stale)
+        }
+    }
+}
+
 fn check_digest(
     realm: &str,
     secret: &str,

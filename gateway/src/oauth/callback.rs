@@ -1,23 +1,22 @@
-//! `GET {gateway}/oauth/callback`: the provider sends the viewer back here.
+//! `GET {gateway}/oauth/callback`: the provider sends the viewer back here. The handler checks
+//! that the state is this browser's ([`bound_state`]) and takes the pending sign-in; [`sign_in`]
+//! decides on the provider's answer (a session for the viewer until a time, or a refusal); the
+//! handler maps a session to 303 back to the document request with a session cookie. Every
+//! refusal is a page ([`refuse`], logged with its reason).
 
-use actix_web::http::header;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use oauth2::{
-    AuthorizationCode, ClientId, ClientSecret, PkceCodeVerifier, RequestTokenError,
-    TokenResponse as _, TokenUrl,
-};
-use schema::objects::{Challenge, parse_challenge};
 use schema::{OAuthPending, PlaceholderId, ViewerDocument};
-use serde_json::{Map, Value};
 
-use super::provider::{Endpoints, send};
-use super::{OAuthChallenge, OAuthClient, refuse, resolve, state_hash, viewer_name};
+use super::exchange::Exchange;
+use super::provider::Endpoints;
+use super::{OAuth, OAuthChallenge, refuse, state_hash, viewer_name};
 use crate::GatewayService;
 use crate::access_log::Facts;
 use crate::audience::Viewer;
+use crate::decision::find_viewer;
 use crate::error::{GatewayError, SignInFailure};
-use crate::request::find_viewer;
+use crate::pages;
 
 /// The callback's query (RFC 6749 §4.1.2, RFC 9207 `iss`).
 #[derive(Default)]
@@ -48,19 +47,47 @@ fn answer(query: &str) -> Answer {
     answer
 }
 
+/// A signed-in viewer: the session the cookie carries, until `expires_at`.
+struct Session {
+    viewer: Viewer,
+    expires_at: DateTime<Utc>,
+}
+
 pub async fn callback(
     request: HttpRequest,
     service: web::Data<GatewayService>,
 ) -> Result<HttpResponse, GatewayError> {
     let now = Utc::now();
     let oauth = &service.oauth;
-    let answer = answer(request.query_string());
-    let state = answer.state.filter(|s| !s.is_empty() && s.len() <= 128);
-    let Some(state) = state else {
+    let mut answer = answer(request.query_string());
+    let state = bound_state(&request, oauth, answer.state.take(), now)?;
+    let (pending, document) = take_pending(&service, &state, now).await?;
+    request.extensions_mut().insert(Facts {
+        document_id: Some(document.id.clone()),
+        producer_id: Some(document.producer_id.clone()),
+        handle_nonce: None,
+    });
+    let session = sign_in(&service, &document, &pending, answer, now).await?;
+    let (doc_id, expires_at) = (document.id.as_str(), session.expires_at);
+    tracing::info!(document = doc_id, %expires_at, "OAuth sign-in succeeded");
+    let viewer = viewer_name(&session.viewer);
+    Ok(pages::see_other(pending.request.clone())
+        .cookie(oauth.cookies.clear_state(&state))
+        .cookie((oauth.cookies).session_cookie(doc_id, &viewer, expires_at, now))
+        .finish())
+}
+
+/// The answer's state, when this browser holds the live cookie of exactly that state.
+fn bound_state(
+    request: &HttpRequest,
+    oauth: &OAuth,
+    state: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<String, GatewayError> {
+    let Some(state) = state.filter(|s| !s.is_empty() && s.len() <= 128) else {
         return Err(refuse(None, SignInFailure::Expired, "no state"));
     };
-    let bound = request
-        .cookie(&super::cookies::state_name(&state))
+    let bound = (request.cookie(&super::cookies::state_name(&state)))
         .is_some_and(|cookie| oauth.cookies.state_matches(cookie.value(), &state, now));
     if !bound {
         return Err(refuse(
@@ -69,9 +96,18 @@ pub async fn callback(
             "state cookie missing, expired or for another state",
         ));
     }
+    Ok(state)
+}
+
+/// The sign-in `state` started (its row is used up here), and the document it was for.
+async fn take_pending(
+    service: &GatewayService,
+    state: &str,
+    now: DateTime<Utc>,
+) -> Result<(OAuthPending, ViewerDocument), GatewayError> {
     let pending = (service
         .repo
-        .take_oauth_pending(&state_hash(&state), now)
+        .take_oauth_pending(&state_hash(state), now)
         .await)
         .map_err(GatewayError::Repo)?
         .ok_or_else(|| {
@@ -81,87 +117,8 @@ pub async fn callback(
                 "state unknown, expired or already used",
             )
         })?;
-    let document = pending_document(&service, &pending, now).await?;
-    request.extensions_mut().insert(Facts {
-        document_id: Some(document.id.clone()),
-        producer_id: Some(document.producer_id.clone()),
-        handle_nonce: None,
-    });
-    let doc_id = document.id.as_str();
-    let doc = Some(doc_id);
-    if let Some(error) = answer.error {
-        let failure = if error == "access_denied" {
-            SignInFailure::Denied
-        } else {
-            SignInFailure::Refused
-        };
-        return Err(refuse(
-            doc,
-            failure,
-            &format!("the provider answered error={error:.64}"),
-        ));
-    }
-    let query = pending.request.split_once('?').map_or("", |(_, q)| q);
-    let viewer = find_viewer(&service, &document, query).await?;
-    let parsed = (document.challenge.as_ref())
-        .map(parse_challenge)
-        .transpose()
-        .map_err(|_| GatewayError::CorruptRecord { what: "challenge" })?;
-    let Some(Challenge::OAuth {
-        provider,
-        consumer,
-        access,
-        scope,
-        identity_match,
-    }) = &parsed
-    else {
-        return Err(refuse(
-            doc,
-            SignInFailure::Expired,
-            "the document no longer has an OAuth challenge",
-        ));
-    };
-    let challenge = OAuthChallenge {
-        provider,
-        consumer,
-        access,
-        scope: scope.as_deref(),
-        identity_match: identity_match.as_ref(),
-    };
-    let endpoints = oauth.providers.endpoints(provider).await.map_err(|error| {
-        tracing::warn!(document = doc_id, %error, "OAuth provider unavailable");
-        GatewayError::ProviderUnavailable
-    })?;
-    if let (Some(openid), Some(iss)) = (&endpoints.openid, &answer.iss)
-        && iss.trim_end_matches('/') != openid.issuer.trim_end_matches('/')
-    {
-        return Err(refuse(
-            doc,
-            SignInFailure::Refused,
-            "iss of the answer is not the provider's (RFC 9207)",
-        ));
-    }
-    let code = answer
-        .code
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| refuse(doc, SignInFailure::Refused, "no code"))?;
-    let expires_at = exchange(
-        &service, &document, &viewer, &challenge, &endpoints, &pending, code, now,
-    )
-    .await?;
-    tracing::info!(document = doc_id, %expires_at, "OAuth sign-in succeeded");
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, pending.request.clone()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .cookie(oauth.cookies.clear_state(&state))
-        .cookie(oauth.cookies.session_cookie(
-            document.id.as_str(),
-            &viewer_name(&viewer),
-            expires_at,
-            now,
-        ))
-        .finish())
+    let document = pending_document(service, &pending, now).await?;
+    Ok((pending, document))
 }
 
 /// The document the sign-in was for, still live under the same placeholder.
@@ -179,182 +136,101 @@ async fn pending_document(
         .ok_or(GatewayError::NotFound)
 }
 
-/// Exchanges the code (client secret to the token endpoint only), checks the ID token and the
-/// identity match, and returns when the session ends.
-#[allow(clippy::too_many_arguments)]
-async fn exchange(
+/// Decides on the provider's `answer` to the `pending` sign-in: the session, or a refusal.
+async fn sign_in(
     service: &GatewayService,
     document: &ViewerDocument,
-    viewer: &Viewer,
-    challenge: &OAuthChallenge<'_>,
-    endpoints: &Endpoints,
     pending: &OAuthPending,
-    code: String,
+    answer: Answer,
     now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, GatewayError> {
-    let oauth = &service.oauth;
+) -> Result<Session, GatewayError> {
     let doc_id = document.id.as_str();
     let doc = Some(doc_id);
-    let record = viewer.record();
-    let (Some(client_id), Some(secret)) = (
-        resolve(challenge.consumer, record),
-        resolve(challenge.access, record),
-    ) else {
-        return Err(GatewayError::NotAMember);
-    };
-    let client = OAuthClient::new(ClientId::new(client_id.to_owned()))
-        .set_client_secret(ClientSecret::new(secret.to_owned()))
-        .set_token_uri(
-            TokenUrl::new(endpoints.token.clone())
-                .map_err(|_| GatewayError::ProviderUnavailable)?,
-        )
-        .set_redirect_uri(
-            oauth2::RedirectUrl::new(oauth.callback_url.clone())
-                .map_err(|_| GatewayError::ProviderUnavailable)?,
-        );
-    let providers = &oauth.providers;
-    let token = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-        .request_async(&|request| send(providers, request))
-        .await
-        .map_err(|error| match error {
-            RequestTokenError::ServerResponse(response) => refuse(
-                doc,
-                SignInFailure::Refused,
-                &format!("the token endpoint refused the code: {}", response.error()),
-            ),
-            other => {
-                // Never the request itself: it holds the client secret.
-                tracing::warn!(document = doc_id, error = %shared::telemetry::error_chain(&other), "OAuth token exchange failed");
-                GatewayError::ProviderUnavailable
-            }
-        })?;
-    let claims = match &endpoints.openid {
-        Some(openid) => {
-            let id_token = token.extra_fields().id_token.as_deref();
-            super::id_token::verify(
-                &oauth.providers,
-                openid,
-                client_id,
-                &pending.nonce,
-                id_token,
-            )
-            .await
-            .map_err(|error| refuse(doc, SignInFailure::Refused, &error.to_string()))?
-        }
-        None => Map::new(),
-    };
-    if let Some(wanted) = challenge.identity_match {
-        check_identity(&claims, wanted, record)
-            .map_err(|reason| refuse(doc, SignInFailure::Mismatch, reason))?;
+    if let Some(error) = answer.error {
+        let reason = format!("the provider answered error={error:.64}");
+        return Err(refuse(doc, provider_failure(&error), &reason));
     }
-    let lifetime = token
-        .expires_in()
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .unwrap_or(oauth.max_session)
-        .min(oauth.max_session);
-    Ok((now + lifetime).min(document.expiration))
+    let query = pending.request.split_once('?').map_or("", |(_, q)| q);
+    let viewer = find_viewer(service, document, query).await?;
+    let parsed = document.challenge.as_ref();
+    let challenge = parsed.and_then(OAuthChallenge::of).ok_or_else(|| {
+        let reason = "the document no longer has an OAuth challenge";
+        refuse(doc, SignInFailure::Expired, reason)
+    })?;
+    let endpoints = answering_provider(service, &challenge, answer.iss, doc_id).await?;
+    let code = (answer.code.filter(|c| !c.is_empty()))
+        .ok_or_else(|| refuse(doc, SignInFailure::Refused, "no code"))?;
+    let exchange = Exchange {
+        service,
+        document,
+        endpoints: &endpoints,
+        pending,
+    };
+    let expires_at = exchange.run(&viewer, &challenge, code, now).await?;
+    Ok(Session { viewer, expires_at })
 }
 
-/// `data.match`: a verified claim must equal the record's field; an email claim counts only
-/// when `email_verified` is true.
-fn check_identity(
-    claims: &Map<String, Value>,
-    wanted: &schema::objects::challenge::IdentityMatch,
-    record: Option<&schema::objects::Record>,
-) -> Result<(), &'static str> {
-    let expected = record
-        .and_then(|r| r.get(&wanted.field))
-        .ok_or("the viewer's record has no such field")?;
-    let claimed = claims
-        .get(&wanted.claim)
-        .and_then(Value::as_str)
-        .ok_or("the ID token lacks the claim")?;
-    if wanted.claim == "email" && claims.get("email_verified") != Some(&Value::Bool(true)) {
-        return Err("the provider has not verified the email address");
+/// The provider's endpoints, when the answer's `iss` (RFC 9207) names it.
+async fn answering_provider(
+    service: &GatewayService,
+    challenge: &OAuthChallenge<'_>,
+    iss: Option<String>,
+    doc_id: &str,
+) -> Result<Endpoints, GatewayError> {
+    let endpoints =
+        (service.oauth.providers.endpoints(challenge.provider).await).map_err(|error| {
+            tracing::warn!(document = doc_id, %error, "OAuth provider unavailable");
+            GatewayError::ProviderUnavailable
+        })?;
+    let issuer = (endpoints.openid.as_ref()).map(|openid| openid.issuer.as_str());
+    if !issuer_matches(issuer, iss.as_deref()) {
+        let reason = "iss of the answer is not the provider's (RFC 9207)";
+        return Err(refuse(Some(doc_id), SignInFailure::Refused, reason));
     }
-    let same = if wanted.claim == "email" {
-        claimed.eq_ignore_ascii_case(expected)
+    Ok(endpoints)
+}
+
+/// The provider's `error` answer: the viewer said no, or the provider refused.
+fn provider_failure(error: &str) -> SignInFailure {
+    if error == "access_denied" {
+        SignInFailure::Denied
     } else {
-        claimed == expected
-    };
-    if same {
-        Ok(())
-    } else {
-        Err("the signed-in identity is not the viewer's")
+        SignInFailure::Refused
+    }
+}
+
+/// RFC 9207: an answer's `iss`, when given, names the (OpenID) provider's issuer.
+fn issuer_matches(issuer: Option<&str>, iss: Option<&str>) -> bool {
+    match (issuer, iss) {
+        (Some(issuer), Some(iss)) => iss.trim_end_matches('/') == issuer.trim_end_matches('/'),
+        _ => true,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
-    use schema::objects::challenge::IdentityMatch;
-    use serde_json::json;
-
-    fn record() -> schema::objects::Record {
-        let audience =
-            schema::objects::parse_audience(&json!({"type": "records", "viewerToken": "{?v}",
-            "data": {"records": [{"v": "1", "email_address": "Ann@Example.com", "staff": "42"}]}}))
-            .unwrap();
-        audience.records().unwrap().get(0).unwrap().clone()
-    }
-
-    fn claims(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn email_must_be_verified_and_equal() {
-        let wanted = IdentityMatch {
-            claim: "email".into(),
-            field: "email_address".into(),
-        };
-        let record = record();
-        let ok = claims(json!({"email": "ann@example.com", "email_verified": true}));
-        assert!(check_identity(&ok, &wanted, Some(&record)).is_ok());
-        let unverified = claims(json!({"email": "ann@example.com", "email_verified": false}));
-        assert!(check_identity(&unverified, &wanted, Some(&record)).is_err());
-        let missing = claims(json!({"email": "ann@example.com"}));
-        assert!(check_identity(&missing, &wanted, Some(&record)).is_err());
-        let other = claims(json!({"email": "bob@example.com", "email_verified": true}));
-        assert!(check_identity(&other, &wanted, Some(&record)).is_err());
-        assert!(check_identity(&ok, &wanted, None).is_err());
-    }
-
-    #[test]
-    fn other_claims_compare_exactly() {
-        let wanted = IdentityMatch {
-            claim: "employee_id".into(),
-            field: "staff".into(),
-        };
-        let record = record();
-        assert!(
-            check_identity(
-                &claims(json!({"employee_id": "42"})),
-                &wanted,
-                Some(&record)
-            )
-            .is_ok()
-        );
-        assert!(
-            check_identity(&claims(json!({"employee_id": 42})), &wanted, Some(&record)).is_err()
-        );
-        assert!(
-            check_identity(
-                &claims(json!({"employee_id": "420"})),
-                &wanted,
-                Some(&record)
-            )
-            .is_err()
-        );
-    }
 
     #[test]
     fn callback_parameters_given_twice_are_not_an_answer() {
         let parsed = answer("state=a&state=b&code=c");
         assert_eq!(parsed.state.as_deref(), Some(""));
         assert_eq!(parsed.code.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn the_providers_error_tells_denied_from_refused() {
+        assert_eq!(provider_failure("access_denied"), SignInFailure::Denied);
+        assert_eq!(provider_failure("server_error"), SignInFailure::Refused);
+        assert_eq!(provider_failure(""), SignInFailure::Refused);
+    }
+
+    #[test]
+    fn an_iss_must_name_the_issuer_when_both_are_known() {
+        let issuer = Some("https://id.example/");
+        assert!(issuer_matches(issuer, Some("https://id.example")));
+        assert!(!issuer_matches(issuer, Some("https://evil.example")));
+        assert!(issuer_matches(issuer, None));
+        assert!(issuer_matches(None, Some("https://evil.example")));
     }
 }

@@ -7,20 +7,21 @@
 //! redirect URI is `{gateway}/oauth/callback`.
 //!
 //! A viewer without a session is sent to the provider ([`start`]); the provider sends them back
-//! to [`callback`], which checks the state (signed cookie + single-use database row), exchanges
-//! the code, checks the ID token and optional identity match, and gives the browser a session
-//! cookie for this document and viewer until the access token expires (capped by the
-//! document's expiration and `gateway.oauth_max_session_secs`). With a live session the
-//! document request issues handles without another dance.
+//! to [`callback`], which checks the state (signed cookie + single-use database row), then
+//! exchanges the code (`exchange`), checks the ID token and optional identity match, and gives
+//! the browser a session cookie for this document and viewer until the access token expires
+//! (capped by the document's expiration and `gateway.oauth_max_session_secs`). With a live
+//! session the document request issues handles without another dance
+//! ([`crate::decision::decide`]).
 
 mod callback;
 pub mod cookies;
+mod exchange;
 pub mod id_token;
 pub mod provider;
 
 use std::time::Duration;
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use oauth2::basic::{
@@ -31,18 +32,19 @@ use oauth2::{
     AuthUrl, ClientId, CsrfToken, EndpointNotSet, ExtraTokenFields, PkceCodeChallenge, RedirectUrl,
     Scope, StandardRevocableToken, StandardTokenResponse,
 };
-use schema::objects::Record;
 use schema::objects::challenge::{IdentityMatch, Provider, Source};
+use schema::objects::{Challenge, Record};
 use schema::{OAuthPending, ViewerDocument};
 use serde::{Deserialize, Serialize};
 
 pub use callback::callback;
 use cookies::CookieSigner;
-use provider::Providers;
+use provider::{Endpoints, Providers};
 
 use crate::GatewayService;
 use crate::audience::Viewer;
 use crate::error::{GatewayError, SignInFailure};
+use crate::pages;
 
 /// Scopes asked for when the challenge names none (DESIGN.md).
 const DEFAULT_SCOPE: &str = "openid email";
@@ -107,6 +109,28 @@ pub struct OAuthChallenge<'a> {
     pub identity_match: Option<&'a IdentityMatch>,
 }
 
+impl<'a> OAuthChallenge<'a> {
+    /// The OAuth parameters of `challenge`; `None` for an HTTP Auth challenge.
+    pub fn of(challenge: &'a Challenge) -> Option<Self> {
+        match challenge {
+            Challenge::HttpAuth { .. } => None,
+            Challenge::OAuth {
+                provider,
+                consumer,
+                access,
+                scope,
+                identity_match,
+            } => Some(Self {
+                provider,
+                consumer,
+                access,
+                scope: scope.as_deref(),
+                identity_match: identity_match.as_ref(),
+            }),
+        }
+    }
+}
+
 /// A `literal` value, or the viewer's record field; `None` when the record lacks it.
 pub fn resolve<'a>(source: &'a Source, record: Option<&'a Record>) -> Option<&'a str> {
     match source {
@@ -120,24 +144,24 @@ pub fn viewer_name(viewer: &Viewer) -> String {
     shared::hex::hex(&viewer.handle_ref().0)
 }
 
-/// Whether the browser holds a live session for this document and viewer.
-pub fn has_session(
+/// The value of the browser's session cookie for `document`, if it sent one.
+pub fn session_cookie(request: &HttpRequest, document: &ViewerDocument) -> Option<String> {
+    (request.cookie(&cookies::session_name(document.id.as_str())))
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// Whether `cookie` (the browser's session cookie for `document`) is a live session for this
+/// document and viewer.
+pub fn session_valid(
     oauth: &OAuth,
-    request: &HttpRequest,
+    cookie: Option<&str>,
     document: &ViewerDocument,
     viewer: &Viewer,
     now: DateTime<Utc>,
 ) -> bool {
-    request
-        .cookie(&cookies::session_name(document.id.as_str()))
-        .is_some_and(|cookie| {
-            oauth.cookies.session_valid(
-                cookie.value(),
-                document.id.as_str(),
-                &viewer_name(viewer),
-                now,
-            )
-        })
+    cookie.is_some_and(|cookie| {
+        (oauth.cookies).session_valid(cookie, document.id.as_str(), &viewer_name(viewer), now)
+    })
 }
 
 /// Sends the viewer to the provider: a fresh state (cookie + single-use row), PKCE verifier and
@@ -152,14 +176,46 @@ pub async fn start(
 ) -> Result<HttpResponse, GatewayError> {
     let oauth = &service.oauth;
     let client_id = resolve(challenge.consumer, viewer.record()).ok_or(GatewayError::NotAMember)?;
-    let endpoints = oauth
-        .providers
-        .endpoints(challenge.provider)
-        .await
-        .map_err(|error| {
-            tracing::warn!(document = %document.id.as_str(), %error, "OAuth provider unavailable");
-            GatewayError::ProviderUnavailable
-        })?;
+    let endpoints = (oauth.providers.endpoints(challenge.provider).await).map_err(|error| {
+        tracing::warn!(document = %document.id.as_str(), %error, "OAuth provider unavailable");
+        GatewayError::ProviderUnavailable
+    })?;
+    let authorization = authorization(oauth, client_id, &endpoints, challenge.scope)?;
+    let expires_at = now + oauth.state_ttl;
+    let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let pending = OAuthPending {
+        state_hash: state_hash(&authorization.state),
+        document_id: document.id.clone(),
+        request: target.to_owned(),
+        pkce_verifier: authorization.verifier,
+        nonce: authorization.nonce,
+        expires_at,
+    };
+    (service.repo.insert_oauth_pending(&pending, now).await).map_err(GatewayError::Repo)?;
+    tracing::info!(document = %document.id.as_str(), "viewer sent to the OAuth provider");
+    let state_cookie = oauth
+        .cookies
+        .state_cookie(&authorization.state, expires_at, now);
+    Ok(pages::see_other(authorization.url)
+        .cookie(state_cookie)
+        .finish())
+}
+
+/// A sign-in about to start: the provider's authorization URL, and what the callback checks
+/// the answer against (the state, the OpenID nonce, the PKCE verifier).
+struct Authorization {
+    url: String,
+    state: String,
+    nonce: String,
+    verifier: String,
+}
+
+fn authorization(
+    oauth: &OAuth,
+    client_id: &str,
+    endpoints: &Endpoints,
+    scope: Option<&str>,
+) -> Result<Authorization, GatewayError> {
     let invalid = |_| GatewayError::ProviderUnavailable;
     let client = OAuthClient::new(ClientId::new(client_id.to_owned()))
         .set_auth_uri(AuthUrl::new(endpoints.authorize.clone()).map_err(invalid)?)
@@ -167,7 +223,7 @@ pub async fn start(
     let state = random_token();
     let nonce = random_token();
     let (pkce_challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let scope = challenge.scope.unwrap_or(DEFAULT_SCOPE);
+    let scope = scope.unwrap_or(DEFAULT_SCOPE);
     let mut authorize = client
         .authorize_url(|| CsrfToken::new(state.clone()))
         .add_scopes(scope.split_whitespace().map(|s| Scope::new(s.to_owned())))
@@ -176,30 +232,12 @@ pub async fn start(
         authorize = authorize.add_extra_param("nonce", nonce.clone());
     }
     let (url, _) = authorize.url();
-    let expires_at = now + oauth.state_ttl;
-    let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    service
-        .repo
-        .insert_oauth_pending(
-            &OAuthPending {
-                state_hash: state_hash(&state),
-                document_id: document.id.clone(),
-                request: target.to_owned(),
-                pkce_verifier: verifier.secret().clone(),
-                nonce,
-                expires_at,
-            },
-            now,
-        )
-        .await
-        .map_err(GatewayError::Repo)?;
-    tracing::info!(document = %document.id.as_str(), "viewer sent to the OAuth provider");
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, url.to_string()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .cookie(oauth.cookies.state_cookie(&state, expires_at, now))
-        .finish())
+    Ok(Authorization {
+        url: url.to_string(),
+        state,
+        nonce,
+        verifier: verifier.secret().clone(),
+    })
 }
 
 /// 256 random bits, base64url.
