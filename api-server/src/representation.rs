@@ -34,8 +34,7 @@ pub fn placeholder_href(links: &Links, record: &DocumentRecord) -> String {
     let template = record
         .audience
         .as_ref()
-        .and_then(|audience| audience.get("viewerToken"))
-        .and_then(Value::as_str)
+        .and_then(|audience| audience.value().viewer_token())
         .unwrap_or("");
     format!(
         "{}/{}{}",

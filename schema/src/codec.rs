@@ -6,7 +6,8 @@
 //! that reads a row back lives here, once, so the two cannot drift:
 //! - times: `DateTime<Utc>` ↔ integer milliseconds since the Unix epoch (sub-millisecond
 //!   precision is dropped on the way in);
-//! - JSON values: `serde_json::Value` ↔ its compact text;
+//! - JSON values: `serde_json::Value` ↔ its compact text; a document's spec objects are
+//!   stored as the JSON the producer wrote and parsed once, when the row is read;
 //! - identifiers: parsed back through their `parse`, so a malformed stored id is a
 //!   [`RepoError::Corrupt`], never a typed id that breaks its invariant;
 //! - sealed columns: a document's viewer data and secrets sealed on the way in and opened on
@@ -20,6 +21,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use crate::cipher::{self, RecordCipher};
 use crate::ids::{DocumentId, IdError, ObjectKey};
 use crate::model::{DocumentRecord, LoginSession, ObjectRecord, Producer};
+use crate::objects::{SpecObject, Typed};
 use crate::repo::{RepoError, UniqueKey};
 
 /// The columns [`producer`] reads, in a form `concat!` accepts.
@@ -101,7 +103,7 @@ pub(crate) fn seal_value(
     cipher: Option<&RecordCipher>,
     document: &str,
     column: &str,
-    value: Option<&serde_json::Value>,
+    value: Option<&(impl StoredJson + ?Sized)>,
 ) -> Result<Option<String>, RepoError> {
     let Some(text) = json_text(value) else {
         return Ok(None);
@@ -141,6 +143,25 @@ pub(crate) fn sealed_json(
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| RepoError::Corrupt(format!("{column}: invalid JSON: {e}")))
+}
+
+/// The spec object stored in column `T::NAME` of document `document` ([`sealed_json`]),
+/// parsed once, here.
+pub(crate) fn sealed_object<T: SpecObject>(
+    row: &impl Columns,
+    document: &str,
+    cipher: Option<&RecordCipher>,
+) -> Result<Option<Typed<T>>, RepoError> {
+    parsed(sealed_json(row, T::NAME, document, cipher)?)
+}
+
+/// A stored spec object parsed: JSON `null` reads as absent (as `objects::validate` has it),
+/// and a value that no longer parses is [`RepoError::Corrupt`], never a half-valid object.
+pub(crate) fn parsed<T: SpecObject>(
+    json: Option<serde_json::Value>,
+) -> Result<Option<Typed<T>>, RepoError> {
+    Typed::parse_present(json)
+        .map_err(|e| RepoError::Corrupt(format!("{}: stored value does not parse: {e}", T::NAME)))
 }
 
 /// One value to rewrite: `(column, stored, new)`.
@@ -312,8 +333,26 @@ pub(crate) fn millis(time: DateTime<Utc>) -> i64 {
 }
 
 /// A JSON value as stored: its compact text.
-pub(crate) fn json_text(value: Option<&serde_json::Value>) -> Option<String> {
-    value.map(serde_json::Value::to_string)
+pub(crate) fn json_text(value: Option<&(impl StoredJson + ?Sized)>) -> Option<String> {
+    value.map(|value| value.stored_json().to_string())
+}
+
+/// What a JSON column stores: a raw value, or a spec object's JSON as the producer wrote it
+/// (so a typed record stores exactly the text an untyped one did).
+pub(crate) trait StoredJson {
+    fn stored_json(&self) -> &serde_json::Value;
+}
+
+impl StoredJson for serde_json::Value {
+    fn stored_json(&self) -> &serde_json::Value {
+        self
+    }
+}
+
+impl<T> StoredJson for Typed<T> {
+    fn stored_json(&self) -> &serde_json::Value {
+        self.json()
+    }
 }
 
 /// Typed access to the columns of a row of either database.
@@ -425,7 +464,8 @@ pub(crate) fn object_key(row: &impl Columns) -> Result<ObjectKey, RepoError> {
     row.id("key")
 }
 
-/// A document row, its sealed columns opened with `cipher` ([`sealed_json`]).
+/// A document row, its sealed columns opened with `cipher` ([`sealed_json`]) and its spec
+/// objects parsed ([`parsed`]).
 pub(crate) fn document(
     row: &impl Columns,
     cipher: Option<&RecordCipher>,
@@ -433,9 +473,9 @@ pub(crate) fn document(
     let id: DocumentId = row.id("id")?;
     let doc = id.as_str();
     Ok(DocumentRecord {
-        audience: sealed_json(row, "audience", doc, cipher)?,
-        challenge: sealed_json(row, "challenge", doc, cipher)?,
-        fulfillment: sealed_json(row, "fulfillment", doc, cipher)?,
+        audience: sealed_object(row, doc, cipher)?,
+        challenge: sealed_object(row, doc, cipher)?,
+        fulfillment: sealed_object(row, doc, cipher)?,
         metadata: sealed_json(row, "metadata", doc, cipher)?,
         id,
         producer_id: row.id("producer_id")?,
@@ -447,7 +487,7 @@ pub(crate) fn document(
         hash_algorithm: row.text("hash_algorithm")?,
         hash_value: row.text("hash_value")?,
         expiration: row.time("expiration")?,
-        landingpage: row.json("landingpage")?,
+        landingpage: parsed(row.json("landingpage")?)?,
         created_at: row.time("created_at")?,
         last_modified: row.time("last_modified")?,
         access_version: row.int("access_version")?,

@@ -12,12 +12,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::cipher::RecordCipher;
-use crate::codec::{Columns, millis, sealed_json};
+use crate::codec::{Columns, millis, parsed, sealed_json, sealed_object};
 use crate::ids::DocumentId;
 use crate::model::{
     AttemptLimits, ChallengeLock, GatewayLogLine, GatewayLogRecord, LockPolicy, OAuthPending,
     Refusal, ViewerDocument,
 };
+use crate::objects::Typed;
 use crate::repo::RepoError;
 
 /// The columns [`viewer_document`] reads besides `has_audience`, which each dialect computes
@@ -42,14 +43,15 @@ macro_rules! oauth_pending_columns {
 }
 pub(crate) use {failure_columns, oauth_pending_columns, viewer_document_columns};
 
-/// The gateway's view of a document; its challenge opened with `cipher`.
+/// The gateway's view of a document; its challenge opened with `cipher`, it and the landing
+/// page parsed (a stored one that no longer parses is [`RepoError::Corrupt`]).
 pub(crate) fn viewer_document(
     row: &impl Columns,
     cipher: Option<&RecordCipher>,
 ) -> Result<ViewerDocument, RepoError> {
     let id: crate::ids::DocumentId = row.id("id")?;
     Ok(ViewerDocument {
-        challenge: sealed_json(row, "challenge", id.as_str(), cipher)?,
+        challenge: sealed_object(row, id.as_str(), cipher)?.map(Typed::into_value),
         id,
         producer_id: row.id("producer_id")?,
         placeholder_id: row.id("placeholder_id")?,
@@ -58,7 +60,7 @@ pub(crate) fn viewer_document(
         media_type: row.text("media_type")?,
         expiration: row.time("expiration")?,
         has_audience: row.int("has_audience")? != 0,
-        landingpage: row.json("landingpage")?,
+        landingpage: parsed(row.json("landingpage")?)?.map(Typed::into_value),
         last_modified: row.time("last_modified")?,
         access_version: row.int("access_version")?,
     })

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
+use crate::objects::{Audience, Challenge, Fulfillment, LandingPage, Typed};
 
 /// A producer (tenant). Only the Ed25519 public key is kept; the private key is the producer's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,10 +70,13 @@ pub struct DocumentRecord {
     pub hash_algorithm: String,
     pub hash_value: String,
     pub expiration: DateTime<Utc>,
-    pub audience: Option<serde_json::Value>,
-    pub challenge: Option<serde_json::Value>,
-    pub fulfillment: Option<serde_json::Value>,
-    pub landingpage: Option<serde_json::Value>,
+    /// The spec objects, parsed when the row is read and kept beside the JSON the producer
+    /// wrote (which the API hands back as it was given; see [`Typed`]). `None`: no object.
+    pub audience: Option<Typed<Audience>>,
+    pub challenge: Option<Typed<Challenge>>,
+    pub fulfillment: Option<Typed<Fulfillment>>,
+    pub landingpage: Option<Typed<LandingPage>>,
+    /// The producer's own JSON, never interpreted.
     pub metadata: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
@@ -94,6 +98,8 @@ pub struct VaultLogRecord {
 
 /// The document as the gateway needs it for a document request: everything but the audience
 /// JSON (which can be large; the gateway loads it once per version with `document_audience`).
+/// The challenge and landing page are parsed when the row is read; the gateway never needs
+/// their JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViewerDocument {
     pub id: DocumentId,
@@ -105,8 +111,8 @@ pub struct ViewerDocument {
     pub expiration: DateTime<Utc>,
     /// Whether the document has an audience (the audience column is not NULL).
     pub has_audience: bool,
-    pub challenge: Option<serde_json::Value>,
-    pub landingpage: Option<serde_json::Value>,
+    pub challenge: Option<Challenge>,
+    pub landingpage: Option<LandingPage>,
     pub last_modified: DateTime<Utc>,
     /// [`DocumentRecord::access_version`], which the gateway binds into the handles it mints.
     pub access_version: i64,

@@ -1,7 +1,7 @@
 //! Queuing a delivery (`POST /documents/{docId}/deliver`) and reading its status back.
 
 use chrono::Utc;
-use schema::objects::{Fulfillment, parse_audience, parse_fulfillment};
+use schema::objects::{Fulfillment, Typed};
 use schema::repo::delivery::{DeliveryStatus, NewDelivery};
 use schema::{DocumentId, DocumentRecord};
 use secrecy::ExposeSecret as _;
@@ -28,20 +28,16 @@ pub async fn deliver(
     form: DeliverForm,
 ) -> Result<DocumentId, ApiError> {
     let deliveries: &Deliveries = &context.delivery;
-    let stored = record
-        .fulfillment
-        .as_ref()
-        .filter(|value| !value.is_null())
-        .ok_or_else(|| {
-            ApiError::Conflict(
-                "the document has no fulfillment object, so there is nothing to deliver through: \
-                 set one (PUT /documents/{docId}/fulfillment), or mail the links of \
-                 POST /documents/{docId}/links yourself"
-                    .into(),
-            )
-        })?;
-    let fulfillment = parse_fulfillment(stored).map_err(ApiError::internal)?;
-    let smtp_url = match (&fulfillment, form.smtp_url) {
+    let stored = record.fulfillment.as_ref().ok_or_else(|| {
+        ApiError::Conflict(
+            "the document has no fulfillment object, so there is nothing to deliver through: \
+             set one (PUT /documents/{docId}/fulfillment), or mail the links of \
+             POST /documents/{docId}/links yourself"
+                .into(),
+        )
+    })?;
+    let fulfillment = stored.value();
+    let smtp_url = match (fulfillment, form.smtp_url) {
         (Fulfillment::Email { .. }, Some(url)) => Some(url),
         (Fulfillment::Email { .. }, None) => {
             if deliveries.smtp_url.expose_secret().is_empty() {
@@ -64,16 +60,10 @@ pub async fn deliver(
     if let Some(url) = &smtp_url {
         SmtpServer::parse(url).map_err(|detail| ApiError::invalid(SMTP_URL, detail))?;
     }
-    let audience = record
-        .audience
-        .as_ref()
-        .filter(|value| !value.is_null())
-        .map(parse_audience)
-        .transpose()
-        .map_err(ApiError::internal)?;
+    let audience = record.audience.as_ref().map(Typed::value);
     let id = DocumentId::random();
     let batch = matches!(fulfillment, Fulfillment::Http { batch: true, .. });
-    let recipients = recipients(audience.as_ref(), id.as_str(), batch);
+    let recipients = recipients(audience, id.as_str(), batch);
     let secrets = DeliverySecrets {
         form: form.fields,
         smtp_url,
@@ -93,7 +83,8 @@ pub async fn deliver(
         producer_id: principal.producer.clone(),
         document_id: record.id.clone(),
         operator: Some(principal.operator.clone()),
-        fulfillment: stored.clone(),
+        // The job keeps the JSON as written; the worker parses it per attempt.
+        fulfillment: stored.json().clone(),
         secrets,
         created_at: Utc::now(),
     };

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use schema::{DocumentId, DocumentRecord, PlaceholderId};
 
+use super::part::{self, Part};
 use super::{HASH_ALGORITHM, validate_objects, whole_seconds};
 use crate::auth::Principal;
 use crate::context::ApiContext;
@@ -62,7 +63,7 @@ fn new_record(
     validate_name(&name)?;
     let expiration = parse_expiration(form.expiration.as_deref(), now, max_expiration_days)?;
     let object = &document.object;
-    Ok(DocumentRecord {
+    let mut record = DocumentRecord {
         id: DocumentId::random(),
         producer_id: principal.producer.clone(),
         placeholder_id: PlaceholderId::random(),
@@ -73,15 +74,17 @@ fn new_record(
         hash_algorithm: HASH_ALGORITHM.to_owned(),
         hash_value: object.sha1_hex().to_owned(),
         expiration,
-        audience: form.audience.take().flatten(),
-        challenge: form.challenge.take().flatten(),
-        fulfillment: form.fulfillment.take().flatten(),
-        landingpage: form.landingpage.take().flatten(),
-        metadata: form.metadata.take().flatten(),
+        audience: None,
+        challenge: None,
+        fulfillment: None,
+        landingpage: None,
+        metadata: None,
         created_at: now,
         last_modified: whole_seconds(now),
         access_version: 0,
-    })
+    };
+    Part::set_all(&mut record, &part::take_parts(form))?;
+    Ok(record)
 }
 
 pub(super) fn validate_name(name: &str) -> Result<(), ApiError> {

@@ -47,7 +47,7 @@ pub async fn delete_part(
 ) -> Result<(), ApiError> {
     let outcome = write(context, principal, id, None, |record| {
         let mut next = record.clone();
-        part.set(&mut next, None);
+        part.set(&mut next, None)?; // no object: nothing to parse, never fails
         Ok(next)
     })
     .await;

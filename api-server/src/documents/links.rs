@@ -5,7 +5,7 @@
 //! sealed before it stop resolving, as the placeholder href itself does.
 
 use schema::DocumentRecord;
-use schema::objects::parse_audience;
+use schema::objects::Typed;
 use serde::Serialize;
 use serde_json::Value;
 use shared::sealed::{MAX_SEALED_LEN, SealedLink};
@@ -31,16 +31,10 @@ pub fn links(
     record: &DocumentRecord,
     body: Option<&Value>,
 ) -> Result<Vec<Link>, ApiError> {
-    let audience = record
-        .audience
-        .as_ref()
-        .filter(|value| !value.is_null())
-        .map(parse_audience)
-        .transpose()
-        .map_err(ApiError::internal)?;
+    let audience = record.audience.as_ref().map(Typed::value);
     let tokens = match body {
-        None => viewers::every_record(audience.as_ref()),
-        Some(body) => viewers::given(audience.as_ref(), body)?,
+        None => viewers::every_record(audience),
+        Some(body) => viewers::given(audience, body)?,
     };
     let placeholder = record.placeholder_id.as_str();
     tokens

@@ -21,7 +21,7 @@ mod update;
 pub mod viewers;
 
 use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
-use schema::objects::{self, DocumentObjects};
+use schema::objects::{self, Typed};
 use schema::{DocumentId, DocumentRecord};
 
 pub use content::{normalise_media_type, replace_content};
@@ -84,14 +84,14 @@ pub async fn find(
     Ok(record)
 }
 
-/// The spec's object rules over the record's whole state (422 naming the field).
+/// The spec's cross-object rules over the record's whole state (422 naming the field); each
+/// object was parsed already, when it was set ([`Part::set`]) or read.
 pub fn validate_objects(record: &DocumentRecord) -> Result<(), ApiError> {
-    objects::validate(&DocumentObjects {
-        audience: record.audience.as_ref(),
-        challenge: record.challenge.as_ref(),
-        landingpage: record.landingpage.as_ref(),
-        fulfillment: record.fulfillment.as_ref(),
-    })
+    objects::check_rules(
+        record.audience.as_ref().map(Typed::value),
+        record.challenge.as_ref().map(Typed::value),
+        record.landingpage.as_ref().map(Typed::value),
+    )
     .map_err(|error| ApiError::Invalid {
         field: error.field,
         detail: error.detail,

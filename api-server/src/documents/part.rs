@@ -1,7 +1,11 @@
 //! The JSON sub-resources of a document record.
 
 use schema::DocumentRecord;
+use schema::objects::{SpecObject, Typed};
 use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::form::DocumentForm;
 
 /// `audience`, `fulfillment`, `challenge`, `landingpage` or `metadata`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +28,37 @@ pub fn next_access_version(before: &DocumentRecord, after: &DocumentRecord) -> i
     } else {
         before.access_version
     }
+}
+
+/// The order `objects::validate` parses the objects in (then the metadata, never parsed).
+const PARSE_ORDER: [Part; 5] = [
+    Part::Audience,
+    Part::Challenge,
+    Part::LandingPage,
+    Part::Fulfillment,
+    Part::Metadata,
+];
+
+/// The JSON parts a form gave (each `Some(None)` for a `null` part), taken out of it.
+pub fn take_parts(form: &mut DocumentForm) -> Vec<(Part, Option<Value>)> {
+    [
+        (Part::Audience, form.audience.take()),
+        (Part::Fulfillment, form.fulfillment.take()),
+        (Part::Challenge, form.challenge.take()),
+        (Part::LandingPage, form.landingpage.take()),
+        (Part::Metadata, form.metadata.take()),
+    ]
+    .into_iter()
+    .filter_map(|(part, value)| value.map(|value| (part, value)))
+    .collect()
+}
+
+/// A spec object given as JSON (`None` or `null`: no object), parsed.
+fn typed<T: SpecObject>(value: Option<Value>) -> Result<Option<Typed<T>>, ApiError> {
+    Typed::parse_present(value).map_err(|error| ApiError::Invalid {
+        field: error.field,
+        detail: error.detail,
+    })
 }
 
 impl Part {
@@ -50,31 +85,42 @@ impl Part {
         }
     }
 
+    /// The part's JSON as the producer wrote it (`None`: no object).
     pub fn get(self, record: &DocumentRecord) -> Option<&Value> {
-        self.slot_ref(record).as_ref()
-    }
-
-    pub fn set(self, record: &mut DocumentRecord, value: Option<Value>) {
-        *self.slot(record) = value;
-    }
-
-    fn slot_ref(self, record: &DocumentRecord) -> &Option<Value> {
         match self {
-            Self::Audience => &record.audience,
-            Self::Fulfillment => &record.fulfillment,
-            Self::Challenge => &record.challenge,
-            Self::LandingPage => &record.landingpage,
-            Self::Metadata => &record.metadata,
+            Self::Audience => record.audience.as_ref().map(Typed::json),
+            Self::Fulfillment => record.fulfillment.as_ref().map(Typed::json),
+            Self::Challenge => record.challenge.as_ref().map(Typed::json),
+            Self::LandingPage => record.landingpage.as_ref().map(Typed::json),
+            Self::Metadata => record.metadata.as_ref(),
         }
     }
 
-    fn slot(self, record: &mut DocumentRecord) -> &mut Option<Value> {
+    /// Sets the part, parsing a spec object (422 naming the broken member). The cross-object
+    /// rules are left to `validate_objects`, which every write runs on the whole result.
+    pub fn set(self, record: &mut DocumentRecord, value: Option<Value>) -> Result<(), ApiError> {
         match self {
-            Self::Audience => &mut record.audience,
-            Self::Fulfillment => &mut record.fulfillment,
-            Self::Challenge => &mut record.challenge,
-            Self::LandingPage => &mut record.landingpage,
-            Self::Metadata => &mut record.metadata,
+            Self::Audience => record.audience = typed(value)?,
+            Self::Fulfillment => record.fulfillment = typed(value)?,
+            Self::Challenge => record.challenge = typed(value)?,
+            Self::LandingPage => record.landingpage = typed(value)?,
+            Self::Metadata => record.metadata = value,
         }
+        Ok(())
+    }
+
+    /// Sets each given part. The spec objects are parsed in the order `objects::validate`
+    /// parses them (audience, challenge, landing page, fulfillment), so a write with several
+    /// invalid parts names the same one it always did.
+    pub fn set_all(
+        record: &mut DocumentRecord,
+        parts: &[(Part, Option<Value>)],
+    ) -> Result<(), ApiError> {
+        for part in PARSE_ORDER {
+            for (_, value) in parts.iter().filter(|(given, _)| *given == part) {
+                part.set(record, value.clone())?;
+            }
+        }
+        Ok(())
     }
 }

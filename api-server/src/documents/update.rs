@@ -6,7 +6,7 @@ use schema::{DocumentRecord, PlaceholderId};
 use serde_json::Value;
 
 use super::create::validate_name;
-use super::part::Part;
+use super::part::{self, Part};
 use super::{Outcome, parse_expiration, write};
 use crate::auth::Principal;
 use crate::context::ApiContext;
@@ -50,16 +50,7 @@ async fn apply(
         )?),
         None => None,
     };
-    let parts: Vec<(Part, Option<Value>)> = [
-        (Part::Audience, form.audience.take()),
-        (Part::Fulfillment, form.fulfillment.take()),
-        (Part::Challenge, form.challenge.take()),
-        (Part::LandingPage, form.landingpage.take()),
-        (Part::Metadata, form.metadata.take()),
-    ]
-    .into_iter()
-    .filter_map(|(part, value)| value.map(|value| (part, value)))
-    .collect();
+    let parts = part::take_parts(form);
     let size = match &form.document {
         Some(document) => Some(i64::try_from(document.object.size()).map_err(ApiError::internal)?),
         None => None,
@@ -74,9 +65,7 @@ async fn apply(
         if let Some(expiration) = expiration {
             next.expiration = expiration;
         }
-        for (part, value) in &parts {
-            part.set(&mut next, value.clone());
-        }
+        Part::set_all(&mut next, &parts)?;
         if let (Some(document), Some(size)) = (document, size) {
             next.object_key = document.object.key().clone();
             next.size = size;
@@ -110,9 +99,11 @@ pub async fn put_part(
 ) -> Result<(), ApiError> {
     write(context, principal, id, None, |record| {
         if let Some(new) = &value {
+            // Against the JSON as stored: footnote 4 compares the token as written.
+            let stored = part.get(record);
             let conflict = match part {
-                Part::Audience => objects::audience_put_conflict(record.audience.as_ref(), new),
-                Part::Challenge => objects::challenge_put_conflict(record.challenge.as_ref(), new),
+                Part::Audience => objects::audience_put_conflict(stored, new),
+                Part::Challenge => objects::challenge_put_conflict(stored, new),
                 Part::Fulfillment | Part::LandingPage | Part::Metadata => None,
             };
             if let Some(detail) = conflict {
@@ -120,7 +111,7 @@ pub async fn put_part(
             }
         }
         let mut next = record.clone();
-        part.set(&mut next, value.clone());
+        part.set(&mut next, value.clone())?;
         Ok(next)
     })
     .await

@@ -38,6 +38,17 @@ impl Audience {
         }
     }
 
+    /// The `viewerToken` as written (both types keep its text), `None` when absent or `null`:
+    /// what the placeholder href appends.
+    pub fn viewer_token(&self) -> Option<&str> {
+        match self {
+            Audience::OctetStream { viewer_token, .. } => viewer_token.as_deref(),
+            Audience::Records { viewer_token, .. } => {
+                viewer_token.as_ref().map(ViewerToken::as_str)
+            }
+        }
+    }
+
     /// The records, for a `records` audience.
     pub fn records(&self) -> Option<&Records> {
         match self {

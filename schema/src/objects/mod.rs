@@ -14,6 +14,8 @@
 //! - `url`: absolute `http(s)` URLs and the fixed start of URL templates.
 //! - `cross`: the cross-object rules, run by [`validate`].
 //! - `json`: member-by-member reading with dotted error paths.
+//! - `typed`: [`Typed`], an object as written beside what it parsed to; what a document
+//!   record holds, decoded once when its row is read.
 //!
 //! # How the API uses it
 //! A `null` object is `None` and never reaches a `parse_*`. After every write the API runs
@@ -36,6 +38,7 @@ pub mod landingpage;
 pub mod records;
 pub mod template;
 mod tokens;
+mod typed;
 mod url;
 
 #[cfg(test)]
@@ -68,6 +71,7 @@ pub use fulfillment::{Fulfillment, Method, parse_fulfillment};
 pub use landingpage::{LandingPage, parse_landingpage};
 pub use records::{Record, Records};
 pub use template::{Syntax, Template, is_varname};
+pub use typed::{SpecObject, Typed};
 
 /// A rule broken by a producer's object: `field` is a dotted path naming what is wrong
 /// (`"audience.viewerToken"`, `"challenge.data.access.value"`,
@@ -122,6 +126,16 @@ pub fn validate(objects: &DocumentObjects<'_>) -> Result<(), ObjectError> {
         .map(parse_fulfillment)
         .transpose()?;
     cross::check(audience.as_ref(), challenge.as_ref(), landingpage.as_ref())
+}
+
+/// The cross-object rules of [`validate`] alone, over objects already parsed (a document
+/// record holds them typed, so a write re-checks the rules without parsing again).
+pub fn check_rules(
+    audience: Option<&Audience>,
+    challenge: Option<&Challenge>,
+    landingpage: Option<&LandingPage>,
+) -> Result<(), ObjectError> {
+    cross::check(audience, challenge, landingpage)
 }
 
 fn present(value: Option<&Value>) -> Option<&Value> {

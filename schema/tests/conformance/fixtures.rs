@@ -1,6 +1,7 @@
 //! Records to store, built fresh for each test (random ids, times at millisecond precision).
 
 use chrono::{DateTime, Duration, Utc};
+use schema::objects::{SpecObject, Typed};
 use schema::repo::UniqueKey;
 use schema::{
     DocumentId, DocumentRecord, LoginSession, ObjectKey, ObjectRecord, PlaceholderId, Producer,
@@ -51,18 +52,28 @@ pub(crate) fn document(producer: &ProducerId, object: &ObjectKey) -> DocumentRec
         hash_algorithm: "SHA-1".to_owned(),
         hash_value: "da39a3ee5e6b4b0d3255bfef95601890afd80709".to_owned(),
         expiration: now() + Duration::days(365),
-        audience: Some(json!({"records": [{"email_address": "zoë@example.com"}]})),
-        challenge: Some(json!({"type": "field", "data": {"field": "telephone"}})),
-        fulfillment: Some(
+        // The spec objects are typed: each must parse (the repository parses them on reading).
+        audience: typed(json!({"type": "records", "viewerToken": "{?email_address}",
+            "data": {"records": [{"email_address": "zoë@example.com", "note": "🦀 tab\there"}]}})),
+        challenge: typed(
+            json!({"type": "HTTP-Auth", "data": {"realm": "Acme statements",
+            "scheme": "basic", "access": {"type": "literal", "value": "s3cret"}}}),
+        ),
+        fulfillment: typed(
             json!({"type": "http", "href": "https://x.example/{?link}", "batch": false}),
         ),
-        landingpage: Some(json!({"href": "https://landing.example/"})),
+        landingpage: typed(json!({"type": "url", "href": "https://landing.example/"})),
         metadata: Some(json!({"n": 1.5, "nested": [null, true, "tab\there"]})),
         created_at: now(),
         last_modified: now(),
         // Not the column's default, so a round trip proves it is written and read.
         access_version: 7,
     }
+}
+
+/// A spec object parsed from its JSON (the test's own, so it must parse).
+pub(crate) fn typed<T: SpecObject>(json: serde_json::Value) -> Option<Typed<T>> {
+    Some(Typed::parse(json).unwrap())
 }
 
 /// A producer, an object and a document of theirs, all inserted.

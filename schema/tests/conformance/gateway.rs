@@ -9,6 +9,8 @@ use schema::{
     Repository, ViewerDocument,
 };
 
+use schema::objects::Typed;
+
 use crate::fixtures::{at, document, now, pending_object, stored_document};
 
 conformance!(
@@ -30,8 +32,8 @@ fn viewer_view(doc: &DocumentRecord) -> ViewerDocument {
         media_type: doc.media_type.clone(),
         expiration: doc.expiration,
         has_audience: doc.audience.is_some(),
-        challenge: doc.challenge.clone(),
-        landingpage: doc.landingpage.clone(),
+        challenge: doc.challenge.clone().map(Typed::into_value),
+        landingpage: doc.landingpage.clone().map(Typed::into_value),
         last_modified: doc.last_modified,
         access_version: doc.access_version,
     }
@@ -114,7 +116,10 @@ async fn document_audience_with_its_version(repo: Arc<dyn Repository>) {
     let doc = stored_document(&*repo, "alice").await;
     assert_eq!(
         repo.document_audience(&doc.id).await.unwrap(),
-        Some((doc.audience.clone(), doc.last_modified))
+        Some((
+            doc.audience.as_ref().map(|a| a.json().clone()),
+            doc.last_modified
+        ))
     );
     assert_eq!(
         repo.document_audience(&DocumentId::random()).await.unwrap(),

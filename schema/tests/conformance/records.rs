@@ -32,6 +32,7 @@ on_both!(
     a_sealed_value_moved_to_another_row_does_not_open,
     rotation_keeps_old_rows_readable_and_reseals_them,
     legacy_plaintext_rows_read_and_get_sealed,
+    a_stored_object_that_no_longer_parses_is_corrupt,
 );
 
 fn cipher(current: &str, ids: &[(&str, u8)]) -> Option<Arc<RecordCipher>> {
@@ -194,4 +195,44 @@ async fn legacy_plaintext_rows_read_and_get_sealed(url: &str) {
         keyed.document(&doc.producer_id, &doc.id).await.unwrap(),
         Some(doc)
     );
+}
+
+/// The spec objects are parsed when the row is read: a stored one that does not parse (written
+/// by hand, or before a rule existed) is a clear [`RepoError::Corrupt`] naming the column, on
+/// every read, never a half-valid record.
+async fn a_stored_object_that_no_longer_parses_is_corrupt(url: &str) {
+    let repo = schema::connect_with_records(url, cipher("k1", &[("k1", 1)]))
+        .await
+        .unwrap();
+    let page = fixtures::stored_document(&*repo, "alice").await;
+    let challenge = fixtures::stored_document(&*repo, "bob").await;
+    // A plain column, and a sealed one holding legacy plaintext (which reads as it is).
+    let broken = [
+        (
+            &page,
+            "landingpage",
+            r#"{"type": "frame", "href": "https://x.example/"}"#,
+        ),
+        (&challenge, "challenge", r#"{"type": "field"}"#),
+    ];
+    for (doc, column, text) in broken {
+        raw(
+            url,
+            &format!(
+                "UPDATE documents SET {column} = '{text}' WHERE id = '{}'",
+                doc.id
+            ),
+        )
+        .await;
+        let read = repo.document(&doc.producer_id, &doc.id).await;
+        assert!(
+            matches!(&read, Err(RepoError::Corrupt(what)) if what.starts_with(column)),
+            "{read:?}"
+        );
+        let viewed = repo.viewer_document(&doc.placeholder_id).await;
+        assert!(
+            matches!(&viewed, Err(RepoError::Corrupt(what)) if what.starts_with(column)),
+            "{viewed:?}"
+        );
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use schema::audit::GENESIS;
+use schema::objects::Typed;
 use schema::postgres::PgRepository;
 use schema::sqlite::SqliteRepository;
 use schema::{LogKind, Repository};
@@ -279,7 +280,7 @@ async fn documents_keep_their_values_through_migration_11(postgres: bool) {
     let columns = "id, producer_id, placeholder_id, name, media_type, object_key, size, \
                    hash_algorithm, hash_value, expiration, audience, challenge, fulfillment, \
                    landingpage, metadata, created_at, last_modified";
-    let json = |value: &Option<serde_json::Value>| value.as_ref().map(ToString::to_string);
+    let json = |value: Option<&serde_json::Value>| value.map(ToString::to_string);
     macro_rules! insert {
         ($pool:expr, $placeholders:expr) => {
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -296,11 +297,11 @@ async fn documents_keep_their_values_through_migration_11(postgres: bool) {
             .bind(&doc.hash_algorithm)
             .bind(&doc.hash_value)
             .bind(doc.expiration.timestamp_millis())
-            .bind(json(&doc.audience))
-            .bind(json(&doc.challenge))
-            .bind(json(&doc.fulfillment))
-            .bind(json(&doc.landingpage))
-            .bind(json(&doc.metadata))
+            .bind(json(doc.audience.as_ref().map(Typed::json)))
+            .bind(json(doc.challenge.as_ref().map(Typed::json)))
+            .bind(json(doc.fulfillment.as_ref().map(Typed::json)))
+            .bind(json(doc.landingpage.as_ref().map(Typed::json)))
+            .bind(json(doc.metadata.as_ref()))
             .bind(doc.created_at.timestamp_millis())
             .bind(doc.last_modified.timestamp_millis())
             .execute($pool)
