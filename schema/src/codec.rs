@@ -198,19 +198,12 @@ pub(crate) fn reseal_row(
     Ok((id, changes))
 }
 
-/// Binds the columns a replacement rewrites, in `document_change_columns!` order; shared by
-/// both dialects so the two cannot bind in different orders.
-pub(crate) fn bind_document_changes<'q, DB>(
-    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+/// Binds the columns a replacement rewrites, in `document_change_columns!` order.
+pub(crate) fn bind_document_changes<D: crate::sql::Dialect>(
+    query: crate::sql::query::Sql<D>,
     document: &DocumentRecord,
     sealed: SealedColumns,
-) -> sqlx::query::Query<'q, DB, DB::Arguments>
-where
-    DB: sqlx::Database,
-    for<'t> String: sqlx::Encode<'t, DB> + Type<DB>,
-    for<'t> Option<String>: sqlx::Encode<'t, DB> + Type<DB>,
-    for<'t> i64: sqlx::Encode<'t, DB> + Type<DB>,
-{
+) -> crate::sql::query::Sql<D> {
     query
         .bind(document.placeholder_id.to_string())
         .bind(document.name.clone())
@@ -229,68 +222,48 @@ where
         .bind(document.access_version)
 }
 
-/// `INSERT INTO documents (id, producer_id, created_at, <change columns>) VALUES (…)`: the
-/// fixed columns first, then those [`bind_document_changes`] binds, with `$n` placeholders when
-/// `numbered` (PostgreSQL) or `?` (SQLite).
-pub(crate) fn insert_document_sql(numbered: bool) -> String {
+/// `INSERT INTO documents …` with every column: `$1` id, `$2` producer, `$3` creation time,
+/// then the columns a replacement rewrites, in [`bind_document_insert`] order.
+pub(crate) static INSERT_DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let columns = document_change_columns!();
-    let count = 3 + columns.len();
-    let values: Vec<String> = (1..=count)
-        .map(|n| {
-            if numbered {
-                format!("${n}")
-            } else {
-                "?".to_owned()
-            }
-        })
-        .collect();
+    let values: Vec<String> = (1..=3 + columns.len()).map(|n| format!("${n}")).collect();
     format!(
         "INSERT INTO documents (id, producer_id, created_at, {}) VALUES ({})",
         columns.join(", "),
         values.join(", ")
     )
-}
+});
 
-/// Inserts `document` with [`insert_document_sql`]'s column order.
-pub(crate) fn bind_document_insert<'q, DB>(
-    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+/// Inserts `document` with [`INSERT_DOCUMENT`]'s column order.
+pub(crate) fn bind_document_insert<D: crate::sql::Dialect>(
+    query: crate::sql::query::Sql<D>,
     document: &DocumentRecord,
     sealed: SealedColumns,
-) -> sqlx::query::Query<'q, DB, DB::Arguments>
-where
-    DB: sqlx::Database,
-    for<'t> String: sqlx::Encode<'t, DB> + Type<DB>,
-    for<'t> Option<String>: sqlx::Encode<'t, DB> + Type<DB>,
-    for<'t> i64: sqlx::Encode<'t, DB> + Type<DB>,
-{
+) -> crate::sql::query::Sql<D> {
     let query = query
-        .bind(document.id.to_string())
-        .bind(document.producer_id.to_string())
+        .bind(document.id.as_str())
+        .bind(document.producer_id.as_str())
         .bind(millis(document.created_at));
     bind_document_changes(query, document, sealed)
 }
 
-/// How many columns a replacement rewrites (the first parameter after them is this plus one).
-pub(crate) fn change_column_count() -> usize {
-    document_change_columns!().len()
-}
-
-/// `SET a = ?, b = ?, …` over `document_change_columns!`, numbered from `$first` when
-/// `numbered` (PostgreSQL) or with plain `?` (SQLite).
-pub(crate) fn set_clause(numbered: bool, first: usize) -> String {
-    document_change_columns!()
-        .iter()
-        .enumerate()
-        .map(|(i, column)| {
-            if numbered {
-                format!("{column} = ${}", first + i)
-            } else {
-                format!("{column} = ?")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+/// The compare-and-swap replacement of a document: the changed columns from `$1`, then
+/// producer, id and the expected `last_modified`.
+pub(crate) static REPLACE_DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns = document_change_columns!();
+    let n = columns.len();
+    let set: Vec<String> = (1..)
+        .zip(columns)
+        .map(|(i, column)| format!("{column} = ${i}"))
+        .collect();
+    format!(
+        "UPDATE documents SET {} WHERE producer_id = ${} AND id = ${} AND last_modified = ${}",
+        set.join(", "),
+        n + 1,
+        n + 2,
+        n + 3
+    )
+});
 
 /// Maps a database error, turning unique violations into [`RepoError::Conflict`].
 pub(crate) fn db_error(error: sqlx::Error) -> RepoError {
@@ -356,12 +329,13 @@ impl<T> StoredJson for Typed<T> {
 }
 
 /// Typed access to the columns of a row of either database.
-pub(crate) trait Columns {
+pub trait Columns {
     fn text(&self, column: &str) -> Result<String, RepoError>;
     fn opt_text(&self, column: &str) -> Result<Option<String>, RepoError>;
     fn int(&self, column: &str) -> Result<i64, RepoError>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>, RepoError>;
     fn bytes(&self, column: &str) -> Result<Vec<u8>, RepoError>;
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, RepoError>;
 
     fn id<T: FromStr<Err = IdError>>(&self, column: &str) -> Result<T, RepoError> {
         let text = self.text(column)?;
@@ -426,6 +400,9 @@ where
     fn bytes(&self, column: &str) -> Result<Vec<u8>, RepoError> {
         self.try_get(column).map_err(db_error)
     }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        self.try_get(column).map_err(db_error)
+    }
 }
 
 pub(crate) fn producer(row: &impl Columns) -> Result<Producer, RepoError> {
@@ -457,6 +434,15 @@ pub(crate) fn object(row: &impl Columns) -> Result<ObjectRecord, RepoError> {
         size: row.opt_int("size")?,
         sha1: row.opt_text("sha1")?,
         created_at: row.time("created_at")?,
+    })
+}
+
+/// An `object_signatures` row (`sha256, signature, signature_date`).
+pub(crate) fn signature(row: &impl Columns) -> Result<crate::model::ContentSignature, RepoError> {
+    Ok(crate::model::ContentSignature {
+        sha256: row.text("sha256")?,
+        signature: row.text("signature")?,
+        signature_date: row.text("signature_date")?,
     })
 }
 

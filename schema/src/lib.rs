@@ -1,23 +1,35 @@
 //! The data model and its persistence.
 //!
+//! # Adding a query
+//! Every service talks to the database through the area traits of [`repo`] (`ProducerStore`,
+//! `ObjectStore`, `DocumentStore`, `ViewerStore`, `LockoutStore`, `OAuthStore`, `LogStore`,
+//! `DeliveryStore`; [`Repository`] is all of them). To add a query for both databases:
+//! 1. declare the method on the area trait it belongs to (`repo/stores.rs`);
+//! 2. implement it once in that area's file of [`sql`] (e.g. `sql/documents.rs`), with `$1 … $n`
+//!    placeholders, `sql("…").bind(…)` and the row mapping of `codec` (a portable statement
+//!    runs as written on SQLite and PostgreSQL: use `CAST($n AS TEXT)` where a nullable
+//!    parameter's type must be known);
+//! 3. only where the databases truly differ, add a hook or fragment to [`sql::Dialect`] and
+//!    implement it in [`sqlite`] and [`postgres`];
+//! 4. new tables: a migration in both `migrations/sqlite` and `migrations/postgres`, listed
+//!    once in `sql/migrations.rs`; then a test in the conformance suite (`tests/conformance/`),
+//!    which runs every case against both databases.
+//!
 //! # Layout
 //! - [`ids`]: typed identifiers (`DocumentId`, `PlaceholderId`, `ProducerId`, `ObjectKey`):
 //!   128 random bits as 22 characters of unpadded base64url, built only through `random`/`parse`.
 //! - [`model`]: the records the services keep (producers, login sessions, vault objects,
-//!   documents, the gateway's view of a document, its access log, its brute-force locks and its
-//!   pending OAuth / OpenID sign-ins).
-//! - [`repo`]: the one [`Repository`] trait every service talks to.
+//!   documents, the gateway's view of a document, its access log and its pending OAuth /
+//!   OpenID sign-ins).
+//! - [`repo`]: the area traits and [`Repository`], the error type, `connect`.
+//! - [`sql`]: the one implementation, `SqlRepository<D: Dialect>`, generic over the database;
+//!   [`sqlite`] and [`postgres`] are the two dialects (how each is opened, its write
+//!   transactions, bulk inserts and migrations). The migrations are embedded in the binary.
+//! - [`lockout`]: the gateway's brute-force rules and limiter, beside their state.
 //! - [`audit`]: the hash-chain rule of the three audit logs (API, gateway, vault), for the
 //!   repository and for anyone verifying an export.
-//! - [`sqlite`] and [`postgres`]: one implementation per database, each with its own migrations
-//!   (`migrations/sqlite`, `migrations/postgres`). A single conformance suite (`tests/conformance/`)
-//!   runs against both so dialect drift fails a test, not a user. The migrations are embedded
-//!   in the binary. What both share (column lists, row → record mapping, encodings) is in the
-//!   private `codec` module (`gateway_codec` for the gateway's tables, including the lock
-//!   rules; `log_codec` for the audit logs' numbering and chaining), so only the SQL text
-//!   differs between the two. Each dialect's `mod.rs` holds the trait impl; the SQL of each
-//!   area lives in a submodule beside it (`accounts`, `documents`, `vault`, `gateway`, `logs`,
-//!   `oauth`, `migrations`).
+//! - private: `codec` (column lists, row → record mapping, sealed columns), `gateway_codec`
+//!   (the gateway's rows), `log_codec` (the audit logs' numbering and chaining).
 //! - `testing` (behind the `testing` feature, which only dev-dependencies turn on): helpers for
 //!   tests that need a PostgreSQL database of their own.
 //!
@@ -29,20 +41,26 @@ pub mod cipher;
 mod codec;
 mod gateway_codec;
 pub mod ids;
+pub mod lockout;
 mod log_codec;
 pub mod model;
 pub mod objects;
 pub mod postgres;
 pub mod repo;
+pub mod sql;
 pub mod sqlite;
 // Test helpers only: kept out of release builds (`testing` is a dev-dependency feature).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
+pub use lockout::{Attempt, AttemptLimits, ChallengeLock, LockPolicy, Refusal, Reservation};
 pub use model::{
-    ApiLogRecord, Attempt, AttemptLimits, ChallengeLock, ContentSignature, DocumentRecord,
-    GatewayLogLine, GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending,
-    ObjectRecord, Producer, PurgedLines, Refusal, Reservation, VaultLogRecord, ViewerDocument,
+    ApiLogRecord, ContentSignature, DocumentRecord, GatewayLogLine, GatewayLogRecord, LogKind,
+    LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines, VaultLogRecord,
+    ViewerDocument,
 };
-pub use repo::{BoxStream, RepoError, Repository, connect, connect_with_records};
+pub use repo::{
+    BoxStream, DeliveryStore, DocumentStore, LockoutStore, LogStore, OAuthStore, ObjectStore,
+    ProducerStore, RepoError, Repository, ViewerStore, connect, connect_with_records,
+};

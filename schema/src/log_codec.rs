@@ -156,7 +156,7 @@ pub(crate) fn number_records<R: LogEntry>(
 
 /// A line about to be inserted; `prev` and `chain` are set by [`link`].
 #[derive(Debug)]
-pub(crate) struct NewLine<'r> {
+pub struct NewLine<'r> {
     pub(crate) producer_id: Option<&'r str>,
     pub(crate) document_id: Option<&'r str>,
     pub(crate) time: i64,

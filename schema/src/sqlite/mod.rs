@@ -1,47 +1,41 @@
-//! The embedded default: one SQLite file, shared by every process of an instance.
+//! The embedded default: one SQLite file, shared by every process of an instance. This module
+//! holds SQLite's side of [`Dialect`]: how the file is opened, its write transactions, bulk
+//! inserts and migrations; the statements themselves are `crate::sql`'s.
+
+mod file_mode;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-mod accounts;
-/// Shares its row mappings with the PostgreSQL twin.
-pub(crate) mod deliveries;
-mod documents;
-mod file_mode;
-mod gateway;
-mod logs;
-mod migrations;
-mod oauth;
-mod vault;
-
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Executor, Pool, Sqlite, Transaction};
 
-use crate::codec::{self, db_error, document_columns, millis, object_columns};
-use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
-use crate::model::{
-    ApiLogRecord, Attempt, AttemptLimits, ChallengeLock, ContentSignature, DocumentRecord,
-    GatewayLogLine, GatewayLogRecord, LockPolicy, LogKind, LogLine, LoginSession, OAuthPending,
-    ObjectRecord, Producer, PurgedLines, Reservation, VaultLogRecord, ViewerDocument,
-};
-use crate::repo::{BoxStream, RepoError, Repository};
+use crate::codec::{self, db_error};
+use crate::log_codec::{NewLine, log_sql};
+use crate::model::LogKind;
+use crate::repo::RepoError;
+use crate::sql::query::Value;
+use crate::sql::{Dialect, SqlRepository, Texts, sql};
+use std::sync::LazyLock;
+
+/// The repository over a SQLite file.
+pub type SqliteRepository = SqlRepository<Sqlite>;
 
 /// How long a statement waits for another connection's or process's write lock before failing
 /// with "database is locked": `sealpost producer add` or `vault rotate-key` may write while
 /// `sealpost up` runs.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone)]
-pub struct SqliteRepository {
-    pool: SqlitePool,
-    /// The record keys documents' viewer data is sealed with (`None`: tools and tests).
-    records: Option<std::sync::Arc<crate::cipher::RecordCipher>>,
-}
+/// Log lines per INSERT statement: 7 parameters each, far below SQLite's 32,766.
+const INSERT_CHUNK: usize = 500;
 
-impl SqliteRepository {
+const MIGRATIONS: &[(i64, &str, &str)] = crate::sql::embedded_migrations!("sqlite");
+
+impl SqlRepository<Sqlite> {
     /// Opens `sqlite:PATH` (or `sqlite://PATH`), creating the file when missing.
     ///
     /// - WAL journal: readers never block the writer nor each other, across processes.
@@ -74,496 +68,150 @@ impl SqliteRepository {
             .connect_with(options)
             .await
             .map_err(RepoError::Database)?;
-        Ok(Self {
-            pool,
-            records: None,
-        })
+        Ok(Self::over(pool))
     }
 
-    /// Seals and opens documents' viewer data and secrets with `records` ([`crate::cipher`]).
-    pub fn with_records(
-        mut self,
-        records: Option<std::sync::Arc<crate::cipher::RecordCipher>>,
-    ) -> Self {
-        self.records = records;
-        self
-    }
-
-    /// The record keys, when the repository was opened with them.
-    pub(crate) fn records(&self) -> Option<&crate::cipher::RecordCipher> {
-        self.records.as_deref()
-    }
-
-    /// The underlying pool, for tables other crates keep in the same database.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Applies the migrations up to `target` only (all when `None`); the chaining of old log
+    /// rows runs only with the full set (it needs migration 0006).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) async fn run_migrations_to(&self, target: Option<i64>) -> Result<(), RepoError> {
+        migrate_to(self.pool(), target).await
     }
 }
 
-#[async_trait]
-impl Repository for SqliteRepository {
-    async fn migrate(&self) -> Result<(), RepoError> {
-        self.run_migrations().await
+impl Dialect for Sqlite {
+    const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+    const BYTE_ORDER: &'static str = "";
+    // `typeof(audience)` is answered from the record header; `audience IS NOT NULL` in a select
+    // list makes SQLite load the whole (possibly megabyte) value first.
+    const HAS_AUDIENCE: &'static str = "(typeof(audience) <> 'null')";
+
+    fn texts() -> &'static Texts {
+        static TEXTS: LazyLock<Texts> = LazyLock::new(Texts::new::<Sqlite>);
+        &TEXTS
     }
 
-    async fn insert_producer(&self, producer: &Producer) -> Result<(), RepoError> {
-        self.add_producer(producer).await
+    fn bind<'q>(
+        query: Query<'q, Self, SqliteArguments>,
+        value: Value<'_>,
+    ) -> Query<'q, Self, SqliteArguments> {
+        match value {
+            Value::Int(value) => query.bind(value),
+            Value::Text(value) => query.bind(value),
+            Value::Bytes(value) => query.bind(value),
+        }
     }
 
-    async fn producer_by_public_key(
-        &self,
-        public_key: &[u8],
-    ) -> Result<Option<Producer>, RepoError> {
-        self.find_producer_by_public_key(public_key).await
+    fn on_pool(pool: &SqlitePool) -> impl Executor<'_, Database = Self> {
+        pool
     }
 
-    async fn producer_by_name(&self, name: &str) -> Result<Option<Producer>, RepoError> {
-        self.find_producer_by_name(name).await
+    fn on_conn(conn: &mut SqliteConnection) -> impl Executor<'_, Database = Self> {
+        conn
     }
 
-    async fn count_producers(&self) -> Result<i64, RepoError> {
-        self.producer_count().await
+    async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Self>, RepoError> {
+        pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
     }
 
-    async fn insert_session(&self, session: &LoginSession) -> Result<(), RepoError> {
-        self.add_session(session).await
-    }
-
-    async fn active_session(
-        &self,
-        jti: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<LoginSession>, RepoError> {
-        self.find_active_session(jti, now).await
-    }
-
-    async fn revoke_session(&self, jti: &str, now: DateTime<Utc>) -> Result<bool, RepoError> {
-        self.mark_session_revoked(jti, now).await
-    }
-
-    async fn insert_object(&self, object: &ObjectRecord) -> Result<(), RepoError> {
-        sqlx::query(concat!(
-            "INSERT INTO objects (",
-            object_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(object.key.as_str())
-        .bind(&object.kek_id)
-        .bind(&object.wrapped_dek)
-        .bind(object.size)
-        .bind(object.sha1.as_deref())
-        .bind(millis(object.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
+    async fn insert_log_lines(
+        conn: &mut SqliteConnection,
+        kind: LogKind,
+        lines: &[NewLine<'_>],
+    ) -> Result<(), RepoError> {
+        // One multi-row INSERT per chunk rather than one statement per line: each statement is
+        // a round trip to sqlx's SQLite worker thread, which dominated a busy gateway's audit
+        // cost. SQLite assigns the rows' seq in VALUES order, which is chain order.
+        for chunk in lines.chunks(INSERT_CHUNK) {
+            let mut insert = sqlx::QueryBuilder::<Sqlite>::new(match kind {
+                LogKind::Vault => {
+                    "INSERT INTO vault_log (producer_id, document_id, time, fields, prev, chain) "
+                }
+                LogKind::Api | LogKind::Gateway => log_sql!(
+                    kind,
+                    "INSERT INTO " log " (producer_id, document_id, time, hit, fields, prev, chain) "
+                ),
+            });
+            insert.push_values(chunk, |mut row, line| {
+                row.push_bind(line.producer_id)
+                    .push_bind(line.document_id)
+                    .push_bind(line.time);
+                if kind != LogKind::Vault {
+                    row.push_bind(line.hit);
+                }
+                row.push_bind(line.fields.as_str())
+                    .push_bind(line.prev.as_str())
+                    .push_bind(line.chain.as_str());
+            });
+            insert.build().execute(&mut *conn).await.map_err(db_error)?;
+        }
         Ok(())
     }
 
-    async fn finish_object(&self, key: &ObjectKey, size: i64, sha1: &str) -> Result<(), RepoError> {
-        let done = sqlx::query("UPDATE objects SET size = ?, sha1 = ? WHERE key = ?")
-            .bind(size)
-            .bind(sha1)
-            .bind(key.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        codec::updated_one(done.rows_affected())
-    }
-
-    async fn object(&self, key: &ObjectKey) -> Result<Option<ObjectRecord>, RepoError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            object_columns!(),
-            " FROM objects WHERE key = ?"
-        ))
-        .bind(key.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .map(|row| codec::object(&row))
-        .transpose()
-    }
-
-    async fn delete_object(&self, key: &ObjectKey) -> Result<bool, RepoError> {
-        let done = sqlx::query("DELETE FROM objects WHERE key = ?")
-            .bind(key.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn sign_object(
-        &self,
-        key: &ObjectKey,
-        signature: &ContentSignature,
+    async fn store_old_chains(
+        conn: &mut SqliteConnection,
+        kind: LogKind,
+        chains: Vec<(i64, String, String)>,
     ) -> Result<(), RepoError> {
-        self.upsert_object_signature(key, signature).await
-    }
-
-    async fn object_signature(
-        &self,
-        key: &ObjectKey,
-    ) -> Result<Option<ContentSignature>, RepoError> {
-        self.select_object_signature(key).await
-    }
-
-    async fn orphan_objects(
-        &self,
-        created_before: DateTime<Utc>,
-    ) -> Result<Vec<ObjectKey>, RepoError> {
-        sqlx::query(
-            "SELECT o.key FROM objects o \
-             WHERE o.created_at < ? \
-               AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.object_key = o.key) \
-             ORDER BY o.created_at, o.key",
-        )
-        .bind(millis(created_before))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(codec::object_key)
-        .collect()
-    }
-
-    async fn object_exists(&self, key: &ObjectKey) -> Result<bool, RepoError> {
-        let row = sqlx::query("SELECT 1 FROM objects WHERE key = ?")
-            .bind(key.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(row.is_some())
-    }
-
-    async fn insert_document(&self, document: &DocumentRecord) -> Result<(), RepoError> {
-        // Built from constant column names only: no value is formatted into the SQL.
-        let sql = codec::insert_document_sql(false);
-        let sealed = codec::seal_document(document, self.records())?;
-        codec::bind_document_insert(sqlx::query(sqlx::AssertSqlSafe(sql)), document, sealed)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+        for (seq, prev, chain) in chains {
+            sql::<Sqlite>(log_sql!(
+                kind,
+                "UPDATE " log " SET prev = $1, chain = $2 WHERE seq = $3"
+            ))
+            .bind(prev)
+            .bind(chain)
+            .bind(seq)
+            .execute(&mut *conn)
+            .await?;
+        }
         Ok(())
     }
 
-    async fn document(
-        &self,
-        producer: &ProducerId,
-        id: &DocumentId,
-    ) -> Result<Option<DocumentRecord>, RepoError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            document_columns!(),
-            " FROM documents WHERE producer_id = ? AND id = ?"
-        ))
-        .bind(producer.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
+    /// Crypto-shredding in WAL mode: `secure_delete` zeroes the deleted row in the new page
+    /// image, but older frames of the write-ahead log still hold the page as it was (with the
+    /// wrapped data key) until a checkpoint resets the log. This checkpoints and truncates the
+    /// log in the background, best effort: under concurrent readers the checkpoint may not
+    /// complete, and the next one (or a clean close) finishes the job. Not awaited, so a
+    /// DELETE is never delayed by readers.
+    fn after_delete(pool: &SqlitePool) {
+        let pool = pool.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            drop(runtime.spawn(async move {
+                if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::debug!(%error, "WAL checkpoint after a delete did not run");
+                }
+            }));
+        }
+    }
+
+    async fn migrate(pool: &SqlitePool) -> Result<(), RepoError> {
+        migrate_to(pool, None).await
+    }
+}
+
+async fn migrate_to(pool: &Pool<Sqlite>, target: Option<i64>) -> Result<(), RepoError> {
+    // SQLite has no advisory lock, so sqlx's migrator does not lock. Holding the write lock
+    // (`BEGIN IMMEDIATE`) for the whole run makes a second process starting at the same time
+    // wait, then see the migrations as applied, instead of applying them twice. sqlx nests
+    // each migration's own transaction as a savepoint inside this one. (`run_direct` is what
+    // `run` calls; `run(&mut *tx)` itself trips "Acquire is not general enough" inside an
+    // `async_trait` future, as sqlx's own comment on `run_direct` explains.)
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
         .await
-        .map_err(db_error)?
-        .map(|row| codec::document(&row, self.records()))
-        .transpose()
-    }
-
-    async fn list_documents(
-        &self,
-        producer: &ProducerId,
-        after: Option<&DocumentId>,
-        limit: u32,
-    ) -> Result<Vec<(DocumentId, String)>, RepoError> {
-        // `?2 IS NULL OR id > ?2`: one statement whether or not a cursor is given.
-        sqlx::query(
-            "SELECT id, name FROM documents \
-             WHERE producer_id = ?1 AND (?2 IS NULL OR id > ?2) \
-             ORDER BY id LIMIT ?3",
-        )
-        .bind(producer.as_str())
-        .bind(after.map(DocumentId::as_str))
-        .bind(codec::limit(limit))
-        .fetch_all(&self.pool)
+        .map_err(RepoError::Database)?;
+    codec::migrator(MIGRATIONS)
+        .run_direct(target, &mut *tx, false)
         .await
-        .map_err(db_error)?
-        .iter()
-        .map(codec::listing)
-        .collect()
+        .map_err(RepoError::Migrate)?;
+    // Rows written before 0006 get their hash chains in this same transaction, so the
+    // migration and the chaining land together and no append can come between them.
+    if target.is_none() {
+        crate::sql::chain_old_lines::<Sqlite>(&mut tx).await?;
     }
-
-    async fn delete_document(
-        &self,
-        producer: &ProducerId,
-        id: &DocumentId,
-    ) -> Result<Option<DocumentRecord>, RepoError> {
-        self.delete_where(producer, id, None).await
-    }
-
-    async fn delete_document_if(
-        &self,
-        producer: &ProducerId,
-        id: &DocumentId,
-        expected_last_modified: DateTime<Utc>,
-    ) -> Result<Option<DocumentRecord>, RepoError> {
-        self.delete_where(producer, id, Some(millis(expected_last_modified)))
-            .await
-    }
-
-    async fn replace_document(
-        &self,
-        document: &DocumentRecord,
-        expected_last_modified: DateTime<Utc>,
-    ) -> Result<bool, RepoError> {
-        // Built from constant column names only: no value is formatted into the SQL.
-        let sql = format!(
-            "UPDATE documents SET {} WHERE producer_id = ? AND id = ? AND last_modified = ?",
-            codec::set_clause(false, 1)
-        );
-        let sealed = codec::seal_document(document, self.records())?;
-        let done =
-            codec::bind_document_changes(sqlx::query(sqlx::AssertSqlSafe(sql)), document, sealed)
-                .bind(document.producer_id.as_str())
-                .bind(document.id.as_str())
-                .bind(millis(expected_last_modified))
-                .execute(&self.pool)
-                .await
-                .map_err(db_error)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn expired_documents(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<(ProducerId, DocumentId)>, RepoError> {
-        sqlx::query("SELECT producer_id, id FROM documents WHERE expiration <= ? ORDER BY expiration, id LIMIT ?")
-            .bind(millis(now))
-            .bind(codec::limit(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(codec::expired)
-            .collect()
-    }
-
-    async fn document_by_id(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError> {
-        self.find_document_by_id(id).await
-    }
-
-    async fn reseal_records(&self) -> Result<u64, RepoError> {
-        self.reseal_all_records().await
-    }
-
-    async fn objects_not_under(
-        &self,
-        kek_id: &str,
-        limit: u32,
-    ) -> Result<Vec<ObjectRecord>, RepoError> {
-        self.find_objects_not_under(kek_id, limit).await
-    }
-
-    async fn rewrap_object(
-        &self,
-        key: &ObjectKey,
-        old_kek_id: &str,
-        new_kek_id: &str,
-        wrapped_dek: &[u8],
-    ) -> Result<bool, RepoError> {
-        self.swap_wrapped_key(key, old_kek_id, new_kek_id, wrapped_dek)
-            .await
-    }
-
-    async fn kek_usage(&self) -> Result<Vec<(String, i64)>, RepoError> {
-        self.count_by_kek().await
-    }
-
-    async fn append_vault_log(&self, records: &[VaultLogRecord]) -> Result<(), RepoError> {
-        self.insert_vault_log(records).await
-    }
-
-    async fn vault_log(
-        &self,
-        producer: &ProducerId,
-        document: Option<&DocumentId>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<VaultLogRecord>, RepoError> {
-        self.select_vault_log(producer, document, from, to).await
-    }
-
-    async fn viewer_document(
-        &self,
-        placeholder: &PlaceholderId,
-    ) -> Result<Option<ViewerDocument>, RepoError> {
-        self.select_viewer_document(placeholder).await
-    }
-
-    async fn document_audience(
-        &self,
-        id: &DocumentId,
-    ) -> Result<Option<(Option<serde_json::Value>, DateTime<Utc>)>, RepoError> {
-        self.select_audience(id).await
-    }
-
-    async fn append_gateway_log(
-        &self,
-        records: &[GatewayLogRecord],
-    ) -> Result<Vec<Option<i64>>, RepoError> {
-        self.insert_gateway_log(records).await
-    }
-
-    async fn gateway_log(
-        &self,
-        producer: Option<&ProducerId>,
-        document: Option<&DocumentId>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<GatewayLogLine>, RepoError> {
-        self.select_gateway_log(producer, document, from, to).await
-    }
-
-    async fn append_api_log(
-        &self,
-        records: &[ApiLogRecord],
-    ) -> Result<Vec<Option<i64>>, RepoError> {
-        self.insert_api_log(records).await
-    }
-
-    fn export_log<'a>(
-        &'a self,
-        kind: LogKind,
-        producer: &'a ProducerId,
-        document: Option<&'a DocumentId>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> BoxStream<'a, Result<LogLine, RepoError>> {
-        self.stream_log(kind, producer, document, from, to)
-    }
-
-    async fn purge_log_before(
-        &self,
-        kind: LogKind,
-        before: DateTime<Utc>,
-    ) -> Result<PurgedLines, RepoError> {
-        self.delete_log_before(kind, before).await
-    }
-
-    async fn challenge_lock(
-        &self,
-        document: &DocumentId,
-        viewer: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ChallengeLock, RepoError> {
-        self.select_challenge_lock(document, viewer, now).await
-    }
-
-    async fn record_challenge_failure(
-        &self,
-        document: &DocumentId,
-        viewer: &str,
-        now: DateTime<Utc>,
-        policy: &LockPolicy,
-    ) -> Result<ChallengeLock, RepoError> {
-        self.count_challenge_failure(document, viewer, now, policy)
-            .await
-    }
-
-    async fn clear_challenge_failures(
-        &self,
-        document: &DocumentId,
-        viewer: &str,
-    ) -> Result<(), RepoError> {
-        self.delete_challenge_failures(document, viewer).await
-    }
-
-    async fn reset_challenge_locks(
-        &self,
-        producer: &ProducerId,
-        document: &DocumentId,
-    ) -> Result<u64, RepoError> {
-        self.delete_challenge_locks(producer, document).await
-    }
-
-    async fn record_address_failure(
-        &self,
-        address: &str,
-        now: DateTime<Utc>,
-        window: chrono::Duration,
-    ) -> Result<u32, RepoError> {
-        self.count_address_failure(address, now, window).await
-    }
-
-    async fn address_failures(
-        &self,
-        address: &str,
-        now: DateTime<Utc>,
-        window: chrono::Duration,
-    ) -> Result<u32, RepoError> {
-        self.select_address_failures(address, now, window).await
-    }
-
-    async fn reserve_attempt(
-        &self,
-        attempt: &Attempt<'_>,
-        limits: &AttemptLimits,
-    ) -> Result<Reservation, RepoError> {
-        self.reserve_attempt_row(attempt, limits).await
-    }
-
-    async fn release_attempt(
-        &self,
-        attempt: &Attempt<'_>,
-        window: chrono::Duration,
-    ) -> Result<(), RepoError> {
-        self.release_attempt_row(attempt, window).await
-    }
-
-    async fn insert_oauth_pending(
-        &self,
-        pending: &OAuthPending,
-        now: DateTime<Utc>,
-    ) -> Result<(), RepoError> {
-        self.add_oauth_pending(pending, now).await
-    }
-
-    async fn take_oauth_pending(
-        &self,
-        state_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<OAuthPending>, RepoError> {
-        self.delete_oauth_pending(state_hash, now).await
-    }
-
-    async fn insert_delivery(
-        &self,
-        delivery: &crate::repo::delivery::NewDelivery,
-        recipients: &[crate::repo::delivery::NewRecipient],
-    ) -> Result<(), RepoError> {
-        self.add_delivery(delivery, recipients).await
-    }
-
-    async fn delivery(
-        &self,
-        producer: &ProducerId,
-        document: &DocumentId,
-        id: &DocumentId,
-    ) -> Result<Option<crate::repo::delivery::DeliveryStatus>, RepoError> {
-        self.select_delivery(producer, document, id).await
-    }
-
-    async fn claim_delivery_jobs(
-        &self,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<crate::repo::delivery::ClaimedJob>, RepoError> {
-        self.claim_jobs(now, lease_until, limit).await
-    }
-
-    async fn finish_delivery_jobs(
-        &self,
-        finished: &[crate::repo::delivery::FinishedJob],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<bool>, RepoError> {
-        self.finish_jobs(finished, now).await
-    }
+    tx.commit().await.map_err(RepoError::Database)
 }

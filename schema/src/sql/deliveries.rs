@@ -1,28 +1,33 @@
 //! Deliveries and their jobs (migration 0007): queued by `POST /documents/{docId}/deliver`,
-//! claimed and finished by the API servers' delivery workers. SQLite serializes writers, so a
-//! claim (one `UPDATE … RETURNING`) can never hand a job to two workers. The row mappings at
-//! the end are shared with the PostgreSQL twin (`crate::postgres::deliveries`).
+//! claimed and finished by the API servers' delivery workers. Several workers may claim from
+//! the same queue: SQLite serializes writers, so a claim (one `UPDATE … RETURNING`) can never
+//! hand a job to two of them; on PostgreSQL the claim locks the due rows it picks with
+//! `FOR UPDATE SKIP LOCKED`, so concurrent claims take disjoint jobs instead of waiting for
+//! (or repeating) each other's.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::QueryBuilder;
 
-use super::SqliteRepository;
+use super::query::Sql;
+use super::{Dialect, SqlRepository, sql};
 use crate::cipher::RecordCipher;
-use crate::codec::{Columns as _, db_error, millis, seal_value, sealed_json};
+use crate::codec::{self, Columns as _, millis, seal_value, sealed_json};
 use crate::ids::{DocumentId, ProducerId};
-use crate::repo::RepoError;
 use crate::repo::delivery::{
     ClaimedJob, DeliveryStatus, FinishedJob, JobOutcome, JobStatus, NewDelivery, NewRecipient,
     RecipientStatus,
 };
+use crate::repo::{DeliveryStore, RepoError};
 
-/// Jobs per `INSERT` (8 values each, far below SQLite's 32,766 bound variables).
+/// Jobs per `INSERT`: 8 values each, far below SQLite's 32,766 bound variables and
+/// PostgreSQL's 65,535 parameters.
 const INSERT_CHUNK: usize = 1000;
 
-impl SqliteRepository {
-    pub(super) async fn add_delivery(
+#[async_trait]
+impl<D: Dialect> DeliveryStore for SqlRepository<D> {
+    async fn insert_delivery(
         &self,
         delivery: &NewDelivery,
         recipients: &[NewRecipient],
@@ -31,10 +36,10 @@ impl SqliteRepository {
         // recipient (audience record values) are sealed like the document's own columns.
         let fulfillment = sealed_delivery(self.records(), delivery)?;
         let viewers = sealed_viewers(self.records(), delivery, recipients)?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query(
+        let mut tx = D::begin_write(&self.pool).await?;
+        sql(
             "INSERT INTO deliveries (id, producer_id, document_id, operator, fulfillment, \
-             remaining, created_at, secrets) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             remaining, created_at, secrets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(delivery.id.as_str())
         .bind(delivery.producer_id.as_str())
@@ -44,57 +49,54 @@ impl SqliteRepository {
         .bind(recipients.len() as i64)
         .bind(millis(delivery.created_at))
         .bind(&delivery.secrets)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        .execute(D::on_conn(&mut tx))
+        .await?;
         let due = millis(delivery.created_at);
         for (chunk_index, chunk) in recipients.chunks(INSERT_CHUNK).enumerate() {
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO delivery_jobs (delivery_id, seq, record, idempotency_key, status, \
-                 next_attempt_at, updated_at, viewer) ",
-            );
-            insert.push_values(chunk.iter().enumerate(), |mut row, (i, recipient)| {
-                row.push_bind(delivery.id.as_str())
-                    .push_bind((chunk_index * INSERT_CHUNK + i) as i64)
-                    .push_bind(recipient.record)
-                    .push_bind(&recipient.idempotency_key)
-                    .push_bind("queued")
-                    .push_bind(due)
-                    .push_bind(due)
-                    .push_bind(viewers[chunk_index * INSERT_CHUNK + i].clone());
-            });
-            insert.build().execute(&mut *tx).await.map_err(db_error)?;
+            let mut insert = Sql::composed(insert_jobs_text(chunk.len()));
+            for (i, recipient) in chunk.iter().enumerate() {
+                let seq = chunk_index * INSERT_CHUNK + i;
+                insert = insert
+                    .bind(delivery.id.as_str())
+                    .bind(seq as i64)
+                    .bind(recipient.record)
+                    .bind(&recipient.idempotency_key)
+                    .bind(JobStatus::Queued.as_str())
+                    .bind(due)
+                    .bind(due)
+                    .bind(&viewers[seq]);
+            }
+            insert.execute(D::on_conn(&mut tx)).await?;
         }
-        tx.commit().await.map_err(db_error)
+        tx.commit().await.map_err(codec::db_error)
     }
 
-    pub(super) async fn select_delivery(
+    async fn delivery(
         &self,
         producer: &ProducerId,
         document: &DocumentId,
         id: &DocumentId,
     ) -> Result<Option<DeliveryStatus>, RepoError> {
-        let Some(row) = sqlx::query(
-            "SELECT created_at, secrets IS NOT NULL AS holds FROM deliveries \
-             WHERE id = ? AND producer_id = ? AND document_id = ?",
+        let Some(row) = sql(
+            "SELECT created_at, CAST(CASE WHEN secrets IS NULL THEN 0 ELSE 1 END AS BIGINT) AS holds \
+             FROM deliveries \
+             WHERE id = $1 AND producer_id = $2 AND document_id = $3",
         )
         .bind(id.as_str())
         .bind(producer.as_str())
         .bind(document.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
+        .fetch_optional(self.db())
+        .await?
         else {
             return Ok(None);
         };
-        let jobs = sqlx::query(
+        let jobs = sql(
             "SELECT seq, record, status, attempts, last_error, next_attempt_at, updated_at \
-             FROM delivery_jobs WHERE delivery_id = ? ORDER BY seq",
+             FROM delivery_jobs WHERE delivery_id = $1 ORDER BY seq",
         )
         .bind(id.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+        .fetch_all(self.db())
+        .await?;
         Ok(Some(DeliveryStatus {
             id: id.clone(),
             document_id: document.clone(),
@@ -107,63 +109,50 @@ impl SqliteRepository {
         }))
     }
 
-    pub(super) async fn claim_jobs(
+    async fn claim_delivery_jobs(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, RepoError> {
-        let jobs = sqlx::query(
-            "UPDATE delivery_jobs SET next_attempt_at = ?, attempts = attempts + 1, \
-             updated_at = ? WHERE (delivery_id, seq) IN (SELECT delivery_id, seq \
-             FROM delivery_jobs WHERE status = 'queued' AND next_attempt_at <= ? \
-             ORDER BY next_attempt_at, delivery_id, seq LIMIT ?) \
-             RETURNING delivery_id, seq, record, idempotency_key, attempts, viewer",
-        )
-        .bind(millis(lease_until))
-        .bind(millis(now))
-        .bind(millis(now))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let jobs = sql(D::texts().claim_jobs.as_str())
+            .bind(millis(lease_until))
+            .bind(millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(self.db())
+            .await?;
         let mut deliveries = HashMap::new();
         let mut claimed = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let id: String = job.text("delivery_id")?;
             if !deliveries.contains_key(&id) {
-                let row = sqlx::query(
-                    "SELECT producer_id, document_id, operator, fulfillment, \
-                     COALESCE(secrets, X'') AS secrets FROM deliveries WHERE id = ?",
-                )
+                let row = sql("SELECT producer_id, document_id, operator, fulfillment, \
+                     secrets FROM deliveries WHERE id = $1")
                 .bind(&id)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_error)?;
+                .fetch_one(self.db())
+                .await?;
                 deliveries.insert(id.clone(), row);
             }
-            let delivery = &deliveries[&id];
-            claimed.push(claimed_job(job, delivery, self.records())?);
+            claimed.push(claimed_job(job, &deliveries[&id], self.records())?);
         }
         // `RETURNING` order is unspecified; recipients go out in order within a batch.
-        claimed.sort_by(|a: &ClaimedJob, b| {
-            (a.delivery_id.as_str(), a.seq).cmp(&(b.delivery_id.as_str(), b.seq))
-        });
+        claimed
+            .sort_by(|a, b| (a.delivery_id.as_str(), a.seq).cmp(&(b.delivery_id.as_str(), b.seq)));
         Ok(claimed)
     }
 
-    pub(super) async fn finish_jobs(
+    async fn finish_delivery_jobs(
         &self,
         finished: &[FinishedJob],
         now: DateTime<Utc>,
     ) -> Result<Vec<bool>, RepoError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = D::begin_write(&self.pool).await?;
         let mut done = Vec::with_capacity(finished.len());
         for job in finished {
             let (status, error, next) = outcome_columns(&job.outcome, now);
-            let updated = sqlx::query(
-                "UPDATE delivery_jobs SET status = ?, last_error = ?, next_attempt_at = ?, \
-                 updated_at = ? WHERE delivery_id = ? AND seq = ? AND status = 'queued'",
+            let updated = sql(
+                "UPDATE delivery_jobs SET status = $1, last_error = $2, next_attempt_at = $3, \
+                 updated_at = $4 WHERE delivery_id = $5 AND seq = $6 AND status = 'queued'",
             )
             .bind(status.as_str())
             .bind(error)
@@ -171,24 +160,21 @@ impl SqliteRepository {
             .bind(millis(now))
             .bind(job.delivery_id.as_str())
             .bind(job.seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected()
+            .execute(D::on_conn(&mut tx))
+            .await?
                 == 1;
             if updated && status != JobStatus::Queued {
-                sqlx::query(
-                    "UPDATE deliveries SET remaining = remaining - 1, \
-                     secrets = CASE WHEN remaining <= 1 THEN NULL ELSE secrets END WHERE id = ?",
-                )
+                // The row lock this takes orders concurrent finishes of one delivery, so
+                // exactly the one that brings `remaining` to 0 wipes the secrets.
+                sql("UPDATE deliveries SET remaining = remaining - 1, \
+                     secrets = CASE WHEN remaining <= 1 THEN NULL ELSE secrets END WHERE id = $1")
                 .bind(job.delivery_id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
+                .execute(D::on_conn(&mut tx))
+                .await?;
             }
             done.push(updated);
         }
-        tx.commit().await.map_err(db_error)?;
+        tx.commit().await.map_err(codec::db_error)?;
         Ok(done)
     }
 }
@@ -285,7 +271,25 @@ pub(crate) fn claimed_job(
         producer_id: delivery.id("producer_id")?,
         document_id: delivery.id("document_id")?,
         operator: delivery.opt_text("operator")?,
-        // Read as `COALESCE(secrets, empty)`: a wiped delivery holds no secrets.
-        secrets: Some(delivery.bytes("secrets")?).filter(|bytes| !bytes.is_empty()),
+        // A wiped delivery holds no secrets.
+        secrets: delivery
+            .opt_bytes("secrets")?
+            .filter(|bytes| !bytes.is_empty()),
     })
+}
+
+/// `INSERT INTO delivery_jobs … VALUES` with `rows` rows of 8 numbered placeholders.
+fn insert_jobs_text(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let first = row * 8;
+            let row: Vec<String> = (first + 1..=first + 8).map(|n| format!("${n}")).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO delivery_jobs (delivery_id, seq, record, idempotency_key, status, \
+         next_attempt_at, updated_at, viewer) VALUES {}",
+        values.join(", ")
+    )
 }

@@ -1,25 +1,27 @@
 //! Pending OAuth / OpenID sign-ins (migration 0005): stored when the gateway redirects a viewer
-//! to a provider, taken once by the callback (trait methods delegate here; the row mapping and
-//! the expiry rule are in `gateway_codec`).
+//! to a provider, taken once by the callback (the row mapping and the expiry rule are in
+//! `gateway_codec`).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::SqliteRepository;
-use crate::codec::{db_error, millis};
+use super::{Dialect, SqlRepository, sql};
+use crate::codec::millis;
 use crate::gateway_codec::{self as gc, oauth_pending_columns};
 use crate::model::OAuthPending;
-use crate::repo::RepoError;
+use crate::repo::{OAuthStore, RepoError};
 
-impl SqliteRepository {
-    pub(super) async fn add_oauth_pending(
+#[async_trait]
+impl<D: Dialect> OAuthStore for SqlRepository<D> {
+    async fn insert_oauth_pending(
         &self,
         pending: &OAuthPending,
         now: DateTime<Utc>,
     ) -> Result<(), RepoError> {
-        sqlx::query(concat!(
+        sql(concat!(
             "INSERT INTO oauth_pending (",
             oauth_pending_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?)"
+            ") VALUES ($1, $2, $3, $4, $5, $6)"
         ))
         .bind(&pending.state_hash)
         .bind(pending.document_id.as_str())
@@ -28,15 +30,15 @@ impl SqliteRepository {
         .bind(&pending.pkce_verifier)
         .bind(&pending.nonce)
         .bind(millis(pending.expires_at))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
+        .execute(self.db())
+        .await?;
         // Housekeeping after the sign-in is stored, in a statement of its own: a failed prune
-        // (say, the busy timeout running out) must not fail the sign-in, and the rows it left
-        // are pruned by the next insert or deleted by a take that finds them expired.
-        if let Err(error) = sqlx::query("DELETE FROM oauth_pending WHERE expires_at <= ?")
+        // (say, SQLite's busy timeout running out, or two PostgreSQL prunes deadlocking on the
+        // same rows) must not fail the sign-in, and the rows it left are pruned by the next
+        // insert or deleted by a take that finds them expired.
+        if let Err(error) = sql("DELETE FROM oauth_pending WHERE expires_at <= $1")
             .bind(millis(now))
-            .execute(&self.pool)
+            .execute(self.db())
             .await
         {
             tracing::warn!(%error, "pruning expired OAuth sign-ins failed");
@@ -44,21 +46,21 @@ impl SqliteRepository {
         Ok(())
     }
 
-    pub(super) async fn delete_oauth_pending(
+    async fn take_oauth_pending(
         &self,
         state_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<OAuthPending>, RepoError> {
-        // One statement: SQLite serializes writers, so of two racing takes only the first
-        // deletes (and returns) the row; the second finds nothing.
-        sqlx::query(concat!(
-            "DELETE FROM oauth_pending WHERE state_hash = ? RETURNING ",
+        // One statement, so of two racing takes only the first deletes (and returns) the row:
+        // SQLite serializes writers; on PostgreSQL the first locks the row and the second
+        // waits for it, then finds it gone.
+        sql(concat!(
+            "DELETE FROM oauth_pending WHERE state_hash = $1 RETURNING ",
             oauth_pending_columns!()
         ))
         .bind(state_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
+        .fetch_optional(self.db())
+        .await?
         .map(|row| gc::unexpired_oauth_pending(&row, now, self.records()))
         .transpose()
         .map(Option::flatten)

@@ -1,0 +1,137 @@
+//! The repository contract shared by every service: [`Repository`], the sum of the area traits
+//! in `stores` (one per part of the system), and its error type.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+/// A boxed, `Send` stream (`futures_core::stream::BoxStream`, re-exported by `futures-util`).
+pub use futures_util::stream::BoxStream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// A unique key was already taken (e.g. a producer name): the caller's request contradicts
+    /// what is stored, so services answer it as a conflict (409), never as a failure.
+    #[error("conflict: {what} is already taken")]
+    Conflict { what: UniqueKey },
+    /// A stored value could not be read back into its typed form.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?} (expected sqlite:… or postgres://…)")]
+    UnsupportedUrl(String),
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// A value could not be sealed, or the repository holds no record keys for a task that
+    /// needs them ([`crate::cipher`]).
+    #[error("record encryption: {0}")]
+    RecordKeys(String),
+}
+
+/// Which unique key a write collided with, read from the database's unique-violation error
+/// (the constraint's name on PostgreSQL, `table.column` in SQLite's message), so that callers
+/// branch on a value rather than on either database's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UniqueKey {
+    /// `producers.id`.
+    ProducerId,
+    /// `producers.name`.
+    ProducerName,
+    /// `producers.public_key`.
+    ProducerKey,
+    /// `login_sessions.jti`.
+    SessionId,
+    /// `objects.key`.
+    ObjectKey,
+    /// `documents.id`.
+    DocumentId,
+    /// `documents.placeholder_id`.
+    PlaceholderId,
+    /// `documents.object_key`: a document owns its object, two never share one.
+    DocumentObject,
+    /// `deliveries.id`.
+    DeliveryId,
+    /// A unique key with no variant of its own yet, as the database names it (its text differs
+    /// between the two databases; add a variant before a caller branches on it).
+    Other(String),
+}
+
+impl std::fmt::Display for UniqueKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self {
+            Self::ProducerId => "the producer id",
+            Self::ProducerName => "the producer name",
+            Self::ProducerKey => "the producer public key",
+            Self::SessionId => "the login session id",
+            Self::ObjectKey => "the object key",
+            Self::DocumentId => "the document id",
+            Self::PlaceholderId => "the placeholder id",
+            Self::DocumentObject => "the document's object",
+            Self::DeliveryId => "the delivery id",
+            Self::Other(constraint) => return write!(f, "the unique key {constraint}"),
+        };
+        f.write_str(what)
+    }
+}
+
+/// Everything the services persist: every area trait, and the migrations. Each method is
+/// atomic on its own. Services hold the narrowest area trait they need (an
+/// `Arc<dyn Repository>` coerces to any of them).
+#[async_trait]
+pub trait Repository:
+    ProducerStore
+    + ObjectStore
+    + DocumentStore
+    + ViewerStore
+    + LockoutStore
+    + OAuthStore
+    + LogStore
+    + DeliveryStore
+    + 'static
+{
+    /// Applies this database's migrations (idempotent).
+    async fn migrate(&self) -> Result<(), RepoError>;
+}
+
+pub mod delivery;
+mod stores;
+
+pub use stores::{
+    DeliveryStore, DocumentStore, LockoutStore, LogStore, OAuthStore, ObjectStore, ProducerStore,
+    ViewerStore,
+};
+
+/// Opens (creating if needed) the database named by `url` and applies its migrations.
+/// `sqlite:PATH` / `sqlite://PATH` for the embedded default, `postgres://…` for PostgreSQL.
+///
+/// Without record keys: for tools and tests that never read viewer data; the services open
+/// with [`connect_with_records`].
+pub async fn connect(url: &str) -> Result<Arc<dyn Repository>, RepoError> {
+    connect_with_records(url, None).await
+}
+
+/// As [`connect`], sealing and opening the documents' viewer data and secrets with `records`
+/// ([`crate::cipher`]).
+pub async fn connect_with_records(
+    url: &str,
+    records: Option<Arc<crate::cipher::RecordCipher>>,
+) -> Result<Arc<dyn Repository>, RepoError> {
+    let repo: Arc<dyn Repository> = if url.starts_with("sqlite:") {
+        Arc::new(
+            crate::sqlite::SqliteRepository::connect(url)
+                .await?
+                .with_records(records),
+        )
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Arc::new(
+            crate::postgres::PgRepository::connect(url)
+                .await?
+                .with_records(records),
+        )
+    } else {
+        return Err(RepoError::UnsupportedUrl(url.to_owned()));
+    };
+    repo.migrate().await?;
+    Ok(repo)
+}

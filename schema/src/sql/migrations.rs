@@ -1,0 +1,69 @@
+//! The embedded migration sets, one per database (their DDL differs by nature; the list of
+//! versions is written once here).
+
+/// `(version, description, SQL)` of every migration in `migrations/{dir}/`, in order.
+/// (The numbering skips 0009 and 0010.)
+macro_rules! embedded_migrations {
+    ($dir:literal) => {
+        &[
+            (
+                1,
+                "init",
+                include_str!(concat!("../../migrations/", $dir, "/0001_init.sql")),
+            ),
+            (
+                2,
+                "vault",
+                include_str!(concat!("../../migrations/", $dir, "/0002_vault.sql")),
+            ),
+            (
+                3,
+                "gateway",
+                include_str!(concat!("../../migrations/", $dir, "/0003_gateway.sql")),
+            ),
+            (
+                4,
+                "large_columns_last",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0004_large_columns_last.sql"
+                )),
+            ),
+            (
+                5,
+                "oauth",
+                include_str!(concat!("../../migrations/", $dir, "/0005_oauth.sql")),
+            ),
+            (
+                6,
+                "audit",
+                include_str!(concat!("../../migrations/", $dir, "/0006_audit.sql")),
+            ),
+            (
+                7,
+                "deliveries",
+                include_str!(concat!("../../migrations/", $dir, "/0007_deliveries.sql")),
+            ),
+            (
+                8,
+                "content_signatures",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0008_content_signatures.sql"
+                )),
+            ),
+            (
+                11,
+                "access_version",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0011_access_version.sql"
+                )),
+            ),
+        ]
+    };
+}
+pub(crate) use embedded_migrations;

@@ -1,0 +1,92 @@
+//! The one repository over both databases: [`SqlRepository<D>`], generic over a [`Dialect`].
+//!
+//! Each area's statements live in one file here (`accounts`, `objects`, `documents` and
+//! `records`, `viewers`, `lockout`, `oauth`, `logs`, `deliveries`), written once with `$n` placeholders
+//! and bound through [`query::Bind`]; the row → record mappings they share are in
+//! `crate::codec`, `crate::gateway_codec` and `crate::log_codec`. Where the databases really
+//! differ (write transactions, row locks, bulk inserts, the WAL checkpoint, migrations) a
+//! statement calls a hook of its [`Dialect`], implemented in `crate::sqlite` and
+//! `crate::postgres`.
+
+mod accounts;
+mod deliveries;
+pub mod dialect;
+mod documents;
+mod lockout;
+mod logs;
+mod migrations;
+mod oauth;
+mod objects;
+pub mod query;
+mod records;
+mod texts;
+mod viewers;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::Pool;
+
+pub use dialect::Dialect;
+pub(crate) use logs::chain_old_lines;
+pub(crate) use migrations::embedded_migrations;
+pub(crate) use query::sql;
+pub use texts::Texts;
+
+use crate::cipher::RecordCipher;
+use crate::repo::{RepoError, Repository};
+
+/// Sealpost's records in a database of dialect `D`. Cheap to clone (the pool is shared).
+#[derive(Debug)]
+pub struct SqlRepository<D: Dialect> {
+    pool: Pool<D>,
+    /// The record keys documents' viewer data is sealed with (`None`: tools and tests).
+    records: Option<Arc<RecordCipher>>,
+}
+
+impl<D: Dialect> Clone for SqlRepository<D> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            records: self.records.clone(),
+        }
+    }
+}
+
+impl<D: Dialect> SqlRepository<D> {
+    /// A repository over `pool`, without record keys.
+    pub(crate) fn over(pool: Pool<D>) -> Self {
+        Self {
+            pool,
+            records: None,
+        }
+    }
+
+    /// Seals and opens documents' viewer data and secrets with `records` ([`crate::cipher`]).
+    pub fn with_records(mut self, records: Option<Arc<RecordCipher>>) -> Self {
+        self.records = records;
+        self
+    }
+
+    /// The record keys, when the repository was opened with them.
+    pub(crate) fn records(&self) -> Option<&RecordCipher> {
+        self.records.as_deref()
+    }
+
+    /// The underlying pool, for tables other crates keep in the same database.
+    pub fn pool(&self) -> &Pool<D> {
+        &self.pool
+    }
+
+    /// The pool as an executor.
+    fn db(&self) -> impl sqlx::Executor<'_, Database = D> {
+        D::on_pool(&self.pool)
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> Repository for SqlRepository<D> {
+    async fn migrate(&self) -> Result<(), RepoError> {
+        D::migrate(&self.pool).await
+    }
+}
