@@ -2,17 +2,14 @@
 //! holds PostgreSQL's side of [`Dialect`]: row locks, `UNNEST` bulk inserts and migrations; the
 //! statements themselves are `crate::sql`'s.
 
-use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions};
-use sqlx::query::Query;
-use sqlx::{Executor, Postgres, Transaction};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 
 use crate::codec::{self, db_error};
 use crate::log_codec::{NewLine, log_sql};
 use crate::model::LogKind;
 use crate::repo::RepoError;
-use crate::sql::query::Value;
-use crate::sql::{Dialect, SqlRepository, Texts};
-use std::sync::LazyLock;
+use crate::sql::{Dialect, SqlRepository};
 
 /// The repository over a PostgreSQL database.
 pub type PgRepository = SqlRepository<Postgres>;
@@ -47,29 +44,7 @@ impl Dialect for Postgres {
     const HAS_AUDIENCE: &'static str =
         "CAST(CASE WHEN audience IS NULL THEN 0 ELSE 1 END AS BIGINT)";
 
-    fn texts() -> &'static Texts {
-        static TEXTS: LazyLock<Texts> = LazyLock::new(Texts::new::<Postgres>);
-        &TEXTS
-    }
-
-    fn bind<'q>(
-        query: Query<'q, Self, PgArguments>,
-        value: Value<'_>,
-    ) -> Query<'q, Self, PgArguments> {
-        match value {
-            Value::Int(value) => query.bind(value),
-            Value::Text(value) => query.bind(value),
-            Value::Bytes(value) => query.bind(value),
-        }
-    }
-
-    fn on_pool(pool: &PgPool) -> impl Executor<'_, Database = Self> {
-        pool
-    }
-
-    fn on_conn(conn: &mut PgConnection) -> impl Executor<'_, Database = Self> {
-        conn
-    }
+    crate::sql::dialect::same_in_every_dialect!(Postgres);
 
     async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Self>, RepoError> {
         pool.begin().await.map_err(db_error)

@@ -93,3 +93,37 @@ impl Affected for sqlx::postgres::PgQueryResult {
         sqlx::postgres::PgQueryResult::rows_affected(self)
     }
 }
+
+/// The hooks whose text is the same for every dialect but which can only be written for a
+/// concrete database (the encoders and executors they use are implemented per database, so a
+/// generic default method would not compile): `texts`, `bind`, `on_pool`, `on_conn`.
+macro_rules! same_in_every_dialect {
+    ($db:ty) => {
+        fn texts() -> &'static $crate::sql::Texts {
+            static TEXTS: std::sync::LazyLock<$crate::sql::Texts> =
+                std::sync::LazyLock::new($crate::sql::Texts::new::<$db>);
+            &TEXTS
+        }
+
+        fn bind<'q>(
+            query: sqlx::query::Query<'q, Self, Self::Arguments>,
+            value: $crate::sql::query::Value<'_>,
+        ) -> sqlx::query::Query<'q, Self, Self::Arguments> {
+            use $crate::sql::query::Value;
+            match value {
+                Value::Int(value) => query.bind(value),
+                Value::Text(value) => query.bind(value),
+                Value::Bytes(value) => query.bind(value),
+            }
+        }
+
+        fn on_pool(pool: &sqlx::Pool<Self>) -> impl sqlx::Executor<'_, Database = Self> {
+            pool
+        }
+
+        fn on_conn(conn: &mut Self::Connection) -> impl sqlx::Executor<'_, Database = Self> {
+            conn
+        }
+    };
+}
+pub(crate) use same_in_every_dialect;

@@ -7,20 +7,17 @@ mod file_mode;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
-    SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{Executor, Pool, Sqlite, Transaction};
+use sqlx::{Pool, Sqlite, Transaction};
 
 use crate::codec::{self, db_error};
 use crate::log_codec::{NewLine, log_sql};
 use crate::model::LogKind;
 use crate::repo::RepoError;
-use crate::sql::query::Value;
-use crate::sql::{Dialect, SqlRepository, Texts, sql};
-use std::sync::LazyLock;
+use crate::sql::{Dialect, SqlRepository, sql};
 
 /// The repository over a SQLite file.
 pub type SqliteRepository = SqlRepository<Sqlite>;
@@ -87,29 +84,7 @@ impl Dialect for Sqlite {
     // list makes SQLite load the whole (possibly megabyte) value first.
     const HAS_AUDIENCE: &'static str = "(typeof(audience) <> 'null')";
 
-    fn texts() -> &'static Texts {
-        static TEXTS: LazyLock<Texts> = LazyLock::new(Texts::new::<Sqlite>);
-        &TEXTS
-    }
-
-    fn bind<'q>(
-        query: Query<'q, Self, SqliteArguments>,
-        value: Value<'_>,
-    ) -> Query<'q, Self, SqliteArguments> {
-        match value {
-            Value::Int(value) => query.bind(value),
-            Value::Text(value) => query.bind(value),
-            Value::Bytes(value) => query.bind(value),
-        }
-    }
-
-    fn on_pool(pool: &SqlitePool) -> impl Executor<'_, Database = Self> {
-        pool
-    }
-
-    fn on_conn(conn: &mut SqliteConnection) -> impl Executor<'_, Database = Self> {
-        conn
-    }
+    crate::sql::dialect::same_in_every_dialect!(Sqlite);
 
     async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Self>, RepoError> {
         pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
