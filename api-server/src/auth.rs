@@ -1,4 +1,5 @@
-//! Authentication: one extractor yields the [`Principal`] a handler passes down.
+//! Authentication: [`log_in`] turns a producer's private key into a token and its login
+//! session (`POST /login`); one extractor yields the [`Principal`] a handler passes down.
 //!
 //! The spec's form is `Authorization: Basic base64(token)`; `Bearer token` is accepted too.
 //! A token must verify (signature, issuer, expiry) *and* name an active login session, so
@@ -11,7 +12,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use schema::ProducerId;
+use chrono::Utc;
+use schema::{LoginSession, ProducerId};
 
 use crate::access_log::Recorder;
 use crate::context::ApiContext;
@@ -74,6 +76,42 @@ fn bearer_or_basic_token(req: &HttpRequest) -> Result<String, ApiError> {
     }
 }
 
+/// An operator logged in: the token to hand back, the producer's name and the stored session.
+pub struct LoggedIn {
+    pub token: String,
+    pub producer_name: String,
+    pub session: LoginSession,
+}
+
+/// Logs an operator in with the producer's PEM private `key` (401 when it is not an Ed25519
+/// key, or no producer's): issues a token and stores the session it names. `email` is the
+/// operator's, kept for auditing.
+pub async fn log_in(context: &ApiContext, key: &str, email: String) -> Result<LoggedIn, ApiError> {
+    let public_key = shared::keys::public_key_from_pem(key).map_err(|_| {
+        ApiError::Unauthenticated("the key is not an Ed25519 PKCS#8 PEM private key")
+    })?;
+    let producer = (context.repo.producer_by_public_key(&public_key).await?).ok_or(
+        ApiError::Unauthenticated("the key does not belong to any producer"),
+    )?;
+    let now = Utc::now();
+    let (token, claims) =
+        (context.tokens.issue(producer.id.as_str(), &email, now)).map_err(ApiError::internal)?;
+    let session = LoginSession {
+        expires_at: claims.expires_at(),
+        jti: claims.jti,
+        producer_id: producer.id,
+        email,
+        issued_at: now,
+        revoked_at: None,
+    };
+    context.repo.insert_session(&session).await?;
+    Ok(LoggedIn {
+        token,
+        producer_name: producer.name,
+        session,
+    })
+}
+
 /// The one refusal of a token that does not verify, has expired, or names no active session:
 /// a client holding a token learns nothing about which (issue 14, finding 9).
 const TOKEN_REFUSED: ApiError =
@@ -87,7 +125,7 @@ async fn authenticate(
     let claims = context.tokens.verify(token).map_err(|_| TOKEN_REFUSED)?;
     let session = context
         .repo
-        .active_session(&claims.jti, chrono::Utc::now())
+        .active_session(&claims.jti, Utc::now())
         .await?
         .ok_or(TOKEN_REFUSED)?;
     if session.producer_id.as_str() != claims.sub {

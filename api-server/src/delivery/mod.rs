@@ -10,6 +10,7 @@
 //! - [`worker`]: claims due jobs, runs attempts under a concurrency limit, records outcomes.
 //! - [`attempt`], [`backoff`]: how an attempt ended and when the next one is due.
 //! - [`documents`]: the documents attempts read, cached for a second.
+//! - [`message`]: one attempt's variables, rendered before its channel's sender fills them.
 //! - [`http`], [`email`], [`xmlrpc`]: the three senders.
 //! - [`mod@status`]: a delivery's JSON.
 
@@ -18,6 +19,7 @@ pub mod backoff;
 pub mod documents;
 pub mod email;
 pub mod http;
+pub mod message;
 pub mod queue;
 pub mod request;
 pub mod secrets;

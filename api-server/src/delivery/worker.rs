@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use schema::objects::{Fulfillment, Var, parse_fulfillment};
+use schema::objects::parse_fulfillment;
 use schema::repo::delivery::{ClaimedJob, FinishedJob, JobOutcome};
 use schema::{ApiLogRecord, Repository};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -21,11 +21,12 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{Attempt, Failure};
+use super::documents::DocumentInfo;
 use super::email::{self, EmailTemplates, SmtpServer};
-use super::http::{self, HttpTemplates};
+use super::message::{Channel, Message};
 use super::secrets::{DeliverySecrets, SecretsKey};
-use super::viewer::{RESERVED, Viewer, variables};
-use super::{backoff, xmlrpc};
+use super::viewer::Viewer;
+use super::{backoff, http, xmlrpc};
 use crate::access_log::ApiAudit;
 use crate::context::Links;
 
@@ -175,22 +176,10 @@ impl Worker {
         }
     }
 
-    /// Fills the fulfillment for this job's viewer and sends it.
+    /// Renders the message for this job's recipient, then sends it through the fulfillment's
+    /// channel.
     async fn send(&self, job: &ClaimedJob) -> Attempt {
-        let document = self
-            .documents
-            .get(
-                self.repo.as_ref(),
-                &self.links,
-                &job.producer_id,
-                &job.document_id,
-            )
-            .await
-            .map_err(|_| Failure::transient("the database could not be read"))?
-            .ok_or_else(|| Failure::permanent("the document was deleted"))?;
-        if document.expiration <= Utc::now() {
-            return Err(Failure::permanent("the document expired"));
-        }
+        let document = self.document(job).await?;
         let secrets = match &job.secrets {
             Some(sealed) => self
                 .key
@@ -202,164 +191,79 @@ impl Worker {
             .map_err(|_| Failure::permanent("the stored fulfillment object is not valid"))?;
         let viewer: Viewer = serde_json::from_value(job.viewer.clone())
             .map_err(|_| Failure::permanent("the stored recipient is not valid"))?;
-        let link = |viewer: &Viewer| -> Result<String, Failure> {
-            let sealed = self
-                .seal_keys
-                .seal(&SealedLink {
-                    placeholder: document.placeholder_id.clone(),
-                    viewer_token: viewer.token.clone(),
-                })
-                .map_err(|_| Failure::transient("the sealed link could not be made"))?;
-            if sealed.len() > MAX_SEALED_LEN {
-                return Err(Failure::permanent(
-                    "the viewer-token values are too long for a sealed link",
-                ));
+        let document_names = (document.placeholder_href.as_str(), document.id.as_str());
+        let link = |viewer: &Viewer| self.sealed_link(&document, viewer);
+        let message = Message::new(document_names, secrets, viewer, link)?;
+        let key = job.idempotency_key.as_str();
+        match Channel::of(&fulfillment) {
+            Channel::Http(templates) => {
+                http::send(&self.client, &self.egress, &templates, &message.vars(), key).await
             }
-            Ok(format!("{}/l/{sealed}", self.links.gateway_root))
-        };
-        // A batch (one request for every record): `link` and each record field become lists,
-        // one item per record in audience order ("" where a record lacks the field); otherwise
-        // `link` is this recipient's own sealed link.
-        let (own_link, batch) = match viewer.members.is_empty() {
-            true => (Some(("link", link(&viewer)?)), None),
-            false => (None, Some(batch_lists(&viewer.members, link)?)),
-        };
-        let own: Vec<(&'static str, String)> = own_link
-            .into_iter()
-            .chain([
-                ("placeholder", document.placeholder_href.clone()),
-                ("docId", document.id.as_str().to_owned()),
-            ])
-            .collect();
-        let values = variables(&own, &viewer, &secrets.form);
-        let timeout = Duration::from_millis(self.settings.timeout_ms);
-        match &fulfillment {
-            Fulfillment::Http {
-                href,
-                headers,
-                content_type,
-                body,
-                ..
-            } => {
-                let templates = HttpTemplates {
-                    href,
-                    headers,
-                    content_type,
-                    body,
-                };
-                let vars = match &batch {
-                    Some(lists) => batch_vars(lists, &own, &secrets.form),
-                    None => values.iter().map(|(n, v)| (*n, Var::Text(v))).collect(),
-                };
-                http::send(
-                    &self.client,
-                    &self.egress,
-                    &templates,
-                    &vars,
-                    &job.idempotency_key,
-                )
-                .await
+            Channel::XmlRpc(templates) => {
+                let values = message.values();
+                xmlrpc::send(&self.client, &self.egress, &templates, &values, key).await
             }
-            Fulfillment::XmlRpc {
-                href,
-                method_name,
-                params,
-            } => {
-                let templates = xmlrpc::XmlRpcTemplates {
-                    href,
-                    method_name,
-                    params,
-                };
-                xmlrpc::send(
-                    &self.client,
-                    &self.egress,
-                    &templates,
-                    &values,
-                    &job.idempotency_key,
-                )
-                .await
-            }
-            Fulfillment::Email {
-                from,
-                to,
-                subject,
-                body,
-            } => {
-                let url = secrets
-                    .smtp_url
-                    .as_deref()
-                    .unwrap_or(self.default_smtp.expose_secret());
-                let server = SmtpServer::parse(url)
-                    .map_err(|detail| Failure::permanent(format!("smtp_url {detail}")))?;
-                let templates = EmailTemplates {
-                    from,
-                    to,
-                    subject,
-                    body,
-                };
-                // lettre's timeout is per SMTP command; the attempt as a whole gets one too.
-                let send = email::send(
-                    &server,
-                    &self.egress,
-                    &templates,
-                    &values,
-                    &job.idempotency_key,
-                    timeout,
-                );
-                tokio::time::timeout(timeout, send)
-                    .await
-                    .unwrap_or_else(|_| Err(Failure::transient("the SMTP exchange timed out")))
-            }
+            Channel::Email(templates) => self.send_email(&templates, &message, key).await,
         }
     }
-}
 
-/// A batch's list variables: `link` (each member's sealed link), then every record field named
-/// by any member, each a list in member order.
-fn batch_lists(
-    members: &[Viewer],
-    link: impl Fn(&Viewer) -> Result<String, Failure>,
-) -> Result<Vec<(String, Vec<String>)>, Failure> {
-    let links = members.iter().map(&link).collect::<Result<Vec<_>, _>>()?;
-    let mut names: Vec<&str> = Vec::new();
-    for member in members {
-        for (name, _) in &member.fields {
-            if !names.contains(&name.as_str()) && !RESERVED.contains(&name.as_str()) {
-                names.push(name);
-            }
+    /// The job's document, unless it was deleted or has expired.
+    async fn document(&self, job: &ClaimedJob) -> Result<Arc<DocumentInfo>, Failure> {
+        let (repo, links) = (self.repo.as_ref(), &self.links);
+        let document = (self.documents)
+            .get(repo, links, &job.producer_id, &job.document_id)
+            .await
+            .map_err(|_| Failure::transient("the database could not be read"))?
+            .ok_or_else(|| Failure::permanent("the document was deleted"))?;
+        if document.expiration <= Utc::now() {
+            return Err(Failure::permanent("the document expired"));
         }
+        Ok(document)
     }
-    let mut lists = vec![("link".to_owned(), links)];
-    for name in names {
-        let items = members
-            .iter()
-            .map(|member| {
-                (member.fields.iter())
-                    .find(|(field, _)| field == name)
-                    .map_or_else(String::new, |(_, value)| value.clone())
+
+    /// `{gateway}/l/{sealed}`: `viewer`'s sealed link to `document`.
+    fn sealed_link(&self, document: &DocumentInfo, viewer: &Viewer) -> Result<String, Failure> {
+        let sealed = self
+            .seal_keys
+            .seal(&SealedLink {
+                placeholder: document.placeholder_id.clone(),
+                viewer_token: viewer.token.clone(),
             })
-            .collect();
-        lists.push((name.to_owned(), items));
+            .map_err(|_| Failure::transient("the sealed link could not be made"))?;
+        if sealed.len() > MAX_SEALED_LEN {
+            return Err(Failure::permanent(
+                "the viewer-token values are too long for a sealed link",
+            ));
+        }
+        Ok(format!("{}/l/{sealed}", self.links.gateway_root))
     }
-    Ok(lists)
-}
 
-/// A batch's variables, first match winning as in [`variables`]: the lists, Sealpost's own
-/// strings (`placeholder`, `docId`), then the deliver request's form fields.
-fn batch_vars<'a>(
-    lists: &'a [(String, Vec<String>)],
-    own: &'a [(&'static str, String)],
-    form: &'a [(String, String)],
-) -> Vec<(&'a str, Var<'a>)> {
-    (lists
-        .iter()
-        .map(|(name, items)| (name.as_str(), Var::List(items))))
-    .chain(own.iter().map(|(name, value)| (*name, Var::Text(value))))
-    .chain(
-        form.iter()
-            .map(|(name, value)| (name.as_str(), Var::Text(value))),
-    )
-    .collect()
+    /// Email: the request's SMTP server (else `delivery.smtp_url`), under one timeout for the
+    /// whole exchange (lettre's timeout is per SMTP command).
+    async fn send_email(
+        &self,
+        templates: &EmailTemplates<'_>,
+        message: &Message,
+        message_id: &str,
+    ) -> Attempt {
+        let url =
+            (message.secrets.smtp_url.as_deref()).unwrap_or(self.default_smtp.expose_secret());
+        let server = SmtpServer::parse(url)
+            .map_err(|detail| Failure::permanent(format!("smtp_url {detail}")))?;
+        let timeout = Duration::from_millis(self.settings.timeout_ms);
+        let values = message.values();
+        let send = email::send(
+            &server,
+            &self.egress,
+            templates,
+            &values,
+            message_id,
+            timeout,
+        );
+        tokio::time::timeout(timeout, send)
+            .await
+            .unwrap_or_else(|_| Err(Failure::transient("the SMTP exchange timed out")))
+    }
 }
 
 /// The API-log record of one attempt (`end` and `status` `None` for its intent record): docId,

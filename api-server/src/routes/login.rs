@@ -4,56 +4,37 @@ use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use schema::LoginSession;
 use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::access_log::Recorder;
-use crate::auth::Principal;
+use crate::auth::{LoggedIn, Principal, log_in};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::form::{self, MAX_KEY_PART_BYTES, MAX_TEXT_PART_BYTES};
 use crate::representation::rfc3339;
 
 /// Parts `key` (the producer's PEM private key) and `email` (the operator, for auditing).
-/// 200 with the token in `Authorization`; 401 for a bad or unknown key.
+/// 200 with the token in `Authorization`; 400 or 422 for a bad form; 401 for a bad or unknown
+/// key.
 pub async fn login(
     context: web::Data<ApiContext>,
     request: HttpRequest,
     mut multipart: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let (key, email) = read_login_form(&mut multipart).await?;
-    let public_key = shared::keys::public_key_from_pem(&key).map_err(|_| {
-        ApiError::Unauthenticated("the key is not an Ed25519 PKCS#8 PEM private key")
-    })?;
-    let producer = context
-        .repo
-        .producer_by_public_key(&public_key)
-        .await?
-        .ok_or(ApiError::Unauthenticated(
-            "the key does not belong to any producer",
-        ))?;
-    let now = Utc::now();
-    let (token, claims) = context
-        .tokens
-        .issue(producer.id.as_str(), &email, now)
-        .map_err(ApiError::internal)?;
-    let session = LoginSession {
-        expires_at: claims.expires_at(),
-        jti: claims.jti,
-        producer_id: producer.id,
-        email,
-        issued_at: now,
-        revoked_at: None,
-    };
-    context.repo.insert_session(&session).await?;
+    let LoggedIn {
+        token,
+        producer_name,
+        session,
+    } = log_in(&context, &key, email).await?;
     Recorder::of(&request).authenticated(&session.producer_id, &session.email);
     Ok(HttpResponse::Ok()
         .insert_header((header::AUTHORIZATION, token))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({
             "msg": "logged in; send the token from the Authorization header as Basic base64(token) or Bearer token",
-            "producer": producer.name,
+            "producer": producer_name,
             "expires": rfc3339(session.expires_at),
         })))
 }
