@@ -437,6 +437,33 @@ pub(crate) fn object(row: &impl Columns) -> Result<ObjectRecord, RepoError> {
     })
 }
 
+/// The object and signature columns of a download row ([`crate::model::Download`]), read
+/// under their `o_` and `s_` aliases; `None` for each side the outer join found no row for.
+pub(crate) fn joined_object(
+    row: &impl Columns,
+) -> Result<(Option<ObjectRecord>, Option<crate::model::ContentSignature>), RepoError> {
+    let object = match row.opt_text("o_key")? {
+        None => None,
+        Some(_) => Some(ObjectRecord {
+            key: row.id("o_key")?,
+            kek_id: row.text("o_kek_id")?,
+            wrapped_dek: row.bytes("o_wrapped_dek")?,
+            size: row.opt_int("o_size")?,
+            sha1: row.opt_text("o_sha1")?,
+            created_at: row.time("o_created_at")?,
+        }),
+    };
+    let signature = match row.opt_text("s_sha256")? {
+        None => None,
+        Some(sha256) => Some(crate::model::ContentSignature {
+            sha256,
+            signature: row.text("s_signature")?,
+            signature_date: row.text("s_signature_date")?,
+        }),
+    };
+    Ok((object, signature))
+}
+
 /// An `object_signatures` row (`sha256, signature, signature_date`).
 pub(crate) fn signature(row: &impl Columns) -> Result<crate::model::ContentSignature, RepoError> {
     Ok(crate::model::ContentSignature {

@@ -56,7 +56,7 @@ pub mod testing;
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
 pub use lockout::{Attempt, AttemptLimits, ChallengeLock, LockPolicy, Refusal, Reservation};
 pub use model::{
-    ApiLogRecord, ContentSignature, DocumentRecord, GatewayLogLine, GatewayLogRecord, LogKind,
+    ApiLogRecord, ContentSignature, DocumentRecord, Download, GatewayLogLine, GatewayLogRecord, LogKind,
     LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines, VaultLogRecord,
     ViewerDocument,
 };

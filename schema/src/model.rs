@@ -56,6 +56,16 @@ pub struct ContentSignature {
     pub signature_date: String,
 }
 
+/// What the vault needs to serve a handle, read in one query: the document, its object row
+/// (the wrapped data key; `None` when the row is gone) and the content's signature (`None` for
+/// contents stored before migration 0008).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Download {
+    pub document: DocumentRecord,
+    pub object: Option<ObjectRecord>,
+    pub signature: Option<ContentSignature>,
+}
+
 /// A document record as the producer API sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentRecord {

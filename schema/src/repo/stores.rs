@@ -11,7 +11,7 @@ use super::{BoxStream, RepoError};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::lockout::{Attempt, AttemptLimits, ChallengeLock, LockPolicy, Reservation};
 use crate::model::{
-    ApiLogRecord, ContentSignature, DocumentRecord, GatewayLogLine, GatewayLogRecord, LogKind,
+    ApiLogRecord, ContentSignature, DocumentRecord, Download, GatewayLogLine, GatewayLogRecord, LogKind,
     LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines, VaultLogRecord,
     ViewerDocument,
 };
@@ -150,6 +150,9 @@ pub trait ViewerStore: Send + Sync {
     /// Any producer's document by id. Only for services that check a signed handle or an
     /// audience first; the producer API always uses the scoped [`document`](DocumentStore::document).
     async fn document_by_id(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError>;
+    /// Document `id` with its object row and content signature, in one query (the vault's
+    /// handle endpoint); `None` when the document is gone.
+    async fn download(&self, id: &DocumentId) -> Result<Option<Download>, RepoError>;
     /// The document whose current placeholder is `placeholder` (any producer), without its
     /// audience: this runs on every viewer request, and an audience can hold 10,000 records.
     async fn viewer_document(

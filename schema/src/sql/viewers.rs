@@ -1,6 +1,8 @@
 //! Documents as the services acting for viewers read them: the gateway by placeholder (without
 //! the audience, which can hold 10,000 records), its audience on its own, and the vault by id.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -8,7 +10,7 @@ use super::{Dialect, SqlRepository, sql};
 use crate::codec::{self, document_columns};
 use crate::gateway_codec as gc;
 use crate::ids::{DocumentId, PlaceholderId};
-use crate::model::{DocumentRecord, ViewerDocument};
+use crate::model::{DocumentRecord, Download, ViewerDocument};
 use crate::repo::{RepoError, ViewerStore};
 
 #[async_trait]
@@ -24,6 +26,22 @@ impl<D: Dialect> ViewerStore for SqlRepository<D> {
         .await?
         .map(|row| codec::document(&row, self.records()))
         .transpose()
+    }
+
+    async fn download(&self, id: &DocumentId) -> Result<Option<Download>, RepoError> {
+        let Some(row) = sql(DOWNLOAD.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (object, signature) = codec::joined_object(&row)?;
+        Ok(Some(Download {
+            document: codec::document(&row, self.records())?,
+            object,
+            signature,
+        }))
     }
 
     async fn viewer_document(
@@ -50,3 +68,20 @@ impl<D: Dialect> ViewerStore for SqlRepository<D> {
             .transpose()
     }
 }
+
+/// The document (its columns qualified, under their own names), its object row and its
+/// signature (under `o_` and `s_` aliases): built once from the column lists.
+static DOWNLOAD: LazyLock<String> = LazyLock::new(|| {
+    let document: Vec<String> = document_columns!()
+        .split(", ")
+        .map(|column| format!("d.{column}"))
+        .collect();
+    format!(
+        "SELECT {}, o.key AS o_key, o.kek_id AS o_kek_id, o.wrapped_dek AS o_wrapped_dek, \
+         o.size AS o_size, o.sha1 AS o_sha1, o.created_at AS o_created_at, \
+         s.sha256 AS s_sha256, s.signature AS s_signature, s.signature_date AS s_signature_date \
+         FROM documents d LEFT JOIN objects o ON o.key = d.object_key \
+         LEFT JOIN object_signatures s ON s.object_key = d.object_key WHERE d.id = $1",
+        document.join(", ")
+    )
+});

@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use schema::{DocumentId, Repository, VaultLogRecord};
+use schema::{ContentSignature, DocumentId, Download, Repository, VaultLogRecord};
 
 use crate::fixtures::{at, now, pending_object, stored_document};
 
 conformance!(
     document_by_id_ignores_the_producer,
+    download_reads_document_object_and_signature_at_once,
     rotation_walks_and_swaps_wrapped_keys,
     vault_log_is_scoped_ordered_and_kept,
 );
@@ -20,6 +21,32 @@ async fn document_by_id_ignores_the_producer(repo: Arc<dyn Repository>) {
         repo.document_by_id(&DocumentId::random()).await.unwrap(),
         None
     );
+}
+
+async fn download_reads_document_object_and_signature_at_once(repo: Arc<dyn Repository>) {
+    let doc = stored_document(&*repo, "alice").await;
+    let object = repo.object(&doc.object_key).await.unwrap();
+    assert!(object.is_some());
+    let unsigned = Download {
+        document: doc.clone(),
+        object: object.clone(),
+        signature: None,
+    };
+    assert_eq!(repo.download(&doc.id).await.unwrap(), Some(unsigned));
+    let signature = ContentSignature {
+        sha256: format!("{:064x}", 7),
+        signature: "keyId=\"k\", signature=\"s\"".to_owned(),
+        signature_date: "Sun, 29 Nov 2026 23:00:00 GMT".to_owned(),
+    };
+    repo.sign_object(&doc.object_key, &signature).await.unwrap();
+    let id = doc.id.clone();
+    let signed = Download {
+        document: doc,
+        object,
+        signature: Some(signature),
+    };
+    assert_eq!(repo.download(&id).await.unwrap(), Some(signed));
+    assert_eq!(repo.download(&DocumentId::random()).await.unwrap(), None);
 }
 
 async fn rotation_walks_and_swaps_wrapped_keys(repo: Arc<dyn Repository>) {

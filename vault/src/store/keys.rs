@@ -24,12 +24,17 @@ impl Vault {
     /// An unknown KEK id means a rotation ran since the ring was loaded: either the row is under
     /// a new key (reload the file), or the row was read just before a rotation rewrapped it and
     /// retired its old key (read the row again). One retry with a fresh ring and a fresh row
-    /// covers both.
+    /// covers both. `loaded` is the row when the caller read it already (with its document,
+    /// in one query); it is read here otherwise.
     pub(super) async fn row_and_data_key(
         &self,
         key: &ObjectKey,
+        loaded: Option<ObjectRecord>,
     ) -> Result<(ObjectRecord, SecretKey), VaultError> {
-        let row = self.finished_row(key).await?;
+        let row = match loaded {
+            Some(row) if row.key == *key => finished(Some(row))?,
+            _ => self.finished_row(key).await?,
+        };
         match unwrap_row(&self.inner.keyring.get(), &row) {
             Err(VaultError::UnknownKek { .. }) => {}
             result => return result.map(|data_key| (row, data_key)),
@@ -40,10 +45,7 @@ impl Vault {
     }
 
     async fn finished_row(&self, key: &ObjectKey) -> Result<ObjectRecord, VaultError> {
-        match self.inner.repo.object(key).await? {
-            Some(row) if row.size.is_some() && row.sha1.is_some() => Ok(row),
-            _ => Err(VaultError::NotFound),
-        }
+        finished(self.inner.repo.object(key).await?)
     }
 
     /// Wraps a new object's data key under the key that is current in the file now (one `stat`
@@ -80,6 +82,14 @@ impl Vault {
             .await?;
         tracing::debug!(object = %key, from = wrapped_under, to = %current, swapped, "new object moved to the current key-encryption key");
         Ok(())
+    }
+}
+
+/// The row when it is there and finished (not still uploading).
+fn finished(row: Option<ObjectRecord>) -> Result<ObjectRecord, VaultError> {
+    match row {
+        Some(row) if row.size.is_some() && row.sha1.is_some() => Ok(row),
+        _ => Err(VaultError::NotFound),
     }
 }
 

@@ -9,7 +9,7 @@ use futures_util::stream::{self, BoxStream};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use object_store::path::Path as Location;
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt as _};
-use schema::{ObjectKey, RepoError};
+use schema::{ObjectKey, ObjectRecord, RepoError};
 
 use super::Vault;
 use crate::cipher::{CipherError, HEADER_LEN, Header, SegmentDecryptor, TAG_LEN};
@@ -213,9 +213,23 @@ impl Vault {
     /// answer with an error status): the row, the data key, the header, the ciphertext length
     /// against the recorded size, and the first batch of segments — all of a small object.
     pub async fn read(&self, key: &ObjectKey) -> Result<ObjectReader, VaultError> {
+        self.read_whole(key, None).await
+    }
+
+    /// As [`read`](Self::read), with the object's row already read by the caller (the handle
+    /// endpoint reads it with the document, in one query).
+    pub async fn read_loaded(&self, row: &ObjectRecord) -> Result<ObjectReader, VaultError> {
+        self.read_whole(&row.key, Some(row.clone())).await
+    }
+
+    async fn read_whole(
+        &self,
+        key: &ObjectKey,
+        loaded: Option<ObjectRecord>,
+    ) -> Result<ObjectReader, VaultError> {
         let first_read =
             HEADER_LEN as u64 + SEGMENTS_PER_READ * (u64::from(self.segment_size) + TAG_LEN as u64);
-        let opened = self.open(key, first_read).await?;
+        let opened = self.open(key, loaded, first_read).await?;
         let whole = 0..opened.size;
         self.stream(opened, whole).await
     }
@@ -228,15 +242,41 @@ impl Vault {
         start: u64,
         end_inclusive: u64,
     ) -> Result<ObjectReader, VaultError> {
-        let opened = self.open(key, HEADER_LEN as u64).await?;
+        self.read_part(key, None, start..=end_inclusive).await
+    }
+
+    /// As [`read_range`](Self::read_range), with the object's row already read by the caller,
+    /// as for [`read_loaded`](Self::read_loaded).
+    pub async fn read_range_loaded(
+        &self,
+        row: &ObjectRecord,
+        start: u64,
+        end_inclusive: u64,
+    ) -> Result<ObjectReader, VaultError> {
+        (self.read_part(&row.key, Some(row.clone()), start..=end_inclusive)).await
+    }
+
+    async fn read_part(
+        &self,
+        key: &ObjectKey,
+        loaded: Option<ObjectRecord>,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<ObjectReader, VaultError> {
+        let (start, end_inclusive) = range.into_inner();
+        let opened = self.open(key, loaded, HEADER_LEN as u64).await?;
         if start > end_inclusive || end_inclusive >= opened.size {
             return Err(VaultError::InvalidRange { size: opened.size });
         }
         self.stream(opened, start..end_inclusive + 1).await
     }
 
-    async fn open(&self, key: &ObjectKey, first_read: u64) -> Result<Opened, VaultError> {
-        let (row, data_key) = self.row_and_data_key(key).await?;
+    async fn open(
+        &self,
+        key: &ObjectKey,
+        loaded: Option<ObjectRecord>,
+        first_read: u64,
+    ) -> Result<Opened, VaultError> {
+        let (row, data_key) = self.row_and_data_key(key, loaded).await?;
         let (Some(size), Some(sha1_hex)) = (row.size, row.sha1) else {
             return Err(VaultError::NotFound); // still uploading
         };

@@ -14,7 +14,7 @@ mod response;
 use actix_web::http::{Method, header};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use schema::DocumentRecord;
+use schema::Download;
 use shared::handle::HandleError;
 
 pub use error::ViewError;
@@ -23,6 +23,7 @@ pub use response::content_headers;
 
 use super::VaultService;
 use super::access::Facts;
+use crate::error::VaultError;
 
 /// Mounts `/h/{handle}`: GET and HEAD; any other method is 405 with `Allow: GET, HEAD`.
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -60,50 +61,46 @@ async fn answer(
     handle: &str,
     facts: &mut Facts,
 ) -> Result<HttpResponse, ViewError> {
-    let document = resolve(service, handle, Utc::now(), facts).await?;
+    let download = resolve(service, handle, Utc::now(), facts).await?;
+    let (document, signature) = (&download.document, download.signature.as_ref());
     let size = u64::try_from(document.size).map_err(|_| ViewError::NoSuchDocument)?;
-    let vault = &service.vault;
-    let signature = || async {
-        (vault.repo().object_signature(&document.object_key).await).map_err(ViewError::Unavailable)
-    };
     if request.method() == Method::HEAD {
-        return Ok(response::head(&document, size, signature().await?.as_ref()));
+        return Ok(response::head(document, size, signature));
     }
     let text = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
     let if_range = text(header::IF_RANGE);
     let honoured =
-        range::if_range_holds(if_range, &response::etag(&document), document.last_modified);
+        range::if_range_holds(if_range, &response::etag(document), document.last_modified);
     let plan = match text(header::RANGE) {
         Some(value) if honoured => range::plan(Some(value), size),
         _ => Plan::Whole,
     };
-    match plan {
-        Plan::Whole => {
-            let reader = vault.read(&document.object_key).await?;
-            Ok(response::whole(
-                &document,
-                reader,
-                signature().await?.as_ref(),
-            ))
+    let vault = &service.vault;
+    match (plan, &download.object) {
+        (Plan::Whole, Some(object)) => {
+            let reader = vault.read_loaded(object).await?;
+            Ok(response::whole(document, reader, signature))
         }
-        Plan::Part { start, end } => {
-            let reader = vault.read_range(&document.object_key, start, end).await?;
-            Ok(response::part(&document, start, end, reader))
+        (Plan::Part { start, end }, Some(object)) => {
+            let reader = vault.read_range_loaded(object, start, end).await?;
+            Ok(response::part(document, start, end, reader))
         }
-        Plan::Unsatisfiable => Err(ViewError::InvalidRange { size }),
+        (Plan::Unsatisfiable, _) => Err(ViewError::InvalidRange { size }),
+        // The object row is gone (the document is being deleted): as the vault's own read.
+        (Plan::Whole | Plan::Part { .. }, None) => Err(VaultError::NotFound.into()),
     }
 }
 
 /// The document `handle` names, when it may be served at `now`. Records in `facts` what the
 /// access log may know: a verified handle's nonce, document and object, and the document's
 /// producer once the document is found (an expired handle's too, so its owner sees the
-/// attempt).
+/// attempt). The document comes with its object row and content signature, in one query.
 async fn resolve(
     service: &VaultService,
     handle: &str,
     now: DateTime<Utc>,
     facts: &mut Facts,
-) -> Result<DocumentRecord, ViewError> {
+) -> Result<Download, ViewError> {
     let (claims, expired) = match service.handles.verify(handle, now) {
         Ok(claims) => (claims, false),
         Err(HandleError::Expired(claims)) => (*claims, true),
@@ -112,13 +109,13 @@ async fn resolve(
     facts.nonce = Some(claims.nonce);
     facts.document_id = Some(claims.document.clone());
     facts.key = Some(claims.object.clone());
-    let document = service
+    let download = service
         .vault
         .repo()
-        .document_by_id(&claims.document)
+        .download(&claims.document)
         .await
         .map_err(ViewError::Unavailable)?;
-    if let Some(document) = &document {
+    if let Some(Download { document, .. }) = &download {
         facts.producer_id = Some(document.producer_id.clone());
         if document.object_key == claims.object {
             facts.object_size = u64::try_from(document.size).ok();
@@ -127,7 +124,8 @@ async fn resolve(
     if expired {
         return Err(ViewError::ExpiredHandle);
     }
-    let document = document.ok_or(ViewError::NoSuchDocument)?;
+    let download = download.ok_or(ViewError::NoSuchDocument)?;
+    let document = &download.document;
     if document.object_key != claims.object {
         return Err(ViewError::ContentReplaced);
     }
@@ -139,5 +137,5 @@ async fn resolve(
     if document.expiration <= now {
         return Err(ViewError::DocumentExpired);
     }
-    Ok(document)
+    Ok(download)
 }
