@@ -41,6 +41,7 @@ mod oauth;
 mod objects;
 mod producers;
 mod records;
+mod reservations;
 mod sessions;
 mod upgrade;
 mod vault;
