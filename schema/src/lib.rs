@@ -1,10 +1,10 @@
 //! The data model and its persistence.
 //!
 //! # Adding a query
-//! Every service talks to the database through the area traits of [`repo`] (`ProducerStore`,
-//! `ObjectStore`, `DocumentStore`, `ViewerStore`, `LockoutStore`, `OAuthStore`, `LogStore`,
-//! `DeliveryStore`; [`Repository`] is all of them). To add a query for both databases:
-//! 1. declare the method on the area trait it belongs to (`repo/stores.rs`);
+//! Every service talks to the database through the area traits of [`repo`] (`ProducerRepo`,
+//! `ObjectRepo`, `DocumentRepo`, `ViewerRepo`, `LockoutRepo`, `OAuthRepo`, `LogRepo`,
+//! `DeliveryRepo`; [`Repository`] is all of them). To add a query for both databases:
+//! 1. declare the method on the area trait it belongs to (`repo/areas.rs`);
 //! 2. implement it once in that area's file of [`sql`] (e.g. `sql/documents.rs`), with `$1 … $n`
 //!    placeholders, `sql("…").bind(…)` and the row mapping of `codec` (a portable statement
 //!    runs as written on SQLite and PostgreSQL: use `CAST($n AS TEXT)` where a nullable
@@ -56,11 +56,11 @@ pub mod testing;
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
 pub use lockout::{Attempt, AttemptLimits, ChallengeLock, LockPolicy, Refusal, Reservation};
 pub use model::{
-    ApiLogRecord, ContentSignature, DocumentRecord, Download, GatewayLogLine, GatewayLogRecord, LogKind,
-    LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines, VaultLogRecord,
-    ViewerDocument,
+    ApiLogRecord, ContentSignature, DocumentRecord, Download, GatewayLogLine, GatewayLogRecord,
+    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines,
+    VaultLogRecord, ViewerDocument,
 };
 pub use repo::{
-    BoxStream, DeliveryStore, DocumentStore, LockoutStore, LogStore, OAuthStore, ObjectStore,
-    ProducerStore, RepoError, Repository, ViewerStore, connect, connect_with_records,
+    BoxStream, DeliveryRepo, DocumentRepo, LockoutRepo, LogRepo, OAuthRepo, ObjectRepo,
+    ProducerRepo, RepoError, Repository, ViewerRepo, connect, connect_with_records,
 };

@@ -1,7 +1,7 @@
 //! Brute-force limits on document requests, all in one place: the policy and its types, the
 //! rules that decide when a (document, viewer) pair locks and when a window is full, and the
 //! [`Limiter`] the gateway reserves each guess with. The state is kept in the database
-//! ([`LockoutStore`], implemented in `crate::sql::lockout`), so every gateway shares it.
+//! ([`LockoutRepo`], implemented in `crate::sql::lockout`), so every gateway shares it.
 //!
 //! Per (document, viewer): after `failures_per_lock` failures the pair is locked, for
 //! `first_lock` doubling on each further lock up to `max_lock`; after `hard_cap` failures in all
@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::codec::{Columns, millis};
 use crate::ids::DocumentId;
-use crate::repo::{LockoutStore, RepoError};
+use crate::repo::{LockoutRepo, RepoError};
 
 /// The columns [`failure_counts`] reads.
 macro_rules! failure_columns {
@@ -156,7 +156,7 @@ impl Limiter {
     /// otherwise the refusal a wrong guess answers with, if counting it reached a limit.
     pub async fn reserve(
         &self,
-        repo: &dyn LockoutStore,
+        repo: &dyn LockoutRepo,
         guess: &Guess,
     ) -> Result<Result<Option<Refusal>, Refusal>, RepoError> {
         let document = guess.document.as_str();
@@ -176,7 +176,7 @@ impl Limiter {
     }
 
     /// The reserved `guess` was right: forget the pair's failures and give the windows back.
-    pub async fn release(&self, repo: &dyn LockoutStore, guess: &Guess) -> Result<(), RepoError> {
+    pub async fn release(&self, repo: &dyn LockoutRepo, guess: &Guess) -> Result<(), RepoError> {
         repo.release_attempt(&guess.attempt(), self.limits.window)
             .await
     }

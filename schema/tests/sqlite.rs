@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use schema::sqlite::SqliteRepository;
-use schema::{ObjectKey, ObjectRecord, ObjectStore, RepoError, Repository};
+use schema::{ObjectKey, ObjectRecord, ObjectRepo, RepoError, Repository};
 
 fn url(dir: &tempfile::TempDir) -> String {
     format!("sqlite:{}", dir.path().join("nested-name.db").display())

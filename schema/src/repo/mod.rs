@@ -1,5 +1,5 @@
 //! The repository contract shared by every service: [`Repository`], the sum of the area traits
-//! in `stores` (one per part of the system), and its error type.
+//! in `areas` (one per part of the system), and its error type.
 
 use std::sync::Arc;
 
@@ -80,26 +80,26 @@ impl std::fmt::Display for UniqueKey {
 /// `Arc<dyn Repository>` coerces to any of them).
 #[async_trait]
 pub trait Repository:
-    ProducerStore
-    + ObjectStore
-    + DocumentStore
-    + ViewerStore
-    + LockoutStore
-    + OAuthStore
-    + LogStore
-    + DeliveryStore
+    ProducerRepo
+    + ObjectRepo
+    + DocumentRepo
+    + ViewerRepo
+    + LockoutRepo
+    + OAuthRepo
+    + LogRepo
+    + DeliveryRepo
     + 'static
 {
     /// Applies this database's migrations (idempotent).
     async fn migrate(&self) -> Result<(), RepoError>;
 }
 
+mod areas;
 pub mod delivery;
-mod stores;
 
-pub use stores::{
-    DeliveryStore, DocumentStore, LockoutStore, LogStore, OAuthStore, ObjectStore, ProducerStore,
-    ViewerStore,
+pub use areas::{
+    DeliveryRepo, DocumentRepo, LockoutRepo, LogRepo, OAuthRepo, ObjectRepo, ProducerRepo,
+    ViewerRepo,
 };
 
 /// Opens (creating if needed) the database named by `url` and applies its migrations.

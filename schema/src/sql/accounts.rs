@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use super::{Dialect, SqlRepository, sql};
 use crate::codec::{self, Columns as _, millis, producer_columns, session_columns};
 use crate::model::{LoginSession, Producer};
-use crate::repo::{ProducerStore, RepoError};
+use crate::repo::{ProducerRepo, RepoError};
 
 #[async_trait]
-impl<D: Dialect> ProducerStore for SqlRepository<D> {
+impl<D: Dialect> ProducerRepo for SqlRepository<D> {
     async fn insert_producer(&self, producer: &Producer) -> Result<(), RepoError> {
         sql(concat!(
             "INSERT INTO producers (",

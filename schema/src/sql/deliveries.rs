@@ -19,14 +19,14 @@ use crate::repo::delivery::{
     ClaimedJob, DeliveryStatus, FinishedJob, JobOutcome, JobStatus, NewDelivery, NewRecipient,
     RecipientStatus,
 };
-use crate::repo::{DeliveryStore, RepoError};
+use crate::repo::{DeliveryRepo, RepoError};
 
 /// Jobs per `INSERT`: 8 values each, far below SQLite's 32,766 bound variables and
 /// PostgreSQL's 65,535 parameters.
 const INSERT_CHUNK: usize = 1000;
 
 #[async_trait]
-impl<D: Dialect> DeliveryStore for SqlRepository<D> {
+impl<D: Dialect> DeliveryRepo for SqlRepository<D> {
     async fn insert_delivery(
         &self,
         delivery: &NewDelivery,

@@ -8,10 +8,10 @@ use super::{Dialect, SqlRepository, sql};
 use crate::codec::{self, document_columns, millis};
 use crate::ids::{DocumentId, ProducerId};
 use crate::model::DocumentRecord;
-use crate::repo::{DocumentStore, RepoError};
+use crate::repo::{DocumentRepo, RepoError};
 
 #[async_trait]
-impl<D: Dialect> DocumentStore for SqlRepository<D> {
+impl<D: Dialect> DocumentRepo for SqlRepository<D> {
     async fn insert_document(&self, document: &DocumentRecord) -> Result<(), RepoError> {
         let sealed = codec::seal_document(document, self.records())?;
         codec::bind_document_insert(sql(codec::INSERT_DOCUMENT.as_str()), document, sealed)

@@ -12,10 +12,10 @@ use crate::lockout::{
     self as rules, AfterFailure, Attempt, AttemptLimits, ChallengeLock, Decision, LockPolicy,
     Reservation, failure_columns,
 };
-use crate::repo::{LockoutStore, RepoError};
+use crate::repo::{LockoutRepo, RepoError};
 
 #[async_trait]
-impl<D: Dialect> LockoutStore for SqlRepository<D> {
+impl<D: Dialect> LockoutRepo for SqlRepository<D> {
     async fn reserve_attempt(
         &self,
         attempt: &Attempt<'_>,

@@ -17,10 +17,10 @@ use crate::log_codec::{self as lc, Head, LogEntry, NewLine, log_sql};
 use crate::model::{
     ApiLogRecord, GatewayLogLine, GatewayLogRecord, LogKind, LogLine, PurgedLines, VaultLogRecord,
 };
-use crate::repo::{LogStore, RepoError};
+use crate::repo::{LogRepo, RepoError};
 
 #[async_trait]
-impl<D: Dialect> LogStore for SqlRepository<D> {
+impl<D: Dialect> LogRepo for SqlRepository<D> {
     async fn append_vault_log(&self, records: &[VaultLogRecord]) -> Result<(), RepoError> {
         if records.is_empty() {
             return Ok(());
@@ -163,7 +163,7 @@ impl<D: Dialect> LogStore for SqlRepository<D> {
 }
 
 impl<D: Dialect> SqlRepository<D> {
-    /// Appends to a log with hit numbers (API, gateway), see `LogStore::append_gateway_log`.
+    /// Appends to a log with hit numbers (API, gateway), see `LogRepo::append_gateway_log`.
     async fn append_numbered<R: LogEntry>(
         &self,
         kind: LogKind,

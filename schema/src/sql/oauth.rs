@@ -9,10 +9,10 @@ use super::{Dialect, SqlRepository, sql};
 use crate::codec::millis;
 use crate::gateway_codec::{self as gc, oauth_pending_columns};
 use crate::model::OAuthPending;
-use crate::repo::{OAuthStore, RepoError};
+use crate::repo::{OAuthRepo, RepoError};
 
 #[async_trait]
-impl<D: Dialect> OAuthStore for SqlRepository<D> {
+impl<D: Dialect> OAuthRepo for SqlRepository<D> {
     async fn insert_oauth_pending(
         &self,
         pending: &OAuthPending,

@@ -8,10 +8,10 @@ use super::{Dialect, SqlRepository, sql};
 use crate::codec::{self, millis, object_columns};
 use crate::ids::ObjectKey;
 use crate::model::{ContentSignature, ObjectRecord};
-use crate::repo::{ObjectStore, RepoError};
+use crate::repo::{ObjectRepo, RepoError};
 
 #[async_trait]
-impl<D: Dialect> ObjectStore for SqlRepository<D> {
+impl<D: Dialect> ObjectRepo for SqlRepository<D> {
     async fn insert_object(&self, object: &ObjectRecord) -> Result<(), RepoError> {
         sql(concat!(
             "INSERT INTO objects (",

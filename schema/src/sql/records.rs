@@ -1,5 +1,5 @@
 //! Resealing every document's sealed columns under the current record key
-//! ([`DocumentStore::reseal_records`](crate::repo::DocumentStore::reseal_records)).
+//! ([`DocumentRepo::reseal_records`](crate::repo::DocumentRepo::reseal_records)).
 
 use super::{Dialect, SqlRepository, sql};
 use crate::codec::{self, Columns as _};

@@ -11,10 +11,10 @@ use crate::codec::{self, document_columns};
 use crate::gateway_codec as gc;
 use crate::ids::{DocumentId, PlaceholderId};
 use crate::model::{DocumentRecord, Download, ViewerDocument};
-use crate::repo::{RepoError, ViewerStore};
+use crate::repo::{RepoError, ViewerRepo};
 
 #[async_trait]
-impl<D: Dialect> ViewerStore for SqlRepository<D> {
+impl<D: Dialect> ViewerRepo for SqlRepository<D> {
     async fn document_by_id(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError> {
         sql(concat!(
             "SELECT ",

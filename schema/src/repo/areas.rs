@@ -11,14 +11,14 @@ use super::{BoxStream, RepoError};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::lockout::{Attempt, AttemptLimits, ChallengeLock, LockPolicy, Reservation};
 use crate::model::{
-    ApiLogRecord, ContentSignature, DocumentRecord, Download, GatewayLogLine, GatewayLogRecord, LogKind,
-    LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines, VaultLogRecord,
-    ViewerDocument,
+    ApiLogRecord, ContentSignature, DocumentRecord, Download, GatewayLogLine, GatewayLogRecord,
+    LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines,
+    VaultLogRecord, ViewerDocument,
 };
 
 /// Producers and their login sessions (the API server).
 #[async_trait]
-pub trait ProducerStore: Send + Sync {
+pub trait ProducerRepo: Send + Sync {
     /// `RepoError::Conflict` when the name or the public key is already registered.
     async fn insert_producer(&self, producer: &Producer) -> Result<(), RepoError>;
     async fn producer_by_public_key(
@@ -40,7 +40,7 @@ pub trait ProducerStore: Send + Sync {
 
 /// The vault's objects: wrapped data keys, content signatures, key rotation, orphans.
 #[async_trait]
-pub trait ObjectStore: Send + Sync {
+pub trait ObjectRepo: Send + Sync {
     /// Records a pending object (no size or hash yet) before any byte is written to the store.
     async fn insert_object(&self, object: &ObjectRecord) -> Result<(), RepoError>;
     /// Sets the size and hash once the upload completed.
@@ -89,7 +89,7 @@ pub trait ObjectStore: Send + Sync {
 
 /// A producer's documents (the API server), always scoped to their producer.
 #[async_trait]
-pub trait DocumentStore: Send + Sync {
+pub trait DocumentRepo: Send + Sync {
     async fn insert_document(&self, document: &DocumentRecord) -> Result<(), RepoError>;
     /// The producer's document; another producer's id is `None`, exactly like an unknown one.
     async fn document(
@@ -114,7 +114,7 @@ pub trait DocumentStore: Send + Sync {
         document: &DocumentRecord,
         expected_last_modified: DateTime<Utc>,
     ) -> Result<bool, RepoError>;
-    /// As [`delete_document`](DocumentStore::delete_document), only while `last_modified` still equals
+    /// As [`delete_document`](DocumentRepo::delete_document), only while `last_modified` still equals
     /// `expected_last_modified`; `None` when the record changed or vanished meanwhile.
     async fn delete_document_if(
         &self,
@@ -146,9 +146,9 @@ pub trait DocumentStore: Send + Sync {
 
 /// Documents as the services acting for viewers see them (gateway and vault act for viewers, not for a producer: they check a signed handle or an audience first).
 #[async_trait]
-pub trait ViewerStore: Send + Sync {
+pub trait ViewerRepo: Send + Sync {
     /// Any producer's document by id. Only for services that check a signed handle or an
-    /// audience first; the producer API always uses the scoped [`document`](DocumentStore::document).
+    /// audience first; the producer API always uses the scoped [`document`](DocumentRepo::document).
     async fn document_by_id(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, RepoError>;
     /// Document `id` with its object row and content signature, in one query (the vault's
     /// handle endpoint); `None` when the document is gone.
@@ -169,7 +169,7 @@ pub trait ViewerStore: Send + Sync {
 
 /// The gateway's brute-force state: failures per (document, viewer) pair, per address and per document (the rules are in `crate::lockout`).
 #[async_trait]
-pub trait LockoutStore: Send + Sync {
+pub trait LockoutRepo: Send + Sync {
     /// Reserves one guess before anything is compared (issue 14): in one transaction, refuses
     /// it when the pair is locked or the address's or document's window is full (counting
     /// nothing), and otherwise counts it as a failure of the address, the document and the pair
@@ -247,7 +247,7 @@ pub trait LockoutStore: Send + Sync {
 
 /// The gateway's pending OAuth / OpenID sign-ins.
 #[async_trait]
-pub trait OAuthStore: Send + Sync {
+pub trait OAuthRepo: Send + Sync {
     /// Stores a pending sign-in, and deletes pending sign-ins that expired before `now`.
     async fn insert_oauth_pending(
         &self,
@@ -265,7 +265,7 @@ pub trait OAuthStore: Send + Sync {
 
 /// The three audit logs (API, gateway, vault): chained appends, reads, export, retention.
 #[async_trait]
-pub trait LogStore: Send + Sync {
+pub trait LogRepo: Send + Sync {
     /// Appends the records in one transaction (the vault writes its log in batches), each
     /// chained to its producer's previous vault line (see [`crate::audit`]).
     async fn append_vault_log(&self, records: &[VaultLogRecord]) -> Result<(), RepoError>;
@@ -299,7 +299,7 @@ pub trait LogStore: Send + Sync {
         to: DateTime<Utc>,
     ) -> Result<Vec<GatewayLogLine>, RepoError>;
     /// Appends API-log records in one transaction, exactly as
-    /// [`append_gateway_log`](LogStore::append_gateway_log) does for the gateway log: hit numbers
+    /// [`append_gateway_log`](LogRepo::append_gateway_log) does for the gateway log: hit numbers
     /// count a document's records in the API log from 1 (gap-free, its own counter), the stored
     /// line is `head` + hit-number + publisher-id + `tail` (ten columns), and each line is chained
     /// to its producer's previous API line. Returns the hit numbers, one per record.
@@ -332,7 +332,7 @@ pub trait LogStore: Send + Sync {
 
 /// Deliveries and their jobs (migration 0007; types in [`delivery`](super::delivery)).
 #[async_trait]
-pub trait DeliveryStore: Send + Sync {
+pub trait DeliveryRepo: Send + Sync {
     /// Stores a delivery and its jobs in one transaction, every job queued and due at
     /// `delivery.created_at`. `RepoError::Conflict` when the id is taken.
     async fn insert_delivery(
