@@ -189,6 +189,21 @@ pub async fn send(
     message_id: &str,
     timeout: Duration,
 ) -> Attempt {
+    let message = message(templates, values, message_id)?;
+    let connect_to = server.resolve(egress).await?;
+    let transport = server.transport(connect_to, timeout)?;
+    match transport.send(message).await {
+        Ok(response) => Ok(response.code().to_string().parse().ok()),
+        Err(error) => Err(refusal(&error)),
+    }
+}
+
+/// The message, its templates filled; its `Message-ID` is the job's idempotency key.
+fn message(
+    templates: &EmailTemplates<'_>,
+    values: &[(&str, &str)],
+    message_id: &str,
+) -> Result<Message, Failure> {
     let fill = |template: &Template, what: &str| {
         template
             .expand(values)
@@ -206,49 +221,75 @@ pub async fn send(
         ContentTransferEncoding::QuotedPrintable,
     )
     .map_err(|_| Failure::permanent("fulfillment.body: cannot be encoded"))?;
-    let message = Message::builder()
+    Message::builder()
         .from(from)
         .to(to)
         .subject(fill(templates.subject, "subject")?)
         .message_id(Some(format!("<{message_id}@sealpost>")))
         .header(ContentType::TEXT_PLAIN)
         .body(body)
-        .map_err(|_| Failure::permanent("the message could not be built"))?;
-    let connect_to = server.resolve(egress).await?;
-    let transport = server.transport(connect_to, timeout)?;
-    match transport.send(message).await {
-        Ok(response) => Ok(response.code().to_string().parse().ok()),
-        Err(error) => {
-            let status = error
-                .status()
-                .and_then(|code| code.to_string().parse::<u16>().ok());
-            let mut failure = if error.is_permanent() {
-                Failure::permanent(format!(
-                    "the SMTP server refused the message ({})",
-                    status.unwrap_or(0)
-                ))
-            } else if error.is_timeout() {
-                Failure::transient("the SMTP exchange timed out")
-            } else if error.is_tls() {
-                Failure::transient("TLS with the SMTP server failed")
-            } else if error.is_transient() {
-                Failure::transient(format!(
-                    "the SMTP server deferred the message ({})",
-                    status.unwrap_or(0)
-                ))
-            } else {
-                Failure::transient("the SMTP server could not be reached")
-            };
-            failure.status = status;
-            Err(failure)
-        }
-    }
+        .map_err(|_| Failure::permanent("the message could not be built"))
+}
+
+/// How a failed SMTP exchange ends: final when the server refused the message for good,
+/// retried otherwise; the server's reply code is kept for the API log.
+fn refusal(error: &lettre::transport::smtp::Error) -> Failure {
+    let status = error
+        .status()
+        .and_then(|code| code.to_string().parse::<u16>().ok());
+    let code = status.unwrap_or(0);
+    let mut failure = if error.is_permanent() {
+        Failure::permanent(format!("the SMTP server refused the message ({code})"))
+    } else if error.is_timeout() {
+        Failure::transient("the SMTP exchange timed out")
+    } else if error.is_tls() {
+        Failure::transient("TLS with the SMTP server failed")
+    } else if error.is_transient() {
+        Failure::transient(format!("the SMTP server deferred the message ({code})"))
+    } else {
+        Failure::transient("the SMTP server could not be reached")
+    };
+    failure.status = status;
+    failure
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_message_is_filled_and_keyed_by_the_job() {
+        use schema::objects::Syntax;
+        let template = |text: &str| Template::parse(text, Syntax::Line).unwrap();
+        let (to, subject, body) = (
+            template("{+to}"),
+            template("Hi {name}"),
+            template("{+link}"),
+        );
+        let templates = EmailTemplates {
+            from: "docs@example.com",
+            to: &to,
+            subject: &subject,
+            body: &body,
+        };
+        let values = [
+            ("to", "ann@example.com"),
+            ("name", "Ann"),
+            ("link", "https://g/l/x"),
+        ];
+        let text = message(&templates, &values, "key-1").unwrap().formatted();
+        let text = String::from_utf8_lossy(&text);
+        assert!(text.contains("Message-ID: <key-1@sealpost>"), "{text}");
+        assert!(text.contains("To: ann@example.com"), "{text}");
+        assert!(text.contains("Subject: Hi Ann"), "{text}");
+        let values = [("to", "not an address"), ("name", "Ann"), ("link", "x")];
+        let failure = message(&templates, &values, "key-1").unwrap_err();
+        assert_eq!(
+            failure,
+            Failure::permanent("fulfillment.to: the viewer's address is not an email address")
+        );
+    }
 
     #[test]
     fn urls() {

@@ -67,24 +67,8 @@ impl Worker {
                 }
                 continue;
             }
-            let now = Utc::now();
-            match self
-                .repo
-                .claim_delivery_jobs(now, now + lease, free as u32)
-                .await
-            {
-                Ok(jobs) if !jobs.is_empty() => {
-                    for job in jobs {
-                        let Ok(permit) = slots.clone().try_acquire_owned() else {
-                            break; // cannot happen: only this loop takes slots
-                        };
-                        let worker = self.clone();
-                        tokio::spawn(async move { worker.attempt(job, permit).await });
-                    }
-                    continue;
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "claiming delivery jobs failed; retrying"),
+            if self.claim(&slots, lease, free).await {
+                continue;
             }
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -92,6 +76,36 @@ impl Worker {
                 () = tokio::time::sleep(poll) => {}
             }
         }
+    }
+
+    /// Claims up to `free` due jobs and starts an attempt at each, in a slot of its own; false
+    /// when none was due (or the claim failed).
+    async fn claim(
+        self: &Arc<Self>,
+        slots: &Arc<Semaphore>,
+        lease: chrono::Duration,
+        free: usize,
+    ) -> bool {
+        let now = Utc::now();
+        let jobs = match (self.repo)
+            .claim_delivery_jobs(now, now + lease, free as u32)
+            .await
+        {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                tracing::warn!(%error, "claiming delivery jobs failed; retrying");
+                return false;
+            }
+        };
+        let claimed = !jobs.is_empty();
+        for job in jobs {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                break; // cannot happen: only this loop takes slots
+            };
+            let worker = self.clone();
+            tokio::spawn(async move { worker.attempt(job, permit).await });
+        }
+        claimed
     }
 
     /// One attempt at one job, its API-log record and its outcome. The slot is given back as
@@ -123,12 +137,24 @@ impl Worker {
             JobOutcome::Failed(_) => "failed",
             JobOutcome::Retry { .. } => "retry",
         };
+        self.record(&job, log, outcome).await;
+        tracing::info!(
+            delivery = %job.delivery_id.as_str(),
+            recipient = job.seq,
+            attempts = job.attempts,
+            outcome = label,
+            "delivery attempt"
+        );
+    }
+
+    /// Writes an attempt's API-log record and its outcome, both group-committed with other
+    /// attempts' (one transaction for many).
+    async fn record(&self, job: &ClaimedJob, log: ApiLogRecord, outcome: JobOutcome) {
         let finished = FinishedJob {
             delivery_id: job.delivery_id.clone(),
             seq: job.seq,
             outcome,
         };
-        // Both are group-committed with other attempts' (one transaction for many).
         let (logged, recorded) = tokio::join!(self.audit.write(log), self.finisher.write(finished));
         if !logged {
             tracing::warn!(delivery = %job.delivery_id.as_str(), "an attempt's API-log record could not be written");
@@ -137,13 +163,6 @@ impl Worker {
             // Left queued: due again when the lease runs out, and resent with the same key.
             tracing::warn!(delivery = %job.delivery_id.as_str(), "an attempt's outcome could not be recorded");
         }
-        tracing::info!(
-            delivery = %job.delivery_id.as_str(),
-            recipient = job.seq,
-            attempts = job.attempts,
-            outcome = label,
-            "delivery attempt"
-        );
     }
 
     fn outcome(&self, job: &ClaimedJob, result: Attempt, end: DateTime<Utc>) -> JobOutcome {

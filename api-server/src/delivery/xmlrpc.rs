@@ -3,8 +3,10 @@
 //! `text/xml` to the filled `href` with the job's `Idempotency-Key`. A `fault` answer is final:
 //! the job fails with the fault's code and string.
 
+use std::ops::ControlFlow::{self, Break, Continue};
+
 use quick_xml::Reader;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesRef, Event};
 use reqwest::header::CONTENT_TYPE;
 use schema::objects::Template;
 
@@ -86,15 +88,25 @@ pub async fn send(
         .await
         .map_err(network)?;
     let status = http_status(response.status().as_u16())?;
+    let answer = read_body(response).await?;
+    outcome(read_answer(&answer), status)
+}
+
+/// The answer's body, at most [`MAX_ANSWER`] bytes.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, Failure> {
     let mut answer = Vec::new();
-    let mut response = response;
     while let Some(chunk) = response.chunk().await.map_err(network)? {
         if answer.len() + chunk.len() > MAX_ANSWER {
             return Err(Failure::permanent("the XML-RPC answer is too long"));
         }
         answer.extend_from_slice(&chunk);
     }
-    match read_answer(&answer) {
+    Ok(answer)
+}
+
+/// A 2xx answer's outcome (`status` its HTTP status): a fault is final.
+fn outcome(answer: Answer, status: Option<u16>) -> Attempt {
+    match answer {
         Answer::Success => Ok(status),
         Answer::Fault { code, string } => Err(Failure::permanent(format!(
             "XML-RPC fault {}: {}",
@@ -122,76 +134,110 @@ pub enum Answer {
 /// `faultString` members are kept (the string cut to 300 characters).
 pub fn read_answer(xml: &[u8]) -> Answer {
     let mut reader = Reader::from_reader(xml);
-    let mut depth = 0usize;
-    let mut fault = false;
-    // The text of the innermost open element (text and entity references, joined).
-    let mut text = String::new();
-    let mut member: Option<String> = None;
-    let (mut code, mut string) = (None, None);
+    let mut state = AnswerState::default();
     loop {
-        match reader.read_event() {
-            Err(_) => return Answer::Malformed,
+        let step = match reader.read_event() {
+            Err(_) => Break(Answer::Malformed),
             Ok(Event::Eof) => break,
-            Ok(Event::Start(start)) => {
-                let name = start.local_name();
-                match (depth, name.as_ref()) {
-                    (0, b"methodResponse") => {}
-                    (0, _) => return Answer::Malformed,
-                    (1, b"params") => return Answer::Success,
-                    (1, b"fault") => fault = true,
-                    (1, _) => return Answer::Malformed,
-                    _ => {}
-                }
-                depth += 1;
-                text.clear();
-            }
+            Ok(Event::Start(start)) => state.start(start.local_name().as_ref()),
             Ok(Event::Text(part)) => match part.xml10_content() {
-                Ok(part) => text.push_str(&part),
-                Err(_) => return Answer::Malformed,
+                Ok(part) => state.push_str(&part),
+                Err(_) => Break(Answer::Malformed),
             },
-            Ok(Event::GeneralRef(reference)) => {
-                let resolved = match reference.resolve_char_ref() {
-                    Ok(Some(c)) => Some(c),
-                    Ok(None) => match &*reference {
-                        b"amp" => Some('&'),
-                        b"lt" => Some('<'),
-                        b"gt" => Some('>'),
-                        b"quot" => Some('"'),
-                        b"apos" => Some('\''),
-                        _ => None,
-                    },
-                    Err(_) => None,
-                };
-                match resolved {
-                    Some(c) => text.push(c),
-                    None => return Answer::Malformed,
-                }
-            }
-            Ok(Event::End(end)) => {
-                depth = depth.saturating_sub(1);
-                let value = std::mem::take(&mut text);
-                let value = value.trim();
-                if !fault || value.is_empty() {
-                    continue;
-                }
-                if end.local_name().as_ref() == b"name" {
-                    member = Some(value.to_owned());
-                } else {
-                    let value: String = value.chars().take(MAX_FAULT).collect();
-                    match member.as_deref() {
-                        Some("faultCode") if code.is_none() => code = Some(value),
-                        Some("faultString") if string.is_none() => string = Some(value),
-                        _ => {}
-                    }
-                }
-            }
-            Ok(_) => {}
+            Ok(Event::GeneralRef(reference)) => match entity(&reference) {
+                Some(c) => state.push_str(c.encode_utf8(&mut [0; 4])),
+                None => Break(Answer::Malformed),
+            },
+            Ok(Event::End(end)) => state.end(end.local_name().as_ref()),
+            Ok(_) => Continue(()),
+        };
+        if let Break(answer) = step {
+            return answer;
         }
     }
-    if fault {
-        Answer::Fault { code, string }
-    } else {
-        Answer::Malformed
+    state.finish()
+}
+
+/// Where [`read_answer`] is in a `methodResponse`, and the fault members read so far.
+#[derive(Default)]
+struct AnswerState {
+    depth: usize,
+    fault: bool,
+    /// The text of the innermost open element (text and entity references, joined).
+    text: String,
+    member: Option<String>,
+    code: Option<String>,
+    string: Option<String>,
+}
+
+impl AnswerState {
+    /// An element opens: the answer is known at once for `<params>` or a wrong shape.
+    fn start(&mut self, name: &[u8]) -> ControlFlow<Answer> {
+        match (self.depth, name) {
+            (0, b"methodResponse") => {}
+            (0, _) => return Break(Answer::Malformed),
+            (1, b"params") => return Break(Answer::Success),
+            (1, b"fault") => self.fault = true,
+            (1, _) => return Break(Answer::Malformed),
+            _ => {}
+        }
+        self.depth += 1;
+        self.text.clear();
+        Continue(())
+    }
+
+    fn push_str(&mut self, part: &str) -> ControlFlow<Answer> {
+        self.text.push_str(part);
+        Continue(())
+    }
+
+    /// An element closes: inside a fault, a member's `<name>` or its value.
+    fn end(&mut self, name: &[u8]) -> ControlFlow<Answer> {
+        self.depth = self.depth.saturating_sub(1);
+        let value = std::mem::take(&mut self.text);
+        let value = value.trim();
+        if !self.fault || value.is_empty() {
+            return Continue(());
+        }
+        if name == b"name" {
+            self.member = Some(value.to_owned());
+        } else {
+            let value: String = value.chars().take(MAX_FAULT).collect();
+            match self.member.as_deref() {
+                Some("faultCode") if self.code.is_none() => self.code = Some(value),
+                Some("faultString") if self.string.is_none() => self.string = Some(value),
+                _ => {}
+            }
+        }
+        Continue(())
+    }
+
+    fn finish(self) -> Answer {
+        if self.fault {
+            Answer::Fault {
+                code: self.code,
+                string: self.string,
+            }
+        } else {
+            Answer::Malformed
+        }
+    }
+}
+
+/// The character an entity or character reference stands for; `None` for one XML does not
+/// define (a `methodResponse` has no DTD).
+fn entity(reference: &BytesRef<'_>) -> Option<char> {
+    match reference.resolve_char_ref() {
+        Ok(Some(c)) => Some(c),
+        Ok(None) => match &**reference {
+            b"amp" => Some('&'),
+            b"lt" => Some('<'),
+            b"gt" => Some('>'),
+            b"quot" => Some('"'),
+            b"apos" => Some('\''),
+            _ => None,
+        },
+        Err(_) => None,
     }
 }
 
@@ -220,5 +266,35 @@ mod tests {
         );
         assert_eq!(read_answer(b"<html>no</html>"), Answer::Malformed);
         assert_eq!(read_answer(b"not xml <<<"), Answer::Malformed);
+    }
+
+    #[test]
+    fn a_fault_is_final_with_its_code_and_string() {
+        assert_eq!(outcome(Answer::Success, Some(200)), Ok(Some(200)));
+        let fault = Answer::Fault {
+            code: Some("4".into()),
+            string: None,
+        };
+        let failure = outcome(fault, Some(200)).unwrap_err();
+        assert_eq!(failure.reason, "XML-RPC fault 4: -");
+        assert_eq!((failure.status, failure.transient), (Some(200), false));
+        let malformed = outcome(Answer::Malformed, Some(200)).unwrap_err();
+        assert!(!malformed.transient);
+    }
+
+    #[test]
+    fn fault_members_take_the_first_value_and_entities_resolve() {
+        let fault = b"<methodResponse><fault><value><struct><member><name>faultString</name><value>a &#65;&lt;</value></member><member><name>faultString</name><value>second</value></member></struct></value></fault></methodResponse>";
+        let answer = Answer::Fault {
+            code: None,
+            string: Some("a A<".into()),
+        };
+        assert_eq!(read_answer(fault), answer);
+        let unknown = b"<methodResponse><fault><value>&nbsp;</value></fault></methodResponse>";
+        assert_eq!(read_answer(unknown), Answer::Malformed);
+        assert_eq!(
+            read_answer(b"<methodResponse></methodResponse>"),
+            Answer::Malformed
+        );
     }
 }
