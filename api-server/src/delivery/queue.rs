@@ -28,38 +28,9 @@ pub async fn deliver(
     form: DeliverForm,
 ) -> Result<DocumentId, ApiError> {
     let deliveries: &Deliveries = &context.delivery;
-    let stored = record.fulfillment.as_ref().ok_or_else(|| {
-        ApiError::Conflict(
-            "the document has no fulfillment object, so there is nothing to deliver through: \
-             set one (PUT /documents/{docId}/fulfillment), or mail the links of \
-             POST /documents/{docId}/links yourself"
-                .into(),
-        )
-    })?;
+    let stored = record.fulfillment.as_ref().ok_or_else(no_fulfillment)?;
     let fulfillment = stored.value();
-    let smtp_url = match (fulfillment, form.smtp_url) {
-        (Fulfillment::Email { .. }, Some(url)) => Some(url),
-        (Fulfillment::Email { .. }, None) => {
-            if deliveries.smtp_url.expose_secret().is_empty() {
-                return Err(ApiError::invalid(
-                    SMTP_URL,
-                    "is required for an email fulfillment (this instance has no SMTP server \
-                     configured): smtp://user:password@host:587",
-                ));
-            }
-            None
-        }
-        (_, Some(_)) => {
-            return Err(ApiError::invalid(
-                SMTP_URL,
-                "applies only to email fulfillments",
-            ));
-        }
-        (_, None) => None,
-    };
-    if let Some(url) = &smtp_url {
-        SmtpServer::parse(url).map_err(|detail| ApiError::invalid(SMTP_URL, detail))?;
-    }
+    let smtp_url = smtp_url(deliveries, fulfillment, form.smtp_url)?;
     let audience = record.audience.as_ref().map(Typed::value);
     let id = DocumentId::random();
     let batch = matches!(fulfillment, Fulfillment::Http { batch: true, .. });
@@ -69,15 +40,10 @@ pub async fn deliver(
         smtp_url,
     };
     // A delivery without recipients ends at once: it keeps no secrets.
-    let secrets = match recipients.is_empty() {
-        true => None,
-        false => Some(
-            deliveries
-                .key
-                .seal(id.as_str(), &secrets)
-                .map_err(ApiError::internal)?,
-        ),
-    };
+    let secrets = (!recipients.is_empty())
+        .then(|| deliveries.key.seal(id.as_str(), &secrets))
+        .transpose()
+        .map_err(ApiError::internal)?;
     let delivery = NewDelivery {
         id: id.clone(),
         producer_id: principal.producer.clone(),
@@ -91,6 +57,45 @@ pub async fn deliver(
     context.repo.insert_delivery(&delivery, &recipients).await?;
     deliveries.wake.notify_one();
     Ok(id)
+}
+
+/// 409: nothing to deliver through.
+fn no_fulfillment() -> ApiError {
+    ApiError::Conflict(
+        "the document has no fulfillment object, so there is nothing to deliver through: \
+         set one (PUT /documents/{docId}/fulfillment), or mail the links of \
+         POST /documents/{docId}/links yourself"
+            .into(),
+    )
+}
+
+/// The SMTP server `given` with the request, checked against the fulfillment: required for
+/// an email fulfillment unless the instance has one configured (`None`: the instance's),
+/// refused for any other kind, and it must parse (422 naming `smtp_url` otherwise).
+fn smtp_url(
+    deliveries: &Deliveries,
+    fulfillment: &Fulfillment,
+    given: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let url = match (fulfillment, given) {
+        (Fulfillment::Email { .. }, Some(url)) => url,
+        (Fulfillment::Email { .. }, None) if deliveries.smtp_url.expose_secret().is_empty() => {
+            return Err(ApiError::invalid(
+                SMTP_URL,
+                "is required for an email fulfillment (this instance has no SMTP server \
+                 configured): smtp://user:password@host:587",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                SMTP_URL,
+                "applies only to email fulfillments",
+            ));
+        }
+        (_, _) => return Ok(None),
+    };
+    SmtpServer::parse(&url).map_err(|detail| ApiError::invalid(SMTP_URL, detail))?;
+    Ok(Some(url))
 }
 
 /// The caller's delivery `id` of `record`; 404 for a malformed, unknown or another's id.

@@ -8,7 +8,7 @@ use super::{HASH_ALGORITHM, validate_objects, whole_seconds};
 use crate::auth::Principal;
 use crate::context::ApiContext;
 use crate::error::ApiError;
-use crate::form::DocumentForm;
+use crate::form::{DocumentForm, UploadedDocument};
 
 /// Validates the form, then commits the record; the content becomes permanent only once the
 /// record is committed, and is destroyed on any failure before that.
@@ -51,15 +51,7 @@ fn new_record(
         .document
         .as_ref()
         .ok_or_else(|| ApiError::bad_request("document", "the document part is required"))?;
-    let name = match (form.name.take(), document.filename.clone()) {
-        (Some(name), _) | (None, Some(name)) => name,
-        (None, None) => {
-            return Err(ApiError::bad_request(
-                "name",
-                "give a name part or a filename on the document part",
-            ));
-        }
-    };
+    let name = document_name(form.name.take(), document)?;
     validate_name(&name)?;
     let expiration = parse_expiration(form.expiration.as_deref(), now, max_expiration_days)?;
     let object = &document.object;
@@ -85,6 +77,16 @@ fn new_record(
     };
     Part::set_all(&mut record, &part::take_parts(form))?;
     Ok(record)
+}
+
+/// The `name` part, or else the document part's filename (400 when neither is given).
+fn document_name(given: Option<String>, document: &UploadedDocument) -> Result<String, ApiError> {
+    given.or_else(|| document.filename.clone()).ok_or_else(|| {
+        ApiError::bad_request(
+            "name",
+            "give a name part or a filename on the document part",
+        )
+    })
 }
 
 pub(super) fn validate_name(name: &str) -> Result<(), ApiError> {

@@ -1,6 +1,6 @@
 //! `POST /documents/{docId}` (update, new placeholder) and `PUT /documents/{docId}/{part}`.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use schema::objects;
 use schema::{DocumentRecord, PlaceholderId};
 use serde_json::Value;
@@ -11,7 +11,7 @@ use super::{Outcome, parse_expiration, write};
 use crate::auth::Principal;
 use crate::context::ApiContext;
 use crate::error::ApiError;
-use crate::form::DocumentForm;
+use crate::form::{DocumentForm, UploadedDocument};
 
 /// Any subset of the create parts; only those given change, and a new placeholder is issued
 /// every time (the old one stops resolving). New content replaces the old, which is destroyed
@@ -38,41 +38,9 @@ async fn apply(
     id: &str,
     form: &mut DocumentForm,
 ) -> Result<DocumentRecord, ApiError> {
-    let name = form.name.take();
-    if let Some(name) = &name {
-        validate_name(name)?;
-    }
-    let expiration = match form.expiration.take() {
-        Some(text) => Some(parse_expiration(
-            Some(&text),
-            Utc::now(),
-            context.limits.max_expiration_days,
-        )?),
-        None => None,
-    };
-    let parts = part::take_parts(form);
-    let size = match &form.document {
-        Some(document) => Some(i64::try_from(document.object.size()).map_err(ApiError::internal)?),
-        None => None,
-    };
-    let document = form.document.as_ref();
+    let changes = Changes::read(form, context.limits.max_expiration_days)?;
     let outcome = write(context, principal, id, None, |record| {
-        let mut next = record.clone();
-        next.placeholder_id = PlaceholderId::random();
-        if let Some(name) = &name {
-            next.name.clone_from(name);
-        }
-        if let Some(expiration) = expiration {
-            next.expiration = expiration;
-        }
-        Part::set_all(&mut next, &parts)?;
-        if let (Some(document), Some(size)) = (document, size) {
-            next.object_key = document.object.key().clone();
-            next.size = size;
-            next.media_type.clone_from(&document.media_type);
-            next.hash_value = document.object.sha1_hex().to_owned();
-        }
-        Ok(next)
+        changes.apply_to(record)
     })
     .await?;
     let Outcome::Done(written) = outcome else {
@@ -85,6 +53,62 @@ async fn apply(
         super::destroy_content(context, &written.previous.object_key).await;
     }
     Ok(written.record)
+}
+
+/// What an update changes, read from its form before the record (400/422 for a bad name or
+/// expiration); applied to whichever version of the record the write reads.
+struct Changes<'a> {
+    name: Option<String>,
+    expiration: Option<DateTime<Utc>>,
+    parts: Vec<(Part, Option<Value>)>,
+    /// The new content and its size.
+    content: Option<(&'a UploadedDocument, i64)>,
+}
+
+impl<'a> Changes<'a> {
+    fn read(form: &'a mut DocumentForm, max_expiration_days: u32) -> Result<Self, ApiError> {
+        let name = form.name.take();
+        if let Some(name) = &name {
+            validate_name(name)?;
+        }
+        let expiration = (form.expiration.take())
+            .map(|text| parse_expiration(Some(&text), Utc::now(), max_expiration_days))
+            .transpose()?;
+        let parts = part::take_parts(form);
+        let form: &'a DocumentForm = form;
+        let content = (form.document.as_ref())
+            .map(|document| {
+                let size = i64::try_from(document.object.size()).map_err(ApiError::internal)?;
+                Ok::<_, ApiError>((document, size))
+            })
+            .transpose()?;
+        Ok(Self {
+            name,
+            expiration,
+            parts,
+            content,
+        })
+    }
+
+    /// The record with the changes and a new placeholder (422 for an invalid part).
+    fn apply_to(&self, record: &DocumentRecord) -> Result<DocumentRecord, ApiError> {
+        let mut next = record.clone();
+        next.placeholder_id = PlaceholderId::random();
+        if let Some(name) = &self.name {
+            next.name.clone_from(name);
+        }
+        if let Some(expiration) = self.expiration {
+            next.expiration = expiration;
+        }
+        Part::set_all(&mut next, &self.parts)?;
+        if let Some((document, size)) = self.content {
+            next.object_key = document.object.key().clone();
+            next.size = size;
+            next.media_type.clone_from(&document.media_type);
+            next.hash_value = document.object.sha1_hex().to_owned();
+        }
+        Ok(next)
+    }
 }
 
 /// Replaces one sub-resource in place (the placeholder stays). The spec's footnotes 4 and 5
