@@ -14,46 +14,18 @@ pub fn parse(input: &str, max_len: usize) -> Option<Vec<(String, String)>> {
     let mut params: Vec<(String, String)> = Vec::new();
     let mut rest = input.trim_start();
     while !rest.is_empty() {
-        let name_end = rest.find(|c: char| !is_tchar(c)).unwrap_or(rest.len());
-        if name_end == 0 {
-            return None;
-        }
-        let name = rest[..name_end].to_ascii_lowercase();
-        rest = rest[name_end..]
-            .trim_start()
-            .strip_prefix('=')?
-            .trim_start();
-        let value;
-        if let Some(quoted) = rest.strip_prefix('"') {
-            let mut out = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    '\\' => out.push(chars.next()?.1),
-                    c if c.is_control() && c != '\t' => return None,
-                    c => out.push(c),
-                }
-            }
-            value = out;
-            rest = &quoted[end?..];
-        } else {
-            let end = rest.find(|c: char| !is_tchar(c)).unwrap_or(rest.len());
-            if end == 0 {
-                return None;
-            }
-            value = rest[..end].to_owned();
-            rest = &rest[end..];
-        }
+        let (name, after) = token(rest)?;
+        let name = name.to_ascii_lowercase();
+        let after = after.trim_start().strip_prefix('=')?.trim_start();
+        let (value, after) = match after.strip_prefix('"') {
+            Some(quoted) => quoted_string(quoted)?,
+            None => token(after).map(|(value, after)| (value.to_owned(), after))?,
+        };
         if params.iter().any(|(n, _)| *n == name) {
             return None;
         }
         params.push((name, value));
-        rest = rest.trim_start();
+        rest = after.trim_start();
         match rest.strip_prefix(',') {
             Some(after) => rest = after.trim_start(),
             None if rest.is_empty() => {}
@@ -61,6 +33,28 @@ pub fn parse(input: &str, max_len: usize) -> Option<Vec<(String, String)>> {
         }
     }
     Some(params)
+}
+
+/// A non-empty run of `tchar`s at the start of `text`, and what follows it.
+fn token(text: &str) -> Option<(&str, &str)> {
+    let end = text.find(|c: char| !is_tchar(c)).unwrap_or(text.len());
+    (end > 0).then(|| text.split_at(end))
+}
+
+/// The rest of a quoted string after its opening `"`: its value (escapes undone) and what
+/// follows the closing quote. `None` when unterminated or holding a control character.
+fn quoted_string(quoted: &str) -> Option<(String, &str)> {
+    let mut out = String::new();
+    let mut chars = quoted.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, &quoted[i + 1..])),
+            '\\' => out.push(chars.next()?.1),
+            c if c.is_control() && c != '\t' => return None,
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 /// RFC 9110 `tchar`.
