@@ -65,7 +65,7 @@ fn stored_files(data_dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 /// memory of the running instance.
 async fn read_after_restart(data_dir: &Path, repo: &Arc<dyn Repository>, id: &str) -> Vec<u8> {
     let keyring = Keyring::load(&data_dir.join(KEYRING_FILE)).unwrap();
-    let vault = Vault::local(&data_dir.join(OBJECTS_DIR), Arc::clone(repo), keyring).unwrap();
+    let vault = Vault::local(&data_dir.join(OBJECTS_DIR), repo.clone(), keyring).unwrap();
     let document = repo
         .document_by_id(&DocumentId::parse(id).unwrap())
         .await

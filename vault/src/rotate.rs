@@ -37,7 +37,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use schema::{ObjectKey, ObjectRecord, Repository};
+use schema::{ObjectKey, ObjectRecord, ObjectRepo};
 
 use crate::error::VaultError;
 use crate::keyring::{Keyring, UpdateLock};
@@ -119,7 +119,7 @@ impl fmt::Display for RotationReport {
 /// Rotates the keyring at `keyring_path` over the objects in `repo`; see the module docs.
 /// Safe to run while vaults serve from the same key file and database.
 pub async fn rotate_key(
-    repo: &dyn Repository,
+    repo: &dyn ObjectRepo,
     keyring_path: &Path,
     options: &RotateOptions,
 ) -> Result<RotationReport, VaultError> {
@@ -150,7 +150,7 @@ pub async fn rotate_key(
 
 /// Removes from the file every non-current KEK that no row references.
 async fn retire(
-    repo: &dyn Repository,
+    repo: &dyn ObjectRepo,
     ring: &mut Keyring,
     lock: &UpdateLock,
     report: &mut RotationReport,
@@ -177,7 +177,7 @@ async fn retire(
 
 /// Walks the rows not under the current KEK and rewraps them.
 struct Pass<'a> {
-    repo: &'a dyn Repository,
+    repo: &'a dyn ObjectRepo,
     ring: &'a Keyring,
     options: &'a RotateOptions,
     /// Rows that cannot be rewrapped; skipped by later batches (the query has no cursor, so a
@@ -190,7 +190,7 @@ struct Pass<'a> {
 }
 
 impl<'a> Pass<'a> {
-    fn new(repo: &'a dyn Repository, ring: &'a Keyring, options: &'a RotateOptions) -> Self {
+    fn new(repo: &'a dyn ObjectRepo, ring: &'a Keyring, options: &'a RotateOptions) -> Self {
         Self {
             repo,
             ring,

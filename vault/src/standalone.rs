@@ -81,9 +81,13 @@ pub fn serve(
     listener: TcpListener,
 ) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
-    let log = AccessLog::spawn(repo, Duration::from_secs(settings.vault.log_flush_secs));
+    let log = AccessLog::spawn(
+        repo.clone(),
+        Duration::from_secs(settings.vault.log_flush_secs),
+    );
     let service = Arc::new(VaultService {
         vault,
+        documents: repo,
         handles,
         credential,
         log: log.clone(),

@@ -50,7 +50,7 @@ async fn close_writes_every_record() {
     let (_dir, repo) = repo().await;
     let (producer, document) = (ProducerId::random(), DocumentId::random());
     // An hour between ticks: only full batches and the close may write.
-    let log = AccessLog::spawn(Arc::clone(&repo), Duration::from_secs(3600));
+    let log = AccessLog::spawn(repo.clone(), Duration::from_secs(3600));
     let total = 3 * BATCH_MAX as u64 + 7;
     // Four clones, as four workers would hold, interleaving their records.
     for i in 0..4 {
@@ -74,7 +74,7 @@ async fn close_writes_every_record() {
 async fn full_batches_and_ticks_write_without_a_close() {
     let (_dir, repo) = repo().await;
     let (producer, document) = (ProducerId::random(), DocumentId::random());
-    let log = AccessLog::spawn(Arc::clone(&repo), Duration::from_secs(3600));
+    let log = AccessLog::spawn(repo.clone(), Duration::from_secs(3600));
     for n in 0..BATCH_MAX as u64 {
         log.record(record(&producer, &document, n));
     }
@@ -85,7 +85,7 @@ async fn full_batches_and_ticks_write_without_a_close() {
     }
     assert_eq!(stored(repo.as_ref(), &producer).await.len(), BATCH_MAX);
 
-    let ticking = AccessLog::spawn(Arc::clone(&repo), Duration::from_millis(200));
+    let ticking = AccessLog::spawn(repo.clone(), Duration::from_millis(200));
     ticking.record(record(&producer, &document, 1));
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(stored(repo.as_ref(), &producer).await.len(), BATCH_MAX + 1);
@@ -97,7 +97,7 @@ async fn full_batches_and_ticks_write_without_a_close() {
 async fn unscoped_records_are_kept_but_not_exported() {
     let (_dir, repo) = repo().await;
     let (producer, document) = (ProducerId::random(), DocumentId::random());
-    let log = AccessLog::spawn(Arc::clone(&repo), Duration::from_secs(3600));
+    let log = AccessLog::spawn(repo.clone(), Duration::from_secs(3600));
     log.record(AccessRecord {
         producer_id: None,
         ..record(&producer, &document, 5)

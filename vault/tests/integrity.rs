@@ -273,7 +273,7 @@ async fn another_keyring_cannot_read() {
     let t = test_vault(SEG).await;
     let key = t.put_kept(b"secret").await;
     let other = vault::Keyring::load_or_create(&t.dir.path().join("other-keyring.json")).unwrap();
-    let thief = vault::Vault::local(&t.root, std::sync::Arc::clone(&t.repo), other).unwrap();
+    let thief = vault::Vault::local(&t.root, t.repo.clone(), other).unwrap();
     assert!(matches!(
         thief.read(&key).await,
         Err(VaultError::UnknownKek { .. })

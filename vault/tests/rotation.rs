@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use schema::{ObjectKey, ObjectRecord};
@@ -34,7 +33,7 @@ fn keyring_path(t: &TestVault) -> PathBuf {
 /// A vault over the same store, database and key file, as a restarted process would open it.
 fn reopened(t: &TestVault) -> Vault {
     let keyring = Keyring::load(&keyring_path(t)).unwrap();
-    Vault::local(&t.root, Arc::clone(&t.repo), keyring).unwrap()
+    Vault::local(&t.root, t.repo.clone(), keyring).unwrap()
 }
 
 async fn usage(t: &TestVault) -> BTreeMap<String, i64> {

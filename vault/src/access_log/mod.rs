@@ -2,7 +2,7 @@
 //!
 //! Requests hand their record to an [`AccessLog`] (a channel sender, cheap to clone) and never
 //! wait for the database: a download must not stall or fail because the log is slow. One writer
-//! task appends the records with [`schema::Repository::append_vault_log`], one transaction per
+//! task appends the records with [`schema::LogRepo::append_vault_log`], one transaction per
 //! batch, when a batch fills ([`BATCH_MAX`]) and at least every `flush_every` (the spec allows
 //! delivery hours late; DESIGN.md asks for at most 5 seconds by default). [`AccessLog::close`]
 //! writes everything sent before it, so a clean stop loses nothing.
@@ -17,7 +17,7 @@ mod record;
 use std::sync::Arc;
 use std::time::Duration;
 
-use schema::{Repository, VaultLogRecord};
+use schema::{LogRepo, VaultLogRecord};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
@@ -45,7 +45,7 @@ pub struct AccessLog {
 
 impl AccessLog {
     /// Starts the writer task on the current tokio runtime.
-    pub fn spawn(repo: Arc<dyn Repository>, flush_every: Duration) -> Self {
+    pub fn spawn(repo: Arc<dyn LogRepo>, flush_every: Duration) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(
             repo,
@@ -86,7 +86,7 @@ impl AccessLog {
 }
 
 async fn write_loop(
-    repo: Arc<dyn Repository>,
+    repo: Arc<dyn LogRepo>,
     mut receiver: mpsc::UnboundedReceiver<Command>,
     flush_every: Duration,
 ) {
@@ -137,7 +137,7 @@ async fn write_loop(
 
 /// Appends `batch` in transactions of at most [`BATCH_MAX`] records, removing what was written.
 /// On failure the rest stays in `batch` for the next attempt.
-async fn write(repo: &dyn Repository, batch: &mut Vec<VaultLogRecord>) -> bool {
+async fn write(repo: &dyn LogRepo, batch: &mut Vec<VaultLogRecord>) -> bool {
     while !batch.is_empty() {
         let len = batch.len().min(BATCH_MAX);
         match repo.append_vault_log(&batch[..len]).await {
@@ -155,7 +155,7 @@ async fn write(repo: &dyn Repository, batch: &mut Vec<VaultLogRecord>) -> bool {
     true
 }
 
-async fn write_at_close(repo: &dyn Repository, batch: &mut Vec<VaultLogRecord>) {
+async fn write_at_close(repo: &dyn LogRepo, batch: &mut Vec<VaultLogRecord>) {
     for attempt in 1..=CLOSE_ATTEMPTS {
         if write(repo, batch).await {
             return;

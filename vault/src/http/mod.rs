@@ -27,6 +27,8 @@ use crate::internal::ServiceCredential;
 /// Everything the vault's handlers share.
 pub struct VaultService {
     pub vault: Vault,
+    /// Documents as the handle endpoint reads them (with their object row and signature).
+    pub documents: Arc<dyn schema::ViewerRepo>,
     /// Public keys of the handle issuers (the gateway); the vault never holds a signing key.
     pub handles: HandleVerifier,
     /// The service credential other services present to the internal object API; `None`

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as Location;
 use object_store::{ObjectStore, ObjectStoreExt as _};
-use schema::{ObjectKey, Repository};
+use schema::{ObjectKey, ObjectRepo};
 
 use crate::cipher::{DEFAULT_SEGMENT_SIZE, Header};
 use crate::error::VaultError;
@@ -43,7 +43,8 @@ struct Inner {
     store: Arc<dyn ObjectStore>,
     /// Directory of a local store, where crashed uploads leave staging files to sweep.
     local_root: Option<PathBuf>,
-    repo: Arc<dyn Repository>,
+    /// The object rows (wrapped data keys); the vault never sees other tables.
+    repo: Arc<dyn ObjectRepo>,
     /// Reloadable: `sealpost vault rotate-key` may replace the key file while we run.
     keyring: LiveKeyring,
 }
@@ -65,7 +66,7 @@ impl Vault {
     pub fn new(
         store: Arc<dyn ObjectStore>,
         local_root: Option<PathBuf>,
-        repo: Arc<dyn Repository>,
+        repo: Arc<dyn ObjectRepo>,
         keyring: Keyring,
     ) -> Self {
         let inner = Inner {
@@ -85,7 +86,7 @@ impl Vault {
     /// power cut can take back.
     pub fn local(
         root: &Path,
-        repo: Arc<dyn Repository>,
+        repo: Arc<dyn ObjectRepo>,
         keyring: Keyring,
     ) -> Result<Self, VaultError> {
         let io_error = |source| VaultError::Io {
@@ -109,12 +110,6 @@ impl Vault {
 
     pub fn segment_size(&self) -> u32 {
         self.segment_size
-    }
-
-    /// The repository holding the object rows; the handle endpoint reads document records
-    /// (and the access log writes its records) through the same one.
-    pub fn repo(&self) -> &Arc<dyn Repository> {
-        &self.inner.repo
     }
 
     /// The keyring as last loaded (a snapshot: a rotation may replace it on disk at any time).

@@ -27,7 +27,7 @@ pub async fn test_vault(segment_size: u32) -> TestVault {
     let repo = schema::connect(&url).await.unwrap();
     let keyring = Keyring::load_or_create(&dir.path().join("keyring.json")).unwrap();
     let root = dir.path().join("store");
-    let vault = Vault::local(&root, Arc::clone(&repo), keyring)
+    let vault = Vault::local(&root, repo.clone(), keyring)
         .unwrap()
         .with_segment_size(segment_size)
         .unwrap();

@@ -110,8 +110,7 @@ async fn resolve(
     facts.document_id = Some(claims.document.clone());
     facts.key = Some(claims.object.clone());
     let download = service
-        .vault
-        .repo()
+        .documents
         .download(&claims.document)
         .await
         .map_err(ViewError::Unavailable)?;
