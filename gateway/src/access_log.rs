@@ -16,7 +16,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
-use schema::{DocumentId, GatewayLogRecord, ProducerId, Repository};
+use schema::{DocumentId, GatewayLogRecord, LogRepo, ProducerId};
 use shared::group_commit::GroupCommit;
 use shared::handle::Nonce;
 
@@ -34,7 +34,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// Starts the writer on the current tokio runtime. It ends when every sender is gone, after
     /// writing what was queued.
-    pub fn spawn(repo: Arc<dyn Repository>) -> Self {
+    pub fn spawn(repo: Arc<dyn LogRepo>) -> Self {
         let writer = GroupCommit::spawn("gateway", move |records: Vec<GatewayLogRecord>| {
             let repo = repo.clone();
             async move { repo.append_gateway_log(&records).await.map(drop) }

@@ -17,7 +17,7 @@ use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use ring::hmac;
 use schema::objects::{Audience, Record, parse_audience};
-use schema::{DocumentId, RepoError, Repository};
+use schema::{DocumentId, RepoError, ViewerRepo};
 use shared::handle::ViewerRef;
 
 /// Who the viewer is, as far as the audience says.
@@ -226,7 +226,7 @@ impl AudienceCache {
     /// The membership of `document` at version `last_modified`.
     pub async fn membership(
         &self,
-        repo: &dyn Repository,
+        repo: &dyn ViewerRepo,
         document: &DocumentId,
         last_modified: DateTime<Utc>,
     ) -> Result<Arc<Membership>, AudienceError> {

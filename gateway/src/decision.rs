@@ -162,7 +162,11 @@ pub(crate) async fn match_viewer(
     }
     let membership = service
         .audiences
-        .membership(service.repo.as_ref(), &document.id, document.last_modified)
+        .membership(
+            service.stores.documents.as_ref(),
+            &document.id,
+            document.last_modified,
+        )
         .await?;
     let query = if query.len() > MAX_QUERY { "" } else { query };
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
@@ -339,13 +343,20 @@ fn verdict_result(
 /// Reserves `guess`: the refusal a wrong guess answers with, if counting it reached a limit;
 /// [`GatewayError::Locked`] when a limit was already reached (nothing may be compared).
 async fn reserve(service: &GatewayService, guess: &Guess) -> Result<Option<Refusal>, GatewayError> {
-    (service.limiter.reserve(service.repo.as_ref(), guess).await)
+    (service
+        .limiter
+        .reserve(service.stores.locks.as_ref(), guess)
+        .await)
         .map_err(GatewayError::Repo)?
         .map_err(|refusal| locked(refusal, guess.now))
 }
 
 async fn release(service: &GatewayService, guess: &Guess) -> Result<(), GatewayError> {
-    (service.limiter.release(service.repo.as_ref(), guess).await).map_err(GatewayError::Repo)
+    (service
+        .limiter
+        .release(service.stores.locks.as_ref(), guess)
+        .await)
+        .map_err(GatewayError::Repo)
 }
 
 fn locked(refusal: Refusal, now: DateTime<Utc>) -> GatewayError {

@@ -56,7 +56,7 @@ async fn live_document(
     placeholder: &PlaceholderId,
     now: DateTime<Utc>,
 ) -> Result<ViewerDocument, GatewayError> {
-    (service.repo.viewer_document(placeholder).await)
+    (service.stores.documents.viewer_document(placeholder).await)
         .map_err(GatewayError::Repo)?
         .filter(|document| document.expiration > now)
         .ok_or(GatewayError::NotFound)

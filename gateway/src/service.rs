@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use schema::{AttemptLimits, LockPolicy, Repository};
+use schema::{AttemptLimits, LockPolicy, LockoutRepo, OAuthRepo, Repository, ViewerRepo};
 use shared::config::GatewaySettings;
 use shared::handle::HandleSigner;
 use shared::keys::SigningKey;
@@ -22,8 +22,29 @@ const COOKIE_KEY_LABEL: &[u8] = b"sealpost gateway cookie key v1";
 /// Labels the secret of the audience index's HMAC key ([`crate::audience::index_key`]).
 const AUDIENCE_INDEX_LABEL: &[u8] = b"sealpost gateway audience index key v1";
 
+/// The parts of the repository the gateway uses, and nothing else: documents as viewers see
+/// them, the brute-force state and pending sign-ins (its access log has a writer of its own).
+/// The gateway never sees the producers' tables.
+#[derive(Clone)]
+pub struct Stores {
+    pub documents: Arc<dyn ViewerRepo>,
+    pub locks: Arc<dyn LockoutRepo>,
+    pub sign_ins: Arc<dyn OAuthRepo>,
+}
+
+impl Stores {
+    /// The gateway's parts of `repo`.
+    pub fn of(repo: Arc<dyn Repository>) -> Self {
+        Self {
+            documents: repo.clone(),
+            locks: repo.clone(),
+            sign_ins: repo,
+        }
+    }
+}
+
 pub struct GatewayService {
-    pub repo: Arc<dyn Repository>,
+    pub stores: Stores,
     pub signer: HandleSigner,
     /// Public root of the vault, for handle links (`{vault}/h/{handle}`).
     pub vault_root: String,
@@ -39,7 +60,7 @@ pub struct GatewayService {
 impl GatewayService {
     pub fn new(
         settings: &GatewaySettings,
-        repo: Arc<dyn Repository>,
+        stores: Stores,
         handle_key: SigningKey,
         seals: SealKeys,
         gateway_root: &str,
@@ -52,7 +73,7 @@ impl GatewayService {
         let nonce_secs = i64::try_from(settings.digest_nonce_secs.max(1)).unwrap_or(300);
         let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
         Self {
-            repo,
+            stores,
             signer: HandleSigner::new(handle_key),
             vault_root: vault_root.trim_end_matches('/').to_owned(),
             seals,

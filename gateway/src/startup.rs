@@ -10,6 +10,7 @@ use shared::sealed::{SEAL_KEYS_FILE, SealError, SealKeys};
 use shared::server::slow_clients::ClientLimits;
 use shared::service::Running;
 
+use crate::service::Stores;
 use crate::{AuditLog, GatewayService};
 
 /// Why the gateway could not be built from its settings.
@@ -40,7 +41,7 @@ pub fn start(
     let vault_root = public_url(&settings.vault.public_url, vault_addr);
     let gateway = service(
         settings,
-        repo.clone(),
+        Stores::of(repo.clone()),
         handle_key,
         &gateway_root,
         vault_root,
@@ -57,7 +58,7 @@ pub fn start(
 /// URLs of the gateway (for the OAuth redirect URI) and of the vault (for handle links).
 pub fn service(
     settings: &Settings,
-    repo: Arc<dyn Repository>,
+    stores: Stores,
     handle_key: SigningKey,
     gateway_root: &str,
     vault_root: String,
@@ -69,7 +70,7 @@ pub fn service(
         .map_err(StartupError::Egress)?;
     Ok(Arc::new(GatewayService::new(
         &settings.gateway,
-        repo,
+        stores,
         handle_key,
         seals,
         gateway_root,

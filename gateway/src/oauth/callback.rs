@@ -106,7 +106,8 @@ async fn take_pending(
     now: DateTime<Utc>,
 ) -> Result<(OAuthPending, ViewerDocument), GatewayError> {
     let pending = (service
-        .repo
+        .stores
+        .sign_ins
         .take_oauth_pending(&state_hash(state), now)
         .await)
         .map_err(GatewayError::Repo)?
@@ -130,7 +131,7 @@ async fn pending_document(
     let path = pending.request.split('?').next().unwrap_or("");
     let placeholder =
         PlaceholderId::parse(path.trim_start_matches('/')).map_err(|_| GatewayError::NotFound)?;
-    (service.repo.viewer_document(&placeholder).await)
+    (service.stores.documents.viewer_document(&placeholder).await)
         .map_err(GatewayError::Repo)?
         .filter(|document| document.id == pending.document_id && document.expiration > now)
         .ok_or(GatewayError::NotFound)

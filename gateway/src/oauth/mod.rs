@@ -191,7 +191,12 @@ pub async fn start(
         nonce: authorization.nonce,
         expires_at,
     };
-    (service.repo.insert_oauth_pending(&pending, now).await).map_err(GatewayError::Repo)?;
+    (service
+        .stores
+        .sign_ins
+        .insert_oauth_pending(&pending, now)
+        .await)
+        .map_err(GatewayError::Repo)?;
     tracing::info!(document = %document.id.as_str(), "viewer sent to the OAuth provider");
     let state_cookie = oauth
         .cookies
