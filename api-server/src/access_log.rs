@@ -54,7 +54,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 use chrono::{DateTime, Utc};
-use schema::{ApiLogRecord, DocumentId, ProducerId, Repository};
+use schema::{ApiLogRecord, DocumentId, LogRepo, ProducerId};
 use shared::Problem;
 use shared::group_commit::GroupCommit;
 
@@ -80,7 +80,7 @@ pub struct ApiAudit {
 impl ApiAudit {
     /// Starts the writer on the current tokio runtime. It ends when every clone is gone, after
     /// writing what was queued.
-    pub fn spawn(repo: Arc<dyn Repository>) -> Self {
+    pub fn spawn(repo: Arc<dyn LogRepo>) -> Self {
         let writer = GroupCommit::spawn("api", move |records: Vec<ApiLogRecord>| {
             let repo = repo.clone();
             async move { repo.append_api_log(&records).await.map(drop) }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use schema::{DocumentId, ProducerId, Repository};
+use schema::{DocumentId, DocumentRepo, ProducerId};
 
 use crate::context::Links;
 use crate::representation::placeholder_href;
@@ -37,7 +37,7 @@ impl DocumentCache {
     /// The producer's document (`None` once deleted), from the cache when fresh.
     pub async fn get(
         &self,
-        repo: &dyn Repository,
+        repo: &dyn DocumentRepo,
         links: &Links,
         producer: &ProducerId,
         id: &DocumentId,

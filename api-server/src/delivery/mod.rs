@@ -107,7 +107,8 @@ pub fn start(
         let worker = Arc::new(worker::Worker {
             audit: crate::access_log::ApiAudit::spawn(repo.clone()),
             finisher,
-            repo,
+            queue: repo.clone(),
+            records: repo,
             seal_keys: SealKeys::load_or_create(seal_keys_file)
                 .context("loading the seal keys for delivery")?,
             links,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use schema::objects::parse_fulfillment;
 use schema::repo::delivery::{ClaimedJob, FinishedJob, JobOutcome};
-use schema::{ApiLogRecord, Repository};
+use schema::{ApiLogRecord, DeliveryRepo, DocumentRepo};
 use secrecy::{ExposeSecret as _, SecretString};
 use shared::config::DeliverySettings;
 use shared::group_commit::GroupCommit;
@@ -34,7 +34,10 @@ use crate::context::Links;
 pub const LOG_METHOD: &str = "DELIVER";
 
 pub struct Worker {
-    pub repo: Arc<dyn Repository>,
+    /// The delivery queue: claims jobs (finished ones go through [`Self::finisher`]).
+    pub queue: Arc<dyn DeliveryRepo>,
+    /// The documents a job links to.
+    pub records: Arc<dyn DocumentRepo>,
     pub seal_keys: SealKeys,
     pub links: Links,
     pub key: Arc<SecretsKey>,
@@ -87,7 +90,7 @@ impl Worker {
         free: usize,
     ) -> bool {
         let now = Utc::now();
-        let jobs = match (self.repo)
+        let jobs = match (self.queue)
             .claim_delivery_jobs(now, now + lease, free as u32)
             .await
         {
@@ -228,7 +231,7 @@ impl Worker {
 
     /// The job's document, unless it was deleted or has expired.
     async fn document(&self, job: &ClaimedJob) -> Result<Arc<DocumentInfo>, Failure> {
-        let (repo, links) = (self.repo.as_ref(), &self.links);
+        let (repo, links) = (self.records.as_ref(), &self.links);
         let document = (self.documents)
             .get(repo, links, &job.producer_id, &job.document_id)
             .await

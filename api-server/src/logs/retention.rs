@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use schema::{ApiLogRecord, LogKind, ProducerId, RepoError, Repository};
+use schema::{ApiLogRecord, LogKind, LogRepo, ProducerId, RepoError};
 use shared::config::AuditSettings;
 use shared::logline::{RequestHead, time};
 use tokio::task::JoinHandle;
@@ -39,7 +39,7 @@ pub fn policy(settings: &AuditSettings) -> Vec<(LogKind, u32)> {
 /// Runs [`sweep`] every `retention_sweep_secs` until aborted; `None` when no log has a
 /// retention (the default: keep everything).
 pub fn spawn_retention_sweeper(
-    repo: Arc<dyn Repository>,
+    repo: Arc<dyn LogRepo>,
     settings: &AuditSettings,
 ) -> Option<JoinHandle<()>> {
     let policy = policy(settings);
@@ -62,7 +62,7 @@ pub fn spawn_retention_sweeper(
 /// Purges each log in `policy` of its lines older than `now` less its retention, recording the
 /// sweep in the API log (module docs). Returns the lines deleted.
 pub async fn sweep(
-    repo: &dyn Repository,
+    repo: &dyn LogRepo,
     policy: &[(LogKind, u32)],
     now: DateTime<Utc>,
 ) -> Result<u64, RepoError> {
