@@ -91,15 +91,7 @@ impl SmtpServer {
         if !matches!(url.path(), "" | "/") || url.fragment().is_some() {
             return Err("must be only smtp[s]://[user:password@]host[:port]");
         }
-        let decode = |text: &str| {
-            percent_decode(text).ok_or("has a user or password that is not UTF-8 once decoded")
-        };
-        let credentials = if url.username().is_empty() {
-            None
-        } else {
-            let password = Zeroizing::new(decode(url.password().unwrap_or(""))?);
-            Some((decode(url.username())?, password))
-        };
+        let credentials = credentials(&url)?;
         Ok(Self {
             port: url.port().unwrap_or(if implicit_tls { 465 } else { 587 }),
             host,
@@ -153,6 +145,18 @@ impl SmtpServer {
         }
         Ok(builder.build())
     }
+}
+
+/// The URL's user and password, percent-decoded; `None` without a user.
+fn credentials(url: &reqwest::Url) -> Result<Option<(String, Zeroizing<String>)>, &'static str> {
+    let decode = |text: &str| {
+        percent_decode(text).ok_or("has a user or password that is not UTF-8 once decoded")
+    };
+    if url.username().is_empty() {
+        return Ok(None);
+    }
+    let password = Zeroizing::new(decode(url.password().unwrap_or(""))?);
+    Ok(Some((decode(url.username())?, password)))
 }
 
 fn percent_decode(text: &str) -> Option<String> {
