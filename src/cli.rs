@@ -2,7 +2,7 @@
 //! outside this repository: change them only by adding.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -144,6 +144,7 @@ fn addr_override(key: &'static str, value: Option<&SocketAddr>) -> Option<(&'sta
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.as_deref();
     match &cli.command {
         Command::Up {
             data_dir,
@@ -160,19 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .into_iter()
             .flatten()
             .collect();
-            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
-            shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
-            let instance = Instance::start(&settings).await?;
-            if let Some(path) = &instance.default_key_path {
-                println!(
-                    "Created producer \"default\"; its key is in {} (mode 0600).",
-                    path.display()
-                );
-            }
-            println!("API server: http://{}", instance.api_addr);
-            println!("Gateway:    http://{}", instance.gateway_addr);
-            println!("Vault:      http://{}", instance.vault_addr);
-            instance.run_until_signal().await
+            up(Settings::load(config, &overrides)?).await
         }
         Command::Producer {
             command:
@@ -181,58 +170,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     email,
                     data_dir,
                 },
-        } => {
-            let overrides: Vec<_> = path_override("data_dir", data_dir.as_ref())
-                .into_iter()
-                .collect();
-            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
-            std::fs::create_dir_all(&settings.data_dir)
-                .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-            let repo = schema::connect(&settings.database_url())
-                .await
-                .context("opening the database")?;
-            let pem = crate::producers::add(repo.as_ref(), name, Some(email)).await?;
-            print!("{}", pem.as_str());
-            Ok(())
-        }
+        } => add_producer(&settings_in(config, data_dir.as_ref())?, name, email).await,
         Command::Vault {
             command:
                 VaultCommand::RotateKey {
                     data_dir,
                     grace_secs,
                 },
-        } => {
-            let overrides: Vec<_> = path_override("data_dir", data_dir.as_ref())
-                .into_iter()
-                .collect();
-            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
-            shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
-            let report = crate::rotation::run(
-                &settings.data_dir,
-                &settings.database_url(),
-                Duration::from_secs(*grace_secs),
-            )
-            .await?;
-            println!("{report}");
-            anyhow::ensure!(
-                report.is_complete(),
-                "rotation incomplete: run it again (rows listed as kept were written during \
-                 this run; rows that could not be rewrapped are logged above)"
-            );
-            Ok(())
-        }
+        } => rotate_vault_key(&settings_in(config, data_dir.as_ref())?, *grace_secs).await,
         Command::Records {
             command: RecordsCommand::RotateKey { data_dir },
-        } => {
-            let overrides: Vec<_> = path_override("data_dir", data_dir.as_ref())
-                .into_iter()
-                .collect();
-            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
-            shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
-            let (key_id, resealed) = crate::rotation::rotate_record_key(&settings).await?;
-            println!("record key {key_id} is current; {resealed} values resealed under it");
-            Ok(())
-        }
+        } => rotate_record_key(&settings_in(config, data_dir.as_ref())?).await,
         Command::Logs {
             command: LogsCommand::Verify { file, key },
         } => {
@@ -241,4 +189,64 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The settings of a command whose only override is `--data-dir`.
+fn settings_in(config: Option<&Path>, data_dir: Option<&PathBuf>) -> anyhow::Result<Settings> {
+    let overrides: Vec<_> = path_override("data_dir", data_dir).into_iter().collect();
+    Ok(Settings::load(config, &overrides)?)
+}
+
+/// `sealpost up`: every service in this process, until a signal stops them.
+async fn up(settings: Settings) -> anyhow::Result<()> {
+    shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
+    let instance = Instance::start(&settings).await?;
+    if let Some(path) = &instance.default_key_path {
+        println!(
+            "Created producer \"default\"; its key is in {} (mode 0600).",
+            path.display()
+        );
+    }
+    println!("API server: http://{}", instance.api_addr);
+    println!("Gateway:    http://{}", instance.gateway_addr);
+    println!("Vault:      http://{}", instance.vault_addr);
+    instance.run_until_signal().await
+}
+
+/// `sealpost producer add`: registers a producer and prints its private key (PEM).
+async fn add_producer(settings: &Settings, name: &str, email: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let repo = schema::connect(&settings.database_url())
+        .await
+        .context("opening the database")?;
+    let pem = crate::producers::add(repo.as_ref(), name, Some(email)).await?;
+    print!("{}", pem.as_str());
+    Ok(())
+}
+
+/// `sealpost vault rotate-key`: a new key-encryption key, every object rewrapped under it.
+async fn rotate_vault_key(settings: &Settings, grace_secs: u64) -> anyhow::Result<()> {
+    shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
+    let report = crate::rotation::run(
+        &settings.data_dir,
+        &settings.database_url(),
+        Duration::from_secs(grace_secs),
+    )
+    .await?;
+    println!("{report}");
+    anyhow::ensure!(
+        report.is_complete(),
+        "rotation incomplete: run it again (rows listed as kept were written during \
+         this run; rows that could not be rewrapped are logged above)"
+    );
+    Ok(())
+}
+
+/// `sealpost records rotate-key`: a new record key, every sealed value resealed under it.
+async fn rotate_record_key(settings: &Settings) -> anyhow::Result<()> {
+    shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
+    let (key_id, resealed) = crate::rotation::rotate_record_key(settings).await?;
+    println!("record key {key_id} is current; {resealed} values resealed under it");
+    Ok(())
 }

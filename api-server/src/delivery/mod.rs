@@ -33,10 +33,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use schema::Repository;
+use schema::repo::delivery::FinishedJob;
+use schema::{DeliveryRepo, Repository};
 use secrecy::SecretString;
 use shared::config::{DeliverySettings, EgressSettings};
 use shared::egress::{EgressPolicy, Scope};
+use shared::group_commit::GroupCommit;
 use shared::keys::SigningKey;
 use shared::sealed::SealKeys;
 use tokio::sync::Notify;
@@ -65,48 +67,16 @@ pub fn start(
     repo: Arc<dyn Repository>,
     links: Links,
 ) -> anyhow::Result<Deliveries> {
-    // A lease shorter than an attempt would let a second worker resend a job still in flight.
-    anyhow::ensure!(
-        settings.lease_ms > settings.timeout_ms,
-        "delivery.lease_ms ({}) must exceed delivery.timeout_ms ({})",
-        settings.lease_ms,
-        settings.timeout_ms
-    );
-    {
-        use secrecy::ExposeSecret as _;
-        let url = settings.smtp_url.expose_secret();
-        if !url.is_empty() {
-            email::SmtpServer::parse(url)
-                .map_err(|detail| anyhow::anyhow!("delivery.smtp_url {detail}"))?;
-        }
-    }
+    check_settings(settings)?;
     // Every request a delivery makes passes the egress policy (issue 14, finding 3).
     let egress = Arc::new(EgressPolicy::from_settings(egress).map_err(anyhow::Error::msg)?);
     let key = Arc::new(secrets::SecretsKey::derive(instance_key.pkcs8_der()));
     let wake = Arc::new(Notify::new());
     let stop = CancellationToken::new();
     if settings.concurrency > 0 {
-        let client = egress
-            .http_client(reqwest::Client::builder(), Scope::Default)
-            .timeout(Duration::from_millis(settings.timeout_ms))
-            .pool_max_idle_per_host(settings.concurrency)
-            .tcp_nodelay(true)
-            .build()
-            .context("building the delivery HTTP client")?;
-        let finisher = {
-            let repo = repo.clone();
-            shared::group_commit::GroupCommit::spawn("deliveries", move |batch: Vec<_>| {
-                let repo = repo.clone();
-                async move {
-                    repo.finish_delivery_jobs(&batch, chrono::Utc::now())
-                        .await
-                        .map(drop)
-                }
-            })
-        };
         let worker = Arc::new(worker::Worker {
             audit: crate::access_log::ApiAudit::spawn(repo.clone()),
-            finisher,
+            finisher: finisher(repo.clone()),
             queue: repo.clone(),
             records: repo,
             seal_keys: SealKeys::load_or_create(seal_keys_file)
@@ -115,7 +85,7 @@ pub fn start(
             key: key.clone(),
             default_smtp: settings.smtp_url.clone(),
             settings: settings.clone(),
-            client,
+            client: http_client(settings, &egress)?,
             egress,
             documents: documents::DocumentCache::default(),
         });
@@ -126,5 +96,49 @@ pub fn start(
         smtp_url: settings.smtp_url.clone(),
         wake,
         _worker: stop.drop_guard(),
+    })
+}
+
+/// Refuses settings a worker could not honour: a lease shorter than an attempt (a second
+/// worker would resend a job still in flight) or a malformed SMTP URL.
+fn check_settings(settings: &DeliverySettings) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        settings.lease_ms > settings.timeout_ms,
+        "delivery.lease_ms ({}) must exceed delivery.timeout_ms ({})",
+        settings.lease_ms,
+        settings.timeout_ms
+    );
+    use secrecy::ExposeSecret as _;
+    let url = settings.smtp_url.expose_secret();
+    if !url.is_empty() {
+        email::SmtpServer::parse(url)
+            .map_err(|detail| anyhow::anyhow!("delivery.smtp_url {detail}"))?;
+    }
+    Ok(())
+}
+
+/// The HTTP client of hook and XML-RPC deliveries, under `egress`.
+fn http_client(
+    settings: &DeliverySettings,
+    egress: &Arc<EgressPolicy>,
+) -> anyhow::Result<reqwest::Client> {
+    egress
+        .http_client(reqwest::Client::builder(), Scope::Default)
+        .timeout(Duration::from_millis(settings.timeout_ms))
+        .pool_max_idle_per_host(settings.concurrency)
+        .tcp_nodelay(true)
+        .build()
+        .context("building the delivery HTTP client")
+}
+
+/// Records finished attempts in batches (group commit), one transaction per batch.
+fn finisher(repo: Arc<dyn DeliveryRepo>) -> GroupCommit<FinishedJob> {
+    GroupCommit::spawn("deliveries", move |batch: Vec<_>| {
+        let repo = repo.clone();
+        async move {
+            repo.finish_delivery_jobs(&batch, chrono::Utc::now())
+                .await
+                .map(drop)
+        }
     })
 }
