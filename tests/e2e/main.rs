@@ -21,6 +21,7 @@ mod internal;
 mod links;
 mod login;
 mod logs_export;
+mod modes_and_expiry;
 mod oauth;
 mod retention;
 mod rotation;

@@ -1,5 +1,5 @@
 //! Updates: `POST /documents/{docId}`, `PUT …/document`, `PUT`/`DELETE …/{part}`, the spec's
-//! conflict footnotes, instance modes and expiration.
+//! conflict footnotes (instance modes and expiration: `modes_and_expiry`).
 
 use std::time::Duration;
 
@@ -18,9 +18,6 @@ on_both_databases!(
     challenge_sources_may_not_turn_into_fields_by_put,
     delete_of_parts_and_content,
     put_part_bodies_are_checked,
-    high_security_mode_refuses_browsing_and_read_back,
-    expired_documents_are_refused_then_destroyed,
-    expired_documents_are_refused_at_once,
 );
 
 pub fn records_audience() -> Value {
@@ -53,7 +50,7 @@ pub fn id_of(record: &Value) -> String {
     record["id"].as_str().unwrap().to_owned()
 }
 
-async fn record(app: &TestApp, token: &str, id: &str) -> Value {
+pub(crate) async fn record(app: &TestApp, token: &str, id: &str) -> Value {
     let response = app
         .get(token, &format!("/documents/{id}"))
         .send()
@@ -63,7 +60,12 @@ async fn record(app: &TestApp, token: &str, id: &str) -> Value {
     response.json().await.unwrap()
 }
 
-async fn put_json(app: &TestApp, token: &str, path: &str, value: &Value) -> reqwest::Response {
+pub(crate) async fn put_json(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    value: &Value,
+) -> reqwest::Response {
     app.client
         .put(app.url(path))
         .bearer_auth(token)
@@ -73,7 +75,12 @@ async fn put_json(app: &TestApp, token: &str, path: &str, value: &Value) -> reqw
         .unwrap()
 }
 
-async fn post_update(app: &TestApp, token: &str, id: &str, form: Form) -> reqwest::Response {
+pub(crate) async fn post_update(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    form: Form,
+) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/documents/{id}")))
         .bearer_auth(token)
@@ -457,89 +464,4 @@ async fn put_part_bodies_are_checked(db: Db) {
         .get_json(&token, &format!("/documents/{id}/metadata"))
         .await;
     assert_eq!(metadata, json!({"v": 1}), "unchanged");
-}
-
-async fn high_security_mode_refuses_browsing_and_read_back(db: Db) {
-    let app = TestApp::spawn_with(db, &[("api.security", "high")]).await;
-    let token = app.login().await;
-    let id = id_of(&upload_full(&app, &token).await);
-    let response = app.get(&token, "/documents").send().await.unwrap();
-    assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "POST");
-    let response = app
-        .get(&token, &format!("/documents/{id}/document"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
-    assert_eq!(
-        app.get(&token, &format!("/documents/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200,
-        "the record is still readable"
-    );
-}
-
-async fn expired_documents_are_refused_then_destroyed(db: Db) {
-    let app = TestApp::spawn_with(db, &[("api.expiry_sweep_secs", "1")]).await;
-    let token = app.login().await;
-    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
-    let form = document_form("brief.pdf", b"short-lived".to_vec()).text("expiration", soon.clone());
-    let id = id_of(&app.upload_form(&token, form).await.json().await.unwrap());
-    assert_eq!(app.download(&token, &id).await.unwrap(), b"short-lived");
-    let mut statuses = Vec::new();
-    for _ in 0..60 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        statuses.push(
-            app.get(&token, &format!("/documents/{id}"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-        );
-        if statuses.last() == Some(&404) && app.object_files().is_empty() {
-            break;
-        }
-    }
-    assert!(
-        statuses.iter().all(|s| [200, 410, 404].contains(s)),
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.last(),
-        Some(&404),
-        "the sweep destroyed it: {statuses:?}"
-    );
-    assert!(app.object_files().is_empty());
-    let response = post_update(&app, &token, &id, Form::new()).await;
-    assert_eq!(response.status(), 404);
-}
-
-async fn expired_documents_are_refused_at_once(db: Db) {
-    let app = TestApp::spawn_with(db, &[("api.expiry_sweep_secs", "3600")]).await;
-    let token = app.login().await;
-    let soon = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
-    let form = document_form("brief.pdf", b"short-lived".to_vec()).text("expiration", soon.clone());
-    let id = id_of(&app.upload_form(&token, form).await.json().await.unwrap());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    for path in ["", "/document", "/metadata"] {
-        let response = app
-            .get(&token, &format!("/documents/{id}{path}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 410, "{path}");
-    }
-    let response = put_json(
-        &app,
-        &token,
-        &format!("/documents/{id}/metadata"),
-        &json!({}),
-    )
-    .await;
-    assert_eq!(response.status(), 410);
 }
