@@ -11,7 +11,7 @@
 //!
 //! A JSON value never starts with `s`, so a stored value is sealed exactly when it starts with
 //! [`SEALED_PREFIX`]; anything else is a row written before encryption existed (legacy
-//! plaintext), read as it is and sealed by the start-up pass ([`crate::Repository::reseal_records`]).
+//! plaintext), read as it is and sealed by the start-up pass ([`crate::DocumentRepo::reseal_records`]).
 
 use std::sync::{Arc, RwLock};
 

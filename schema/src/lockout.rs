@@ -16,8 +16,8 @@
 //! document id and the viewer's digest, never the values).
 //!
 //! The rules are Rust, not SQL: the statements only count the attempt in their upserts (which
-//! hold the rows' locks until the transaction ends), ask [`decide`] whether the reservation
-//! stands, and write back what [`after_failure`] decided, so the two databases cannot disagree
+//! hold the rows' locks until the transaction ends), ask `decide` whether the reservation
+//! stands, and write back what `after_failure` decided, so the two databases cannot disagree
 //! on when a pair locks or a window is full.
 
 use chrono::{DateTime, Utc};

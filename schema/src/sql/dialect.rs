@@ -16,7 +16,7 @@ use crate::repo::RepoError;
 /// A database Sealpost stores its records in: `sqlx::Sqlite` or `sqlx::Postgres`.
 ///
 /// The bounds on the associated types are what generic statements need (arguments sqlx can
-/// send, rows [`Columns`] can read, results that count rows); being bounds of the trait, they
+/// send, rows `Columns` can read, results that count rows); being bounds of the trait, they
 /// hold wherever `D: Dialect` does, so the area modules need no `where` clauses.
 pub trait Dialect:
     Database<Arguments: IntoArguments<Self>, Row: Columns, QueryResult: Affected> + Sync
