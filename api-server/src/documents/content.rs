@@ -10,6 +10,7 @@ use futures_util::Stream;
 
 use super::{Outcome, write};
 use crate::auth::Principal;
+use crate::content_store::StoredContent;
 use crate::context::ApiContext;
 use crate::error::ApiError;
 
@@ -44,6 +45,16 @@ where
         Ok(next)
     })
     .await;
+    settle(context, object, outcome).await
+}
+
+/// Keeps the new content and destroys the old once the record points at it; otherwise
+/// destroys the new content (nothing refers to it).
+async fn settle(
+    context: &ApiContext,
+    object: StoredContent,
+    outcome: Result<Outcome<super::Written>, ApiError>,
+) -> Result<Outcome<()>, ApiError> {
     match outcome {
         Ok(Outcome::Done(written)) => {
             object.keep();

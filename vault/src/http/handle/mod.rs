@@ -15,7 +15,7 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use schema::Download;
-use shared::handle::HandleError;
+use shared::handle::{HandleClaims, HandleError};
 
 pub use error::ViewError;
 use range::Plan;
@@ -124,7 +124,17 @@ async fn resolve(
         return Err(ViewError::ExpiredHandle);
     }
     let download = download.ok_or(ViewError::NoSuchDocument)?;
-    let document = &download.document;
+    servable(&download.document, &claims, now)?;
+    Ok(download)
+}
+
+/// Whether the document a valid handle names may be served at `now`: still the content the
+/// handle was minted for, under the same access rules, not expired.
+fn servable(
+    document: &schema::DocumentRecord,
+    claims: &HandleClaims,
+    now: DateTime<Utc>,
+) -> Result<(), ViewError> {
     if document.object_key != claims.object {
         return Err(ViewError::ContentReplaced);
     }
@@ -136,5 +146,5 @@ async fn resolve(
     if document.expiration <= now {
         return Err(ViewError::DocumentExpired);
     }
-    Ok(download)
+    Ok(())
 }
