@@ -16,6 +16,18 @@ use crate::private_file::{self, PrivateFileError};
 
 const PEM_TAG: &str = "PRIVATE KEY";
 
+/// A PKCS#8 v1 Ed25519 private key up to its 32-byte seed (RFC 8410 §7 and the example of
+/// §10.3): `SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING
+/// (32) } }`, what `openssl genpkey -algorithm ed25519` writes.
+const PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+/// The start of the PKCS#8 v2 document `ring` generates, up to the seed (version 1, the public
+/// key after the seed).
+const RING_V2_PREFIX: [u8; 16] = [
+    0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("not a PEM block")]
@@ -45,10 +57,23 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
+    /// A new random key, encoded as PKCS#8 v1. `ring` generates only its own v2 form (the
+    /// public key under an implicit `[1]` tag), which OpenSSL, Node's `crypto` and Python's
+    /// `cryptography` refuse, so a producer could not use the key `sealpost` hands out; no
+    /// crate in the tree writes v1 from a `ring` key, and v1 is the fixed 16-byte prefix of
+    /// RFC 8410 and the seed, so it is written here.
     pub fn generate() -> Result<Self, KeyError> {
         let document =
             Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Random)?;
-        Self::from_pkcs8(document.as_ref())
+        let v2 = document.as_ref();
+        let seed = v2
+            .get(RING_V2_PREFIX.len()..RING_V2_PREFIX.len() + 32)
+            .filter(|_| v2.starts_with(&RING_V2_PREFIX))
+            .ok_or(KeyError::NotEd25519)?;
+        let mut v1 = Zeroizing::new(Vec::with_capacity(PKCS8_V1_PREFIX.len() + seed.len()));
+        v1.extend_from_slice(&PKCS8_V1_PREFIX);
+        v1.extend_from_slice(seed);
+        Self::from_pkcs8(&v1)
     }
 
     /// Accepts PKCS#8 v1 (as `openssl genpkey -algorithm ed25519` writes) and v2 (with the public key).
@@ -125,6 +150,19 @@ mod tests {
         let pem = key.to_pem();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         assert_eq!(public_key_from_pem(&pem).unwrap(), key.public_key());
+    }
+
+    #[test]
+    fn generated_keys_are_pkcs8_v1_and_v2_keys_still_load() {
+        let key = SigningKey::generate().unwrap();
+        assert_eq!(key.pkcs8_der().len(), 48);
+        assert!(key.pkcs8_der().starts_with(&PKCS8_V1_PREFIX));
+        let again = SigningKey::from_pem(&key.to_pem()).unwrap();
+        assert_eq!(again.sign(b"m"), key.sign(b"m"));
+        // Keys written before (ring's v2 form) keep loading.
+        let v2 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let old = SigningKey::from_pkcs8(v2.as_ref()).unwrap();
+        assert_eq!(old.pkcs8_der().len(), 83);
     }
 
     #[test]

@@ -410,3 +410,36 @@ async fn environment_variables_override_the_config_file() {
     .expect("an invalid value is refused at start-up");
     assert!(error.contains("configuration"), "{error}");
 }
+
+/// The key `sealpost producer add` hands out (and `up` writes for the default producer) is
+/// PKCS#8 v1, which the usual tools load: OpenSSL, Node's `crypto`, Python's `cryptography`
+/// (ring's own v2 form is refused by all three).
+#[test]
+fn producer_keys_load_in_openssl_node_and_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BINARY)
+        .args(["producer", "add", "tools", "--email", "ops@tools.example"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let pem = dir.path().join("tools.pem");
+    std::fs::write(&pem, &output.stdout).unwrap();
+    let run = |program: &str, args: &[&str]| {
+        let output = Command::new(program).args(args).output().unwrap();
+        assert!(output.status.success(), "{program}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let path = pem.to_str().unwrap();
+    let text = run("openssl", &["pkey", "-in", path, "-noout", "-text"]);
+    assert!(text.contains("ED25519 Private-Key"), "{text}");
+    let node = "const c = require('crypto'); const fs = require('fs'); \
+                console.log(c.createPrivateKey(fs.readFileSync(process.argv[1])).asymmetricKeyType)";
+    assert_eq!(run("node", &["-e", node, path]).trim(), "ed25519");
+    let python = "import sys\n\
+                  from cryptography.hazmat.primitives.serialization import load_pem_private_key\n\
+                  key = load_pem_private_key(open(sys.argv[1], 'rb').read(), None)\n\
+                  print(type(key).__name__)";
+    assert!(run("python3", &["-c", python, path]).contains("Ed25519PrivateKey"));
+}
