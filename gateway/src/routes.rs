@@ -48,11 +48,7 @@ async fn sealed_link(
         location.push('?');
         location.push_str(&query);
     }
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .finish())
+    Ok(pages::see_other(location).finish())
 }
 
 async fn method_not_allowed() -> HttpResponse {

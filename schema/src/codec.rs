@@ -119,13 +119,13 @@ pub(crate) fn bind_document_changes<D: crate::sql::Dialect>(
     sealed: SealedColumns,
 ) -> crate::sql::query::Sql<D> {
     query
-        .bind(document.placeholder_id.to_string())
-        .bind(document.name.clone())
-        .bind(document.media_type.clone())
-        .bind(document.object_key.to_string())
+        .bind(document.placeholder_id.as_str())
+        .bind(&document.name)
+        .bind(&document.media_type)
+        .bind(document.object_key.as_str())
         .bind(document.size)
-        .bind(document.hash_algorithm.clone())
-        .bind(document.hash_value.clone())
+        .bind(&document.hash_algorithm)
+        .bind(&document.hash_value)
         .bind(millis(document.expiration))
         .bind(sealed.audience)
         .bind(sealed.challenge)

@@ -218,8 +218,9 @@ impl Vault {
 
     /// As [`read`](Self::read), with the object's row already read by the caller (the handle
     /// endpoint reads it with the document, in one query).
-    pub async fn read_loaded(&self, row: &ObjectRecord) -> Result<ObjectReader, VaultError> {
-        self.read_whole(&row.key, Some(row.clone())).await
+    pub async fn read_loaded(&self, row: ObjectRecord) -> Result<ObjectReader, VaultError> {
+        let key = row.key.clone();
+        self.read_whole(&key, Some(row)).await
     }
 
     async fn read_whole(
@@ -249,11 +250,12 @@ impl Vault {
     /// as for [`read_loaded`](Self::read_loaded).
     pub async fn read_range_loaded(
         &self,
-        row: &ObjectRecord,
+        row: ObjectRecord,
         start: u64,
         end_inclusive: u64,
     ) -> Result<ObjectReader, VaultError> {
-        (self.read_part(&row.key, Some(row.clone()), start..=end_inclusive)).await
+        let key = row.key.clone();
+        (self.read_part(&key, Some(row), start..=end_inclusive)).await
     }
 
     async fn read_part(

@@ -61,8 +61,12 @@ async fn answer(
     handle: &str,
     facts: &mut Facts,
 ) -> Result<HttpResponse, ViewError> {
-    let download = resolve(service, handle, Utc::now(), facts).await?;
-    let (document, signature) = (&download.document, download.signature.as_ref());
+    let Download {
+        document,
+        object,
+        signature,
+    } = resolve(service, handle, Utc::now(), facts).await?;
+    let (document, signature) = (&document, signature.as_ref());
     let size = u64::try_from(document.size).map_err(|_| ViewError::NoSuchDocument)?;
     if request.method() == Method::HEAD {
         return Ok(response::head(document, size, signature));
@@ -76,7 +80,7 @@ async fn answer(
         _ => Plan::Whole,
     };
     let vault = &service.vault;
-    match (plan, &download.object) {
+    match (plan, object) {
         (Plan::Whole, Some(object)) => {
             let reader = vault.read_loaded(object).await?;
             Ok(response::whole(document, reader, signature))
