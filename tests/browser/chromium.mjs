@@ -26,3 +26,20 @@ export function launchPersistent(userDataDir, options = {}) {
     ...options,
   });
 }
+
+// Saves a full-page screenshot of page at path. Chromium's capture fails now and then on a loaded
+// machine ("Unable to capture screenshot" while a compositor frame is pending, seen in CI on
+// 2 cores): wait for the page to settle and try again, up to three times, before giving up.
+export async function screenshot(page, path) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await page.waitForLoadState('load');
+      await page.screenshot({ path, fullPage: true });
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      console.error(`screenshot ${path}: attempt ${attempt} failed (${error.message.split('\n')[0]}); retrying`);
+      await page.waitForTimeout(250 * attempt);
+    }
+  }
+}

@@ -7,7 +7,7 @@
 //   node tests/browser/gateway-viewer.mjs SEALED_URL USER PASSWORD SCREENSHOT.png
 import { readFileSync } from 'node:fs';
 
-import { launch } from './chromium.mjs';
+import { launch, screenshot as saveScreenshot } from './chromium.mjs';
 
 const [url, username, password, screenshot] = process.argv.slice(2);
 if (!screenshot) {
@@ -22,7 +22,7 @@ try {
   });
   const page = await context.newPage();
   const landing = await page.goto(url);
-  await page.screenshot({ path: screenshot, fullPage: true });
+  await saveScreenshot(page, screenshot);
   const lang = await page.getAttribute('html', 'lang');
   const handleUrl = await page.getAttribute('a.open', 'href');
   let documentStatus = null;

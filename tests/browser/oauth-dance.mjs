@@ -21,7 +21,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { launch, launchPersistent } from './chromium.mjs';
+import { launch, launchPersistent, screenshot } from './chromium.mjs';
 
 const [startUrl, login, action, screenshotDir, userDataDir] = process.argv.slice(2);
 if (!screenshotDir || !['allow', 'deny'].includes(action)) {
@@ -61,13 +61,13 @@ try {
     const consent = page.locator('form.consent, form:has(input[name="prompt"][value="consent"])');
     if (await loginForm.count()) {
       steps.push('login');
-      await page.screenshot({ path: join(screenshotDir, 'login.png'), fullPage: true });
+      await screenshot(page, join(screenshotDir, 'login.png'));
       await loginForm.locator('input[name="login"]').fill(login);
       await loginForm.locator('input[name="password"]').fill('any password');
       await submit(loginForm.locator('button[type="submit"]'));
     } else if (await consent.count()) {
       steps.push('consent');
-      await page.screenshot({ path: join(screenshotDir, 'consent.png'), fullPage: true });
+      await screenshot(page, join(screenshotDir, 'consent.png'));
       await submit(action === 'allow'
         ? page.locator('button:has-text("Continue")')
         : page.locator('button:has-text("Deny"), a:has-text("Cancel")').first());
@@ -76,7 +76,7 @@ try {
     }
   }
 
-  await page.screenshot({ path: join(screenshotDir, 'landing.png'), fullPage: true });
+  await screenshot(page, join(screenshotDir, 'landing.png'));
   const title = await page.title();
   const finalUrl = page.url();
   const landingStatus = finalStatus; // before the download's own navigation
