@@ -14,6 +14,8 @@ pub struct ApiContext {
     /// The vault, in this process or its own (same semantics either way).
     pub vault: ContentStore,
     pub tokens: Arc<TokenIssuer>,
+    /// API-key verification cache, rate-limit buckets, the client-address rule.
+    pub auth: crate::auth::AuthState,
     /// The gateway's seal keys (`{data_dir}/seal-keys.json`, the file the gateway opens
     /// links with), for `POST /documents/{docId}/links`.
     pub seal_keys: SealKeys,

@@ -17,6 +17,13 @@ pub enum ApiError {
     /// No, a malformed, an expired or a revoked credential.
     #[error("authentication required: {0}")]
     Unauthenticated(&'static str),
+    /// A valid credential without the route's scope, or from an address outside the
+    /// producer's allowlist: the detail says which.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Over the credential's rate limit (429 with `Retry-After` and the `RateLimit` headers).
+    #[error("too many requests: retry after {} s", .0.retry_after_secs)]
+    RateLimited(crate::auth::rate::RateLimited),
     /// Unknown, malformed or another producer's id: all look the same.
     #[error("not found")]
     NotFound,
@@ -117,6 +124,8 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -157,6 +166,12 @@ impl ResponseError for ApiError {
             }
             Self::MethodNotAllowed { allow } => {
                 builder.insert_header((header::ALLOW, *allow));
+            }
+            Self::RateLimited(limited) => {
+                builder
+                    .insert_header((header::RETRY_AFTER, limited.retry_after_secs))
+                    .insert_header(("RateLimit-Policy", limited.policy.as_str()))
+                    .insert_header(("RateLimit", limited.state.as_str()));
             }
             _ => {}
         }

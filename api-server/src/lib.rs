@@ -8,7 +8,8 @@
 //! - [`content_store`]: the vault in this process or behind its internal API, one interface.
 //! - [`context`]: what handlers share (repository, vault, token issuer, public URLs, limits).
 //! - [`error`]: the service's one error type and its problem+json rendering.
-//! - [`auth`]: the [`auth::Principal`] extractor (login tokens, `Basic` or `Bearer`).
+//! - [`auth`]: who is calling and what they may do: credentials (login tokens, API keys),
+//!   the allowlist, rate limits and scopes, one [`auth::Authorized`] extractor per scope.
 //! - [`form`]: streaming `multipart/form-data` reading with per-part limits.
 //! - [`documents`]: the domain operations behind the document routes.
 //! - [`delivery`]: fulfillment: queued deliveries and the worker that sends them.

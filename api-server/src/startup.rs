@@ -94,6 +94,7 @@ pub fn context(
         repo,
         vault,
         tokens: Arc::new(TokenIssuer::new(&instance_key, token_ttl)),
+        auth: crate::auth::AuthState::new(&settings.api).context("the api settings")?,
         seal_keys,
         logs: crate::logs::LogExports::new(signer.clone(), settings.data_dir.clone()),
         signer,

@@ -205,6 +205,15 @@ fn unique_key(db: &dyn sqlx::error::DatabaseError) -> UniqueKey {
         "producers_name_key" | "producers.name" => UniqueKey::ProducerName,
         "producers_public_key_key" | "producers.public_key" => UniqueKey::ProducerKey,
         "login_sessions_pkey" | "login_sessions.jti" => UniqueKey::SessionId,
+        "api_keys_pkey" | "api_keys.id" => UniqueKey::ApiKeyId,
+        "api_keys_active_name" | "api_keys.producer_id, api_keys.name" => UniqueKey::ApiKeyName,
+        "producer_keys_pkey" | "producer_keys.id" => UniqueKey::ProducerKeyId,
+        "producer_keys_public_key_key" | "producer_keys.public_key" => {
+            UniqueKey::ProducerKeyPublicKey
+        }
+        "used_assertions_pkey" | "used_assertions.producer_id, used_assertions.jti" => {
+            UniqueKey::AssertionId
+        }
         "objects_pkey" | "objects.key" => UniqueKey::ObjectKey,
         "documents_pkey" | "documents.id" => UniqueKey::DocumentId,
         "documents_placeholder_id_key" | "documents.placeholder_id" => UniqueKey::PlaceholderId,

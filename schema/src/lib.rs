@@ -39,6 +39,7 @@
 pub mod audit;
 pub mod cipher;
 mod codec;
+pub mod credentials;
 mod gateway_codec;
 pub mod ids;
 pub mod lockout;
@@ -53,6 +54,7 @@ pub mod sqlite;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use credentials::{Environment, Scope, Scopes};
 pub use ids::{DocumentId, IdError, ObjectKey, PlaceholderId, ProducerId};
 pub use lockout::{Attempt, AttemptLimits, ChallengeLock, LockPolicy, Refusal, Reservation};
 pub use model::{
@@ -61,6 +63,7 @@ pub use model::{
     VaultLogRecord, ViewerDocument,
 };
 pub use repo::{
-    BoxStream, DeliveryRepo, DocumentRepo, LockoutRepo, LogRepo, OAuthRepo, ObjectRepo,
-    ProducerRepo, RepoError, Repository, ViewerRepo, connect, connect_with_records,
+    AllowlistRepo, ApiKeyRepo, BoxStream, DeliveryRepo, DocumentRepo, LockoutRepo, LogRepo,
+    OAuthRepo, ObjectRepo, ProducerKeyRepo, ProducerRepo, RepoError, Repository, ViewerRepo,
+    connect, connect_with_records,
 };

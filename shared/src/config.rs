@@ -76,6 +76,16 @@ pub struct ApiSettings {
     /// Latest expiration a document may be given, in days from now (422 naming `expiration`
     /// beyond).
     pub max_expiration_days: u32,
+    /// Peers (CIDRs) whose `Forwarded` / `X-Forwarded-For` is believed when deciding a
+    /// client's address: the API's allowlist, the gateway's address limits and every log's
+    /// remote-IP column use the same rule. Empty (the default): the TCP peer, always.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
+    /// The token bucket of a login token, and of an API key without its own `rateLimit`:
+    /// requests a second, sustained.
+    pub rate_per_sec: u32,
+    /// … and the burst it allows.
+    pub rate_burst: u32,
 }
 
 /// What every HTTP service (API, gateway, vault with its internal API) allows a client, so a
@@ -284,6 +294,9 @@ impl Settings {
             .set_default("api.max_json_part_bytes", 1_u64 << 20)?
             .set_default("api.expiry_sweep_secs", 60)?
             .set_default("api.max_expiration_days", 3650)?
+            .set_default("api.trusted_proxies", Vec::<String>::new())?
+            .set_default("api.rate_per_sec", 100)?
+            .set_default("api.rate_burst", 200)?
             .set_default("server.header_timeout_secs", 10)?
             .set_default("server.keep_alive_secs", 5)?
             .set_default("server.body_idle_timeout_secs", 30)?

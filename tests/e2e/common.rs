@@ -112,6 +112,10 @@ impl TestApp {
             // The suite's peers (receivers, SMTP sinks, OAuth providers) listen on loopback,
             // which the egress policy refuses by default; egress tests override this with "".
             ("egress.allow", LOOPBACK_ALLOWED.into()),
+            // Rate limits high enough that no test but the rate-limit tests (which override
+            // these) ever meets them.
+            ("api.rate_per_sec", "1000000".into()),
+            ("api.rate_burst", "1000000".into()),
         ];
         overrides.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let settings =

@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod common;
 mod conditional;
+mod credentials;
 mod delivery;
 mod documents;
 mod gateway;

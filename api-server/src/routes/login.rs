@@ -8,7 +8,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::access_log::Recorder;
-use crate::auth::{LoggedIn, Principal, log_in};
+use crate::auth::{Authenticated, Authorized, Credential, LoggedIn, log_in};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::form::{self, MAX_KEY_PART_BYTES, MAX_TEXT_PART_BYTES};
@@ -77,14 +77,18 @@ fn looks_like_email(text: &str) -> bool {
         && valid_chars
 }
 
-/// Revokes the calling token at once.
+/// Revokes the calling token at once. An API key is not logged out (400): it is revoked with
+/// `DELETE /keys/{name}`.
 pub async fn logout(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Authenticated>,
 ) -> Result<HttpResponse, ApiError> {
-    context
-        .repo
-        .revoke_session(&principal.token_id, Utc::now())
-        .await?;
+    let Credential::Token { jti } = &principal.credential else {
+        return Err(ApiError::BadRequest {
+            field: None,
+            detail: "an API key does not log out; revoke it with DELETE /keys/{name}".into(),
+        });
+    };
+    context.repo.revoke_session(jti, Utc::now()).await?;
     Ok(HttpResponse::Ok().finish())
 }

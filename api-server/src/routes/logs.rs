@@ -9,7 +9,7 @@ use shared::content_signature::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 use tokio_util::io::ReaderStream;
 
 use super::method_not_allowed;
-use crate::auth::Principal;
+use crate::auth::{Authorized, Logs};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::logs::{self, Range};
@@ -42,7 +42,7 @@ pub struct Dates {
 /// Every log line of the caller's documents (and of its requests naming none).
 pub async fn all_documents(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Logs>,
     dates: web::Query<Dates>,
 ) -> Result<HttpResponse, ApiError> {
     let range = parse(&dates)?;
@@ -52,7 +52,7 @@ pub async fn all_documents(
 /// The lines naming one of the caller's documents (deleted ones too); 404 for anyone else's.
 pub async fn one_document(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Logs>,
     path: web::Path<String>,
     dates: web::Query<Dates>,
 ) -> Result<HttpResponse, ApiError> {

@@ -42,6 +42,16 @@ pub enum UniqueKey {
     ProducerKey,
     /// `login_sessions.jti`.
     SessionId,
+    /// `api_keys.id`.
+    ApiKeyId,
+    /// An unrevoked API key's name, per producer (`api_keys_active_name`).
+    ApiKeyName,
+    /// `producer_keys.public_key` (the key is already some producer's).
+    ProducerKeyPublicKey,
+    /// `producer_keys.id`.
+    ProducerKeyId,
+    /// `used_assertions (producer_id, jti)`: the assertion was used before.
+    AssertionId,
     /// `objects.key`.
     ObjectKey,
     /// `documents.id`.
@@ -64,6 +74,11 @@ impl std::fmt::Display for UniqueKey {
             Self::ProducerName => "the producer name",
             Self::ProducerKey => "the producer public key",
             Self::SessionId => "the login session id",
+            Self::ApiKeyId => "the API key id",
+            Self::ApiKeyName => "the API key name",
+            Self::ProducerKeyPublicKey => "the public key",
+            Self::ProducerKeyId => "the producer key id",
+            Self::AssertionId => "the assertion id",
             Self::ObjectKey => "the object key",
             Self::DocumentId => "the document id",
             Self::PlaceholderId => "the placeholder id",
@@ -81,6 +96,9 @@ impl std::fmt::Display for UniqueKey {
 #[async_trait]
 pub trait Repository:
     ProducerRepo
+    + ApiKeyRepo
+    + ProducerKeyRepo
+    + AllowlistRepo
     + ObjectRepo
     + DocumentRepo
     + ViewerRepo
@@ -94,8 +112,15 @@ pub trait Repository:
     async fn migrate(&self) -> Result<(), RepoError>;
 }
 
+mod allowlist;
+mod api_keys;
 mod areas;
 pub mod delivery;
+mod producer_keys;
+
+pub use allowlist::AllowlistRepo;
+pub use api_keys::ApiKeyRepo;
+pub use producer_keys::ProducerKeyRepo;
 
 pub use areas::{
     DeliveryRepo, DocumentRepo, LockoutRepo, LogRepo, OAuthRepo, ObjectRepo, ProducerRepo,

@@ -63,6 +63,30 @@ macro_rules! embedded_migrations {
                     "/0011_access_version.sql"
                 )),
             ),
+            (
+                12,
+                "api_keys",
+                include_str!(concat!("../../migrations/", $dir, "/0012_api_keys.sql")),
+            ),
+            (
+                13,
+                "producer_keys",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0013_producer_keys.sql"
+                )),
+            ),
+            (
+                14,
+                "allowlist",
+                include_str!(concat!("../../migrations/", $dir, "/0014_allowlist.sql")),
+            ),
+            (
+                15,
+                "environments",
+                include_str!(concat!("../../migrations/", $dir, "/0015_environments.sql")),
+            ),
         ]
     };
 }

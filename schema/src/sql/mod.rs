@@ -9,6 +9,8 @@
 //! `crate::postgres`.
 
 mod accounts;
+mod allowlist;
+mod api_keys;
 mod deliveries;
 pub mod dialect;
 mod documents;
@@ -17,6 +19,7 @@ mod logs;
 mod migrations;
 mod oauth;
 mod objects;
+mod producer_keys;
 pub mod query;
 mod records;
 mod texts;

@@ -4,7 +4,7 @@ use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-use crate::auth::Principal;
+use crate::auth::{Authorized, Write};
 use crate::context::ApiContext;
 use crate::documents;
 use crate::error::ApiError;
@@ -13,7 +13,7 @@ use crate::representation;
 
 pub async fn create(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Write>,
     mut multipart: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let form = DocumentForm::read(&mut multipart, &context).await?;

@@ -3,14 +3,14 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::unmodified_since;
-use crate::auth::Principal;
+use crate::auth::{Authorized, Write};
 use crate::context::ApiContext;
 use crate::documents::{self, Outcome};
 use crate::error::ApiError;
 
 pub async fn delete(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Write>,
     request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -24,7 +24,7 @@ pub async fn delete(
 /// Deleting only the content is not allowed: the whole record must be deleted (spec).
 pub async fn content(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Write>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     documents::find(&context, &principal, &path).await?;
@@ -35,7 +35,7 @@ pub async fn content(
 
 pub async fn part(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Write>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, part) = super::part_path(path)?;

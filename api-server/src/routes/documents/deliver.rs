@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::auth::Principal;
+use crate::auth::{Authorized, Deliver};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::{delivery, documents};
@@ -17,7 +17,7 @@ use crate::{delivery, documents};
 /// fulfillment object, 400/413/415/422 for a malformed form (naming the field).
 pub async fn deliver(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Deliver>,
     request: HttpRequest,
     path: web::Path<String>,
     body: web::Payload,
@@ -36,7 +36,7 @@ pub async fn deliver(
 /// A delivery's per-recipient status (queued, sent, failed with reason, attempts).
 pub async fn status(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Deliver>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (doc_id, id) = path.into_inner();

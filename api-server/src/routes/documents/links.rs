@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use crate::auth::Principal;
+use crate::auth::{Authorized, Write};
 use crate::context::ApiContext;
 use crate::documents;
 use crate::error::ApiError;
@@ -40,7 +40,7 @@ use crate::form;
 /// for a `records` audience with a `viewerToken`.
 pub async fn create(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Write>,
     request: HttpRequest,
     path: web::Path<String>,
     body: web::Payload,

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::config::SecurityMode;
 
-use crate::auth::Principal;
+use crate::auth::{Authorized, Read};
 use crate::context::ApiContext;
 use crate::documents;
 use crate::error::ApiError;
@@ -19,7 +19,7 @@ pub struct Paging {
 
 pub async fn list(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Read>,
     paging: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     if context.security == SecurityMode::High {

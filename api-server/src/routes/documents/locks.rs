@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::Principal;
+use crate::auth::{Authorized, Write};
 use crate::context::ApiContext;
 use crate::documents;
 use crate::error::ApiError;
@@ -12,7 +12,7 @@ use crate::error::ApiError;
 /// was locked; 404/410 as for the document itself.
 pub async fn reset(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Write>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let record = documents::find(&context, &principal, &path).await?;

@@ -6,7 +6,7 @@ use futures_util::StreamExt as _;
 use shared::config::SecurityMode;
 use shared::content_signature::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 
-use crate::auth::Principal;
+use crate::auth::{Authorized, Read};
 use crate::context::ApiContext;
 use crate::documents;
 use crate::error::ApiError;
@@ -16,7 +16,7 @@ use crate::representation;
 /// the signature covers exactly the bytes sent.
 pub async fn record(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Read>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let record = documents::find(&context, &principal, &path).await?;
@@ -42,7 +42,7 @@ pub async fn record(
 /// short.
 pub async fn content(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Read>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if context.security == SecurityMode::High {
@@ -73,7 +73,7 @@ pub async fn content(
 /// `null` when the object is undefined.
 pub async fn sub_resource(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Read>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, part) = super::part_path(path)?;

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt as _;
 
 use super::unmodified_since;
-use crate::auth::Principal;
+use crate::auth::{Authorized, Write};
 use crate::context::ApiContext;
 use crate::documents::{self, Outcome};
 use crate::error::ApiError;
@@ -15,7 +15,7 @@ use crate::representation;
 
 pub async fn update(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Write>,
     path: web::Path<String>,
     mut multipart: Multipart,
 ) -> Result<HttpResponse, ApiError> {
@@ -33,7 +33,7 @@ pub async fn update(
 /// The body is the new content and `Content-Type` its media type.
 pub async fn replace_content(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Write>,
     request: HttpRequest,
     path: web::Path<String>,
     body: web::Payload,
@@ -53,7 +53,7 @@ pub async fn replace_content(
 /// The body is the new JSON object (`application/json`), or `null`.
 pub async fn put_part(
     context: web::Data<ApiContext>,
-    principal: Principal,
+    principal: Authorized<Write>,
     request: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Payload,
