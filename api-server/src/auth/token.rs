@@ -4,6 +4,8 @@
 //! A token must verify (signature, issuer, expiry) *and* name an active login session, so
 //! `POST /logout` takes effect at once. A login token holds every scope.
 
+use std::net::IpAddr;
+
 use chrono::Utc;
 use schema::{Environment, LoginSession, Scopes};
 
@@ -20,15 +22,22 @@ pub struct LoggedIn {
 }
 
 /// Logs an operator in with the producer's PEM private `key` (401 when it is not an Ed25519
-/// key, or no producer's): issues a token and stores the session it names. `email` is the
-/// operator's, kept for auditing.
-pub async fn log_in(context: &ApiContext, key: &str, email: String) -> Result<LoggedIn, ApiError> {
+/// key, or no producer's; 403 when `address`, the client's, is outside the producer's
+/// allowlist): issues a token and stores the session it names. `email` is the operator's,
+/// kept for auditing.
+pub async fn log_in(
+    context: &ApiContext,
+    key: &str,
+    email: String,
+    address: Option<IpAddr>,
+) -> Result<LoggedIn, ApiError> {
     let public_key = shared::keys::public_key_from_pem(key).map_err(|_| {
         ApiError::Unauthenticated("the key is not an Ed25519 PKCS#8 PEM private key")
     })?;
     let producer = (context.repo.producer_by_public_key(&public_key).await?).ok_or(
         ApiError::Unauthenticated("the key does not belong to any producer"),
     )?;
+    super::client::enforce_allowlist(context, &producer.id, address).await?;
     let now = Utc::now();
     let (token, claims) =
         (context.tokens.issue(producer.id.as_str(), &email, now)).map_err(ApiError::internal)?;

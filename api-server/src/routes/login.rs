@@ -27,7 +27,13 @@ pub async fn login(
         token,
         producer_name,
         session,
-    } = log_in(&context, &key, email).await?;
+    } = log_in(
+        &context,
+        &key,
+        email,
+        context.auth.clients.client_address(&request),
+    )
+    .await?;
     Recorder::of(&request).authenticated(&session.producer_id, &session.email);
     Ok(HttpResponse::Ok()
         .insert_header((header::AUTHORIZATION, token))
