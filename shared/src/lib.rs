@@ -20,11 +20,14 @@
 //!   signed content and exports are checked against.
 //! - [`hex`]: lowercase hex and SHA-256 digests as hex.
 //! - [`secret_eq`]: comparing secrets in constant time, whatever their lengths.
+//! - [`client_addr`]: whose address a request comes from (the peer, or what trusted proxies
+//!   say): the one rule of the allowlist, the gateway's address limits and every log.
 //! - [`egress`]: the egress policy of every request made on a producer's behalf (SSRF defence).
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 //! - [`service`]: one start/stop shape for every service ([`service::Running`]): servers,
 //!   sweepers and audit writers stopped in the order that loses no record.
 
+pub mod client_addr;
 pub mod config;
 pub mod content_signature;
 pub mod egress;

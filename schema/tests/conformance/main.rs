@@ -31,6 +31,8 @@ macro_rules! conformance {
     )*};
 }
 
+mod api_keys;
+mod allowlist;
 mod deliveries;
 mod documents;
 mod fixtures;
@@ -39,6 +41,7 @@ mod lockout;
 mod logs;
 mod oauth;
 mod objects;
+mod producer_keys;
 mod producers;
 mod records;
 mod reservations;
