@@ -32,7 +32,7 @@ macro_rules! producer_columns {
 /// The columns [`session`] reads.
 macro_rules! session_columns {
     () => {
-        "jti, producer_id, email, issued_at, expires_at, revoked_at"
+        "jti, producer_id, email, issued_at, expires_at, revoked_at, key_id, environment"
     };
 }
 /// The columns [`object`] reads.
@@ -323,6 +323,11 @@ pub(crate) fn session(row: &impl Columns) -> Result<LoginSession, RepoError> {
         issued_at: row.time("issued_at")?,
         expires_at: row.time("expires_at")?,
         revoked_at: row.opt_time("revoked_at")?,
+        key_id: row.opt_text("key_id")?,
+        environment: row
+            .text("environment")?
+            .parse()
+            .map_err(|e| RepoError::Corrupt(format!("environment: {e}")))?,
     })
 }
 

@@ -27,6 +27,11 @@ pub struct LoginSession {
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The producer key that logged in (`producer_keys.id`): removing that key revokes the
+    /// session. `None` for sessions opened before keys were recorded (migration 0013).
+    pub key_id: Option<String>,
+    /// The environment the session acts in (the login's `environment` part).
+    pub environment: crate::credentials::Environment,
 }
 
 /// A vault object: the wrapped data key lives here, never beside the ciphertext, so a copy of the

@@ -48,6 +48,8 @@ pub async fn log_in(
         email,
         issued_at: now,
         revoked_at: None,
+        key_id: None,
+        environment: Environment::Live,
     };
     context.repo.insert_session(&session).await?;
     Ok(LoggedIn {

@@ -120,7 +120,7 @@ mod producer_keys;
 
 pub use allowlist::AllowlistRepo;
 pub use api_keys::ApiKeyRepo;
-pub use producer_keys::ProducerKeyRepo;
+pub use producer_keys::{KeyRemoval, ProducerKey, ProducerKeyRepo};
 
 pub use areas::{
     DeliveryRepo, DocumentRepo, LockoutRepo, LogRepo, OAuthRepo, ObjectRepo, ProducerRepo,

@@ -7,11 +7,14 @@ use async_trait::async_trait;
 use super::{Dialect, SqlRepository, sql};
 use crate::codec::{self, Columns as _, millis, producer_columns, session_columns};
 use crate::model::{LoginSession, Producer};
-use crate::repo::{ProducerRepo, RepoError};
+use crate::repo::{ProducerKey, ProducerRepo, RepoError};
 
 #[async_trait]
 impl<D: Dialect> ProducerRepo for SqlRepository<D> {
+    /// The producer and its first key (`producer_keys`, which logins are checked against),
+    /// in one transaction.
     async fn insert_producer(&self, producer: &Producer) -> Result<(), RepoError> {
+        let mut tx = D::begin_write(&self.pool).await?;
         sql(concat!(
             "INSERT INTO producers (",
             producer_columns!(),
@@ -22,8 +25,18 @@ impl<D: Dialect> ProducerRepo for SqlRepository<D> {
         .bind(producer.email.as_deref())
         .bind(&producer.public_key)
         .bind(millis(producer.created_at))
-        .execute(self.db())
+        .execute(D::on_conn(&mut tx))
         .await?;
+        let key = ProducerKey {
+            id: ProducerKey::new_id(),
+            producer_id: producer.id.clone(),
+            public_key: producer.public_key.clone(),
+            created_at: producer.created_at,
+        };
+        super::producer_keys::insert_key::<D>(&key)
+            .execute(D::on_conn(&mut tx))
+            .await?;
+        tx.commit().await.map_err(codec::db_error)?;
         Ok(())
     }
 
@@ -67,7 +80,7 @@ impl<D: Dialect> ProducerRepo for SqlRepository<D> {
         sql(concat!(
             "INSERT INTO login_sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&session.jti)
         .bind(session.producer_id.as_str())
@@ -75,6 +88,8 @@ impl<D: Dialect> ProducerRepo for SqlRepository<D> {
         .bind(millis(session.issued_at))
         .bind(millis(session.expires_at))
         .bind(session.revoked_at.map(millis))
+        .bind(session.key_id.as_deref())
+        .bind(session.environment.as_str())
         .execute(self.db())
         .await?;
         Ok(())

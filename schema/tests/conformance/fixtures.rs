@@ -107,5 +107,7 @@ pub(crate) fn session(
         issued_at,
         expires_at: issued_at + ttl,
         revoked_at: None,
+        key_id: None,
+        environment: schema::Environment::Live,
     }
 }

@@ -42,6 +42,7 @@ mod logs;
 mod oauth;
 mod objects;
 mod producer_keys;
+mod producer_keys;
 mod producers;
 mod records;
 mod reservations;
