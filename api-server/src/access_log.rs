@@ -159,7 +159,8 @@ impl Arrival {
         let method = request.method().as_str();
         Self {
             start: Utc::now(),
-            remote: request.peer_addr().map(|addr| addr.ip()),
+            // The peer, or what trusted proxies say (the allowlist's rule).
+            remote: crate::auth::client::address_of(request.request()),
             method: truncate(method, MAX_METHOD).to_owned(),
             uri: logged_uri(request.path(), request.query_string()),
         }

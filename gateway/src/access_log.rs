@@ -120,7 +120,7 @@ where
     B: MessageBody + 'static,
 {
     let start = Utc::now();
-    let remote = request.peer_addr().map(|addr| addr.ip());
+    let remote = crate::GatewayService::client_address(request.request());
     let (method, path) = (request.method().to_string(), request.path().to_owned());
     let call = service.call(request);
     async move {

@@ -76,8 +76,9 @@ fn visit<'a>(
         scope: placeholder.as_str(),
         now,
     };
-    let address = (request.peer_addr())
-        .map(|a| a.ip().to_string())
+    // The peer, or what trusted proxies say: the same rule as every log's remote-IP column.
+    let address = crate::GatewayService::client_address(request)
+        .map(|a| a.to_string())
         .unwrap_or_default();
     Visit {
         auth,

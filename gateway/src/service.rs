@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use schema::{AttemptLimits, LockPolicy, LockoutRepo, OAuthRepo, Repository, ViewerRepo};
+use shared::client_addr::ClientRule;
 use shared::config::GatewaySettings;
 use shared::handle::HandleSigner;
 use shared::keys::SigningKey;
@@ -55,6 +56,9 @@ pub struct GatewayService {
     pub limiter: Limiter,
     pub handle_ttl: chrono::Duration,
     pub oauth: OAuth,
+    /// Whose address a request comes from (`api.trusted_proxies`): the address limits and the
+    /// access log use it. [`GatewayService::new`] trusts no proxy; startup sets the rule.
+    pub clients: ClientRule,
 }
 
 impl GatewayService {
@@ -105,6 +109,16 @@ impl GatewayService {
                 settings.oauth_timeout_secs,
                 egress,
             ),
+            clients: ClientRule::default(),
+        }
+    }
+
+    /// The client address of `request` by the one rule (the peer, or what trusted proxies
+    /// say); the TCP peer when the request carries no gateway (bare test requests).
+    pub fn client_address(request: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+        match request.app_data::<actix_web::web::Data<Self>>() {
+            Some(service) => service.clients.client_address(request.head()),
+            None => request.peer_addr().map(|addr| addr.ip().to_canonical()),
         }
     }
 }

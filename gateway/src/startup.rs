@@ -21,6 +21,9 @@ pub enum StartupError {
     /// The egress settings are invalid; the message names the setting.
     #[error("{0}")]
     Egress(String),
+    /// An `api.trusted_proxies` entry is not a CIDR; the message names it.
+    #[error(transparent)]
+    TrustedProxies(#[from] shared::client_addr::InvalidProxy),
     /// The listener could not be served (its address unreadable, the workers not started).
     #[error("starting the gateway's server")]
     Serve(#[source] std::io::Error),
@@ -68,7 +71,7 @@ pub fn service(
     // OAuth requests go where a producer's challenge says: under the egress policy.
     let egress = shared::egress::EgressPolicy::from_settings(&settings.egress)
         .map_err(StartupError::Egress)?;
-    Ok(Arc::new(GatewayService::new(
+    let mut service = GatewayService::new(
         &settings.gateway,
         stores,
         handle_key,
@@ -76,5 +79,8 @@ pub fn service(
         gateway_root,
         vault_root,
         Arc::new(egress),
-    )))
+    );
+    // The same rule as the API's (DESIGN: the gateway and the logs use it too).
+    service.clients = shared::client_addr::ClientRule::new(&settings.api.trusted_proxies)?;
+    Ok(Arc::new(service))
 }

@@ -91,6 +91,7 @@ pub fn serve(
         handles,
         credential,
         log: log.clone(),
+        clients: shared::client_addr::ClientRule::new(&settings.api.trusted_proxies)?,
     });
     let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
     let server = crate::http::build(service, listener, settings.workers, &limits)?;

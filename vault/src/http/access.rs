@@ -119,7 +119,11 @@ fn arrival(request: &ServiceRequest) -> AccessRecord {
         document_id: None,
         producer_id: None,
         time: Utc::now(),
-        remote_ip: request.peer_addr().map(|addr| addr.ip()),
+        // The peer, or what trusted proxies say: the one rule of every log.
+        remote_ip: match request.app_data::<actix_web::web::Data<super::VaultService>>() {
+            Some(service) => service.clients.client_address(request.head()),
+            None => request.peer_addr().map(|addr| addr.ip()),
+        },
         operation,
         key: None,
         request_uri: String::new(),

@@ -37,6 +37,8 @@ pub struct VaultService {
     pub credential: Option<ServiceCredential>,
     /// Where every request's access-log record goes.
     pub log: AccessLog,
+    /// Whose address a request comes from (`api.trusted_proxies`, the rule of every log).
+    pub clients: shared::client_addr::ClientRule,
 }
 
 /// An object upload over the internal API: a document body, under the idle timeout only.
