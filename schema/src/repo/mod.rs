@@ -119,7 +119,7 @@ pub mod delivery;
 mod producer_keys;
 
 pub use allowlist::AllowlistRepo;
-pub use api_keys::ApiKeyRepo;
+pub use api_keys::{ApiKeyRecord, ApiKeyRepo, KeyRate};
 pub use producer_keys::{KeyRemoval, ProducerKey, ProducerKeyRepo};
 
 pub use areas::{
