@@ -67,6 +67,8 @@ pub fn build(
             .wrap(from_fn(move |request, next| {
                 slow_clients::guard_request(bodies, startup::is_upload, request, next)
             }))
+            // The RateLimit headers of a request its credential's bucket admitted.
+            .wrap(from_fn(auth::rate::advertise))
             .wrap(from_fn(
                 move |request: ServiceRequest, next: Next<BoxBody>| {
                     access_log::around(audit.clone(), request, next)
