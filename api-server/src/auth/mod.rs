@@ -33,7 +33,7 @@ use crate::error::ApiError;
 use crate::routes::{Access, ROUTES};
 
 pub use scope::{Admin, Authenticated, Authorized, Deliver, Logs, Read, Write};
-pub use token::{LoggedIn, log_in};
+pub use token::{LoggedIn, Login, Proof, log_in};
 
 /// Who is calling: the producer (tenant), the credential and what it may do.
 #[derive(Debug, Clone)]
