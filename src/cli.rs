@@ -133,6 +133,44 @@ pub enum ProducerCommand {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Manage a producer's keys (it may hold several; any of them logs in). Works whether or
+    /// not `sealpost up` is running.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Generate a new key for the producer and print its private key (PKCS#8 PEM) on stdout:
+    /// the only copy, keep it safe. Only the public key is stored; the key id goes to stderr.
+    Add {
+        /// Producer name
+        name: String,
+        /// Data directory [default: ./sealpost-data]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// List the producer's keys, oldest first: key id, creation time, public key (base64).
+    List {
+        /// Producer name
+        name: String,
+        /// Data directory [default: ./sealpost-data]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Remove one of the producer's keys: it stops logging in and the tokens it issued stop
+    /// working at once. The last key cannot be removed (exits non-zero).
+    Remove {
+        /// Producer name
+        name: String,
+        /// The key's id (from `list`)
+        key_id: String,
+        /// Data directory [default: ./sealpost-data]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn path_override(key: &'static str, value: Option<&PathBuf>) -> Option<(&'static str, String)> {
@@ -171,6 +209,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     data_dir,
                 },
         } => add_producer(&settings_in(config, data_dir.as_ref())?, name, email).await,
+        Command::Producer {
+            command: ProducerCommand::Key { command },
+        } => producer_key(config, command).await,
         Command::Vault {
             command:
                 VaultCommand::RotateKey {
@@ -222,6 +263,40 @@ async fn add_producer(settings: &Settings, name: &str, email: &str) -> anyhow::R
         .context("opening the database")?;
     let pem = crate::producers::add(repo.as_ref(), name, Some(email)).await?;
     print!("{}", pem.as_str());
+    Ok(())
+}
+
+/// `sealpost producer key add|list|remove`, on the data directory's database.
+async fn producer_key(config: Option<&Path>, command: &KeyCommand) -> anyhow::Result<()> {
+    let (KeyCommand::Add { data_dir, .. }
+    | KeyCommand::List { data_dir, .. }
+    | KeyCommand::Remove { data_dir, .. }) = command;
+    let settings = settings_in(config, data_dir.as_ref())?;
+    let repo = schema::connect(&settings.database_url())
+        .await
+        .context("opening the database")?;
+    let repo = repo.as_ref();
+    match command {
+        KeyCommand::Add { name, .. } => {
+            let key = crate::producers::add_key(repo, name).await?;
+            eprintln!("Added key {} to producer {name:?}.", key.key_id);
+            print!("{}", key.pem.as_str());
+        }
+        KeyCommand::List { name, .. } => {
+            for key in crate::producers::list_keys(repo, name).await? {
+                let created = key
+                    .created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                println!("{}  {created}  {}", key.id, key.public_key_base64());
+            }
+        }
+        KeyCommand::Remove { name, key_id, .. } => {
+            let revoked = crate::producers::remove_key(repo, name, key_id).await?;
+            println!(
+                "Removed key {key_id} of producer {name:?}; {revoked} login sessions revoked."
+            );
+        }
+    }
     Ok(())
 }
 

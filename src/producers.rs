@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use chrono::Utc;
-use schema::repo::UniqueKey;
+use schema::repo::{KeyRemoval, ProducerKey, UniqueKey};
 use schema::{Producer, ProducerId, Repository};
 use shared::keys::SigningKey;
 use zeroize::Zeroizing;
@@ -71,4 +71,61 @@ pub async fn ensure_default(
     shared::private_file::write(&path, pem.as_bytes())
         .context("writing the default producer's key")?;
     Ok(Some(path))
+}
+
+/// A producer's key: its id and, for a new one, the private key as PEM (the only copy).
+pub struct NewKey {
+    pub key_id: String,
+    pub pem: Zeroizing<String>,
+}
+
+/// The producer named `name` (an error naming it when there is none).
+async fn named(repo: &dyn Repository, name: &str) -> anyhow::Result<Producer> {
+    repo.producer_by_name(name)
+        .await
+        .context("reading the producer")?
+        .with_context(|| format!("no producer is named {name:?}"))
+}
+
+/// `sealpost producer key add`: a new key pair for producer `name`; only its public half is
+/// stored. The private key is returned as PKCS#8 v1 PEM.
+pub async fn add_key(repo: &dyn Repository, name: &str) -> anyhow::Result<NewKey> {
+    let producer = named(repo, name).await?;
+    let key = SigningKey::generate().context("generating the producer key")?;
+    let record = ProducerKey {
+        id: ProducerKey::new_id(),
+        producer_id: producer.id,
+        public_key: key.public_key().to_vec(),
+        created_at: Utc::now(),
+    };
+    repo.add_producer_key(&record)
+        .await
+        .context("saving the producer key")?;
+    Ok(NewKey {
+        key_id: record.id,
+        pem: key.to_pem(),
+    })
+}
+
+/// `sealpost producer key list`: producer `name`'s keys, oldest first.
+pub async fn list_keys(repo: &dyn Repository, name: &str) -> anyhow::Result<Vec<ProducerKey>> {
+    let producer = named(repo, name).await?;
+    Ok(repo.producer_keys(&producer.id).await?)
+}
+
+/// `sealpost producer key remove`: removes key `key_id` of producer `name` and revokes the
+/// login sessions it opened (their tokens stop working at once); refuses the last key.
+/// Returns how many sessions were revoked.
+pub async fn remove_key(repo: &dyn Repository, name: &str, key_id: &str) -> anyhow::Result<u64> {
+    let producer = named(repo, name).await?;
+    match repo
+        .remove_producer_key(&producer.id, key_id, Utc::now())
+        .await?
+    {
+        KeyRemoval::Removed { sessions_revoked } => Ok(sessions_revoked),
+        KeyRemoval::Unknown => bail!("producer {name:?} has no key {key_id:?}"),
+        KeyRemoval::LastKey => bail!(
+            "key {key_id:?} is producer {name:?}'s last key and cannot be removed: add another first"
+        ),
+    }
 }
