@@ -18,7 +18,8 @@ main{max-width:40rem;margin:0 auto}\
 h1{font-size:1.4rem}\
 a.open{display:inline-block;padding:.7rem 1.2rem;background:#0b5cad;color:#fff;border-radius:.3rem;text-decoration:none;font-weight:600}\
 iframe{width:100%;min-height:70vh;border:1px solid #ccc;margin-top:1rem;background:#fff}\
-p.small{font-size:.9rem;color:#555}";
+p.small{font-size:.9rem;color:#555}\
+p.test{padding:.6rem .8rem;background:#fff4d6;border:1px solid #d9a400;border-radius:.3rem;font-weight:600}";
 
 static STYLE_HASH: LazyLock<String> = LazyLock::new(|| {
     let digest = ring::digest::digest(&ring::digest::SHA256, STYLE.as_bytes());
@@ -53,11 +54,22 @@ fn layout(title: &str, body: Markup) -> Markup {
 }
 
 /// The default landing page (spec: "a simple default page including (an anchor for) the
-/// handle URL"), or with `frame` the producer's page below the link.
-pub fn landing(handle_url: &str, ttl_minutes: u64, frame: Option<&str>) -> Markup {
+/// handle URL"), or with `frame` the producer's page below the link. A `test` document's page
+/// says so, above everything else (DESIGN: test data works like live data, but never passes
+/// for it).
+pub fn landing(handle_url: &str, ttl_minutes: u64, frame: Option<&str>, test: bool) -> Markup {
     layout(
-        "Your document",
+        if test {
+            "Test document"
+        } else {
+            "Your document"
+        },
         html! {
+            @if test {
+                p.test role="note" {
+                    "Test document: this is test data from the sender's test environment, not a real document."
+                }
+            }
             h1 { "Your document is ready" }
             p { a.open href=(handle_url) rel="noreferrer" { "Open the document" } }
             p.small {
@@ -177,10 +189,25 @@ mod tests {
 
     #[test]
     fn values_are_escaped() {
-        let page = landing("https://v/h/x\"><script>", 5, Some("https://p/?a=<b>")).into_string();
+        let page = landing(
+            "https://v/h/x\"><script>",
+            5,
+            Some("https://p/?a=<b>"),
+            false,
+        )
+        .into_string();
         assert!(!page.contains("<script>"));
         assert!(page.contains("lang=\"en\""));
         assert!(page.contains("&quot;&gt;&lt;script&gt;"));
+    }
+
+    #[test]
+    fn a_test_document_says_so_and_a_live_one_does_not() {
+        let test = landing("https://v/h/x", 5, None, true).into_string();
+        assert!(test.contains("Test document: this is test data"), "{test}");
+        assert!(test.contains("<title>Test document"), "{test}");
+        let live = landing("https://v/h/x", 5, None, false).into_string();
+        assert!(!live.contains("Test document"), "{live}");
     }
 
     #[test]

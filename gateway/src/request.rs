@@ -101,14 +101,30 @@ fn hand_over(
     if let Some(facts) = request.extensions_mut().get_mut::<Facts>() {
         facts.handle_nonce = Some(nonce);
     }
+    let test = document.environment == schema::Environment::Test;
     if !accepts_html(request.headers()) {
-        return pages::see_other(handle_url).finish();
+        let mut redirect = pages::see_other(handle_url);
+        if test {
+            redirect.insert_header((TEST_HEADER, "test"));
+        }
+        return redirect.finish();
     }
     let frame = landing_frame(document, viewer);
     let minutes = u64::try_from(service.handle_ttl.num_minutes().max(1)).unwrap_or(5);
-    let page = pages::landing(&handle_url, minutes, frame.as_ref().map(|f| f.0.as_str()));
-    pages::respond(StatusCode::OK, page, frame.as_ref().map(|f| f.1.as_str()))
+    let frame_href = frame.as_ref().map(|f| f.0.as_str());
+    let page = pages::landing(&handle_url, minutes, frame_href, test);
+    let mut response = pages::respond(StatusCode::OK, page, frame.as_ref().map(|f| f.1.as_str()));
+    if test {
+        response.headers_mut().insert(
+            header::HeaderName::from_static(TEST_HEADER),
+            header::HeaderValue::from_static("test"),
+        );
+    }
+    response
 }
+
+/// Marks a test document's landing page and redirect for clients that read no HTML.
+pub const TEST_HEADER: &str = "sealpost-environment";
 
 fn mint_handle(
     service: &GatewayService,

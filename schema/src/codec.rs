@@ -46,7 +46,7 @@ macro_rules! document_columns {
     () => {
         "id, producer_id, placeholder_id, name, media_type, object_key, size, hash_algorithm, \
          hash_value, expiration, audience, challenge, fulfillment, landingpage, metadata, \
-         created_at, last_modified, access_version"
+         created_at, last_modified, access_version, environment"
     };
 }
 /// The columns a replacement rewrites, in [`bind_document_changes`] order.
@@ -137,12 +137,13 @@ pub(crate) fn bind_document_changes<D: crate::sql::Dialect>(
 }
 
 /// `INSERT INTO documents …` with every column: `$1` id, `$2` producer, `$3` creation time,
-/// then the columns a replacement rewrites, in [`bind_document_insert`] order.
+/// `$4` environment (fixed at creation), then the columns a replacement rewrites, in
+/// [`bind_document_insert`] order.
 pub(crate) static INSERT_DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let columns = document_change_columns!();
-    let values: Vec<String> = (1..=3 + columns.len()).map(|n| format!("${n}")).collect();
+    let values: Vec<String> = (1..=4 + columns.len()).map(|n| format!("${n}")).collect();
     format!(
-        "INSERT INTO documents (id, producer_id, created_at, {}) VALUES ({})",
+        "INSERT INTO documents (id, producer_id, created_at, environment, {}) VALUES ({})",
         columns.join(", "),
         values.join(", ")
     )
@@ -157,7 +158,8 @@ pub(crate) fn bind_document_insert<D: crate::sql::Dialect>(
     let query = query
         .bind(document.id.as_str())
         .bind(document.producer_id.as_str())
-        .bind(millis(document.created_at));
+        .bind(millis(document.created_at))
+        .bind(document.environment.as_str());
     bind_document_changes(query, document, sealed)
 }
 
@@ -409,7 +411,15 @@ pub(crate) fn document(
         created_at: row.time("created_at")?,
         last_modified: row.time("last_modified")?,
         access_version: row.int("access_version")?,
+        environment: environment(row)?,
     })
+}
+
+/// The `environment` column (migration 0015).
+pub(crate) fn environment(row: &impl Columns) -> Result<crate::Environment, RepoError> {
+    row.text("environment")?
+        .parse()
+        .map_err(|error: crate::credentials::UnknownName| RepoError::Corrupt(error.to_string()))
 }
 
 /// One vault access-log record.

@@ -16,7 +16,7 @@ use crate::repo::RepoError;
 macro_rules! viewer_document_columns {
     () => {
         "id, producer_id, placeholder_id, object_key, name, media_type, expiration, challenge, \
-         landingpage, last_modified, access_version"
+         landingpage, last_modified, access_version, environment"
     };
 }
 /// The columns [`oauth_pending`] reads, also the insertion order of `insert_oauth_pending`.
@@ -47,6 +47,7 @@ pub(crate) fn viewer_document(
         landingpage: parsed(row.json("landingpage")?)?.map(Typed::into_value),
         last_modified: row.time("last_modified")?,
         access_version: row.int("access_version")?,
+        environment: crate::codec::environment(row)?,
     })
 }
 

@@ -50,6 +50,7 @@ pub mod postgres;
 pub mod repo;
 pub mod sql;
 pub mod sqlite;
+pub mod tenant;
 // Test helpers only: kept out of release builds (`testing` is a dev-dependency feature).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -67,3 +68,4 @@ pub use repo::{
     OAuthRepo, ObjectRepo, ProducerKeyRepo, ProducerRepo, RepoError, Repository, ViewerRepo,
     connect, connect_with_records,
 };
+pub use tenant::Tenant;

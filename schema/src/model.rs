@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::credentials::Environment;
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
 use crate::objects::{Audience, Challenge, Fulfillment, LandingPage, Typed};
 
@@ -98,6 +99,9 @@ pub struct DocumentRecord {
     /// Moves on every change of who may read the document (its audience or challenge); handles
     /// bind it, and the vault refuses those minted under another version (migration 0011).
     pub access_version: i64,
+    /// The environment of the credential that created it, fixed then (migration 0015): a
+    /// credential of the other environment never sees it.
+    pub environment: Environment,
 }
 
 /// One vault access-log record. `fields` is the served line: DESIGN.md's 14 tab-separated
@@ -131,6 +135,8 @@ pub struct ViewerDocument {
     pub last_modified: DateTime<Utc>,
     /// [`DocumentRecord::access_version`], which the gateway binds into the handles it mints.
     pub access_version: i64,
+    /// [`DocumentRecord::environment`]: a test document's landing page says it is a test.
+    pub environment: Environment,
 }
 
 /// One gateway access-log record as the gateway hands it over. `head` is DESIGN.md's first

@@ -38,11 +38,17 @@ async fn exported_lines(app: &TestApp, producer: &str) -> Vec<String> {
     let producer = schema::ProducerId::parse(producer).unwrap();
     let from = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
     let to = chrono::Utc::now() + chrono::Duration::days(1);
-    repo.export_log(schema::LogKind::Api, &producer, None, from, to)
-        .map_ok(|line| line.fields)
-        .try_collect()
-        .await
-        .unwrap()
+    repo.export_log(
+        schema::LogKind::Api,
+        &schema::Tenant::live(producer.clone()),
+        None,
+        from,
+        to,
+    )
+    .map_ok(|line| line.fields)
+    .try_collect()
+    .await
+    .unwrap()
 }
 
 fn columns(line: &str) -> Vec<&str> {

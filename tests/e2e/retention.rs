@@ -41,8 +41,14 @@ async fn count(repo: &dyn Repository, kind: LogKind, tag: &str) -> usize {
     let from = chrono::DateTime::<Utc>::UNIX_EPOCH;
     let to = Utc::now() + chrono::Duration::days(1);
     let producer = repo.producer_by_name("default").await.unwrap().unwrap();
-    let lines: Vec<_> =
-        futures_util::StreamExt::collect(repo.export_log(kind, &producer.id, None, from, to)).await;
+    let lines: Vec<_> = futures_util::StreamExt::collect(repo.export_log(
+        kind,
+        &schema::Tenant::live(producer.id.clone()),
+        None,
+        from,
+        to,
+    ))
+    .await;
     lines
         .into_iter()
         .filter(|line| line.as_ref().unwrap().fields.contains(tag))
@@ -92,7 +98,7 @@ async fn old_lines_are_purged_and_the_sweep_is_logged(db: Db) {
         let to = Utc::now() + chrono::Duration::days(1);
         let lines: Vec<_> = futures_util::StreamExt::collect(repo.export_log(
             LogKind::Api,
-            &producer,
+            &schema::Tenant::live(producer.clone()),
             None,
             from,
             to,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use schema::{DocumentId, DocumentRepo, ProducerId};
+use schema::{DocumentId, DocumentRepo, Tenant};
 
 use crate::context::Links;
 use crate::representation::placeholder_href;
@@ -24,7 +24,7 @@ pub struct DocumentInfo {
     pub expiration: DateTime<Utc>,
 }
 
-type Key = (ProducerId, DocumentId);
+type Key = (Tenant, DocumentId);
 /// When it was read, and what (`None`: no such document).
 type Entry = (Instant, Option<Arc<DocumentInfo>>);
 
@@ -34,21 +34,21 @@ pub struct DocumentCache {
 }
 
 impl DocumentCache {
-    /// The producer's document (`None` once deleted), from the cache when fresh.
+    /// The tenant's document (`None` once deleted), from the cache when fresh.
     pub async fn get(
         &self,
         repo: &dyn DocumentRepo,
         links: &Links,
-        producer: &ProducerId,
+        tenant: &Tenant,
         id: &DocumentId,
     ) -> Result<Option<Arc<DocumentInfo>>, schema::RepoError> {
-        let key = (producer.clone(), id.clone());
+        let key = (tenant.clone(), id.clone());
         if let Some((at, info)) = self.lock().get(&key)
             && at.elapsed() < TTL
         {
             return Ok(info.clone());
         }
-        let info = repo.document(producer, id).await?.map(|record| {
+        let info = repo.document(tenant, id).await?.map(|record| {
             Arc::new(DocumentInfo {
                 placeholder_href: placeholder_href(links, &record),
                 placeholder_id: record.placeholder_id.as_str().to_owned(),

@@ -101,6 +101,14 @@ impl SmtpServer {
         })
     }
 
+    /// `host:port`, without the credentials (what a test delivery's capture names).
+    pub fn address(&self) -> String {
+        match self.host.contains(':') {
+            true => format!("[{}]:{}", self.host, self.port),
+            false => format!("{}:{}", self.host, self.port),
+        }
+    }
+
     /// The address to connect to: the host resolved once under the egress policy.
     async fn resolve(&self, egress: &EgressPolicy) -> Result<SocketAddr, Failure> {
         match egress.resolve(&self.host, self.port, Scope::Default).await {
@@ -203,7 +211,7 @@ pub async fn send(
 }
 
 /// The message, its templates filled; its `Message-ID` is the job's idempotency key.
-fn message(
+pub fn message(
     templates: &EmailTemplates<'_>,
     values: &[(&str, &str)],
     message_id: &str,

@@ -66,6 +66,19 @@ pub async fn send(
     values: &[(&str, Var<'_>)],
     idempotency_key: &str,
 ) -> Attempt {
+    let request = request(client, egress, templates, values, idempotency_key)?;
+    let response = client.execute(request).await.map_err(network)?;
+    http_status(response.status().as_u16())
+}
+
+/// The request [`send`] sends, built but not sent (a test delivery captures it).
+pub fn request(
+    client: &reqwest::Client,
+    egress: &EgressPolicy,
+    templates: &HttpTemplates<'_>,
+    values: &[(&str, Var<'_>)],
+    idempotency_key: &str,
+) -> Result<reqwest::Request, Failure> {
     let url = url_vars(templates.href, values)?;
     egress
         .check_url(&url, Scope::Default)
@@ -84,12 +97,10 @@ pub async fn send(
         request = request.header(name, value);
     }
     let body = fill_vars(templates.body, values, "body")?;
-    let response = request
+    request
         .header(CONTENT_TYPE, templates.content_type)
         .header(IDEMPOTENCY_KEY, idempotency_key)
         .body(body)
-        .send()
-        .await
-        .map_err(network)?;
-    http_status(response.status().as_u16())
+        .build()
+        .map_err(|_| Failure::permanent("fulfillment: the request could not be built"))
 }

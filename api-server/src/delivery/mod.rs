@@ -12,10 +12,12 @@
 //! - [`documents`]: the documents attempts read, cached for a second.
 //! - [`message`]: one attempt's variables, rendered before its channel's sender fills them.
 //! - [`http`], [`email`], [`xmlrpc`]: the three senders.
+//! - [`capture`]: a test document's deliveries, rendered and kept instead of sent.
 //! - [`mod@status`]: a delivery's JSON.
 
 pub mod attempt;
 pub mod backoff;
+pub mod capture;
 pub mod documents;
 pub mod email;
 pub mod http;
@@ -44,7 +46,7 @@ use shared::sealed::SealKeys;
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-pub use queue::{deliver, status};
+pub use queue::{deliver, status, status_json};
 
 use crate::context::Links;
 

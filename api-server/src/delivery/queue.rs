@@ -53,6 +53,8 @@ pub async fn deliver(
         fulfillment: stored.json().clone(),
         secrets,
         created_at: Utc::now(),
+        // A test document's deliveries are captured, never sent.
+        environment: record.environment,
     };
     context.repo.insert_delivery(&delivery, &recipients).await?;
     deliveries.wake.notify_one();
@@ -96,6 +98,13 @@ fn smtp_url(
     };
     SmtpServer::parse(&url).map_err(|detail| ApiError::invalid(SMTP_URL, detail))?;
     Ok(Some(url))
+}
+
+/// The delivery's JSON ([`super::status::to_json`]), with a test delivery's captured messages
+/// opened.
+pub fn status_json(context: &ApiContext, status: &DeliveryStatus, href: &str) -> serde_json::Value {
+    let captured = super::capture::open(&context.delivery.key, status);
+    super::status::to_json(status, href, &captured)
 }
 
 /// The caller's delivery `id` of `record`; 404 for a malformed, unknown or another's id.

@@ -87,17 +87,28 @@ impl SecretsKey {
         delivery_id: &str,
         secrets: &DeliverySecrets,
     ) -> Result<Vec<u8>, SecretsError> {
+        self.seal_value(delivery_id, secrets)
+    }
+
+    /// The secrets `sealed` holds for `delivery_id`.
+    pub fn open(&self, delivery_id: &str, sealed: &[u8]) -> Result<DeliverySecrets, SecretsError> {
+        self.open_value(delivery_id, sealed)
+    }
+
+    /// `nonce ‖ ciphertext ‖ tag` of `value`'s JSON, bound to `aad` (test deliveries' captured
+    /// messages are sealed with this too, under an `aad` of their own).
+    pub fn seal_value<T: Serialize>(&self, aad: &str, value: &T) -> Result<Vec<u8>, SecretsError> {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
             .map_err(|_| SecretsError::Seal)?;
         let mut payload =
-            Zeroizing::new(serde_json::to_vec(secrets).map_err(|_| SecretsError::Seal)?);
+            Zeroizing::new(serde_json::to_vec(value).map_err(|_| SecretsError::Seal)?);
         let mut out = nonce.to_vec();
         self.0
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(delivery_id.as_bytes()),
+                Aad::from(aad.as_bytes()),
                 &mut *payload,
             )
             .map_err(|_| SecretsError::Seal)?;
@@ -105,8 +116,12 @@ impl SecretsKey {
         Ok(out)
     }
 
-    /// The secrets `sealed` holds for `delivery_id`.
-    pub fn open(&self, delivery_id: &str, sealed: &[u8]) -> Result<DeliverySecrets, SecretsError> {
+    /// The value `sealed` holds, bound to `aad`.
+    pub fn open_value<T: serde::de::DeserializeOwned>(
+        &self,
+        aad: &str,
+        sealed: &[u8],
+    ) -> Result<T, SecretsError> {
         if sealed.len() < NONCE_LEN {
             return Err(SecretsError::Open);
         }
@@ -115,7 +130,7 @@ impl SecretsKey {
         let mut buffer = Zeroizing::new(ciphertext.to_vec());
         let plain = self
             .0
-            .open_in_place(nonce, Aad::from(delivery_id.as_bytes()), &mut buffer)
+            .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buffer)
             .map_err(|_| SecretsError::Open)?;
         serde_json::from_slice(plain).map_err(|_| SecretsError::Open)
     }

@@ -7,8 +7,11 @@ use crate::representation::rfc3339;
 
 /// `{"id", "document", "created", "state": "in progress" | "done", "counts": {"queued",
 /// "sent", "failed"}, "recipients": [{"recipient", "record", "status", "attempts", "error",
-/// "nextAttempt", "updated"}, …]}`; members without a value are left out.
-pub fn to_json(status: &DeliveryStatus, self_href: &str) -> Value {
+/// "nextAttempt", "updated", "captured"}, …]}`; members without a value are left out.
+/// `captured` holds each recipient's captured message (a test delivery's, see
+/// [`super::capture`]), in recipient order; a captured job's status is `sent`, as the live one's
+/// would be once the receiver accepted it.
+pub fn to_json(status: &DeliveryStatus, self_href: &str, captured: &[Option<Value>]) -> Value {
     let count = |wanted: JobStatus| {
         status
             .recipients
@@ -20,7 +23,8 @@ pub fn to_json(status: &DeliveryStatus, self_href: &str) -> Value {
     let recipients: Vec<Value> = status
         .recipients
         .iter()
-        .map(|recipient| {
+        .zip(captured.iter().chain(std::iter::repeat(&None)))
+        .map(|(recipient, captured)| {
             let mut item = json!({
                 "recipient": recipient.seq,
                 "status": recipient.status.as_str(),
@@ -35,6 +39,9 @@ pub fn to_json(status: &DeliveryStatus, self_href: &str) -> Value {
             }
             if let Some(next) = recipient.next_attempt_at {
                 item["nextAttempt"] = json!(rfc3339(next));
+            }
+            if let Some(captured) = captured {
+                item["captured"] = captured.clone();
             }
             item
         })

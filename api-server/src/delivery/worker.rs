@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use schema::objects::parse_fulfillment;
 use schema::repo::delivery::{ClaimedJob, FinishedJob, JobOutcome};
-use schema::{ApiLogRecord, DeliveryRepo, DocumentRepo};
+use schema::{ApiLogRecord, DeliveryRepo, DocumentRepo, Environment};
 use secrecy::{ExposeSecret as _, SecretString};
 use shared::config::DeliverySettings;
 use shared::group_commit::GroupCommit;
@@ -26,7 +26,7 @@ use super::email::{self, EmailTemplates, SmtpServer};
 use super::message::{Channel, Message};
 use super::secrets::{DeliverySecrets, SecretsKey};
 use super::viewer::Viewer;
-use super::{backoff, http, xmlrpc};
+use super::{backoff, capture, http, xmlrpc};
 use crate::access_log::ApiAudit;
 use crate::context::Links;
 
@@ -217,6 +217,11 @@ impl Worker {
         let link = |viewer: &Viewer| self.sealed_link(&document, viewer);
         let message = Message::new(document_names, secrets, viewer, link)?;
         let key = job.idempotency_key.as_str();
+        if job.environment == Environment::Test {
+            return self
+                .capture(job, &Channel::of(&fulfillment), &message)
+                .await;
+        }
         match Channel::of(&fulfillment) {
             Channel::Http(templates) => {
                 http::send(&self.client, &self.egress, &templates, &message.vars(), key).await
@@ -229,11 +234,30 @@ impl Worker {
         }
     }
 
+    /// A test delivery's attempt: the message rendered as it would be sent, sealed and kept
+    /// for the status (see [`super::capture`]); nothing leaves the machine. The API log shows
+    /// the attempt with status `-` (no receiver answered).
+    async fn capture(&self, job: &ClaimedJob, channel: &Channel<'_>, message: &Message) -> Attempt {
+        let smtp = self.default_smtp.expose_secret();
+        let key = job.idempotency_key.as_str();
+        let captured = capture::render(&self.client, &self.egress, channel, message, (key, smtp))?;
+        let aad = capture::aad(job.delivery_id.as_str(), job.seq);
+        let sealed = (self.key.seal_value(&aad, &captured))
+            .map_err(|_| Failure::transient("the captured message could not be sealed"))?;
+        (self
+            .queue
+            .capture_delivery_job(&job.delivery_id, job.seq, &sealed)
+            .await)
+            .map_err(|_| Failure::transient("the captured message could not be stored"))?;
+        Ok(None)
+    }
+
     /// The job's document, unless it was deleted or has expired.
     async fn document(&self, job: &ClaimedJob) -> Result<Arc<DocumentInfo>, Failure> {
         let (repo, links) = (self.records.as_ref(), &self.links);
+        let tenant = schema::Tenant::new(job.producer_id.clone(), job.environment);
         let document = (self.documents)
-            .get(repo, links, &job.producer_id, &job.document_id)
+            .get(repo, links, &tenant, &job.document_id)
             .await
             .map_err(|_| Failure::transient("the database could not be read"))?
             .ok_or_else(|| Failure::permanent("the document was deleted"))?;

@@ -68,6 +68,21 @@ pub async fn send(
     values: &[(&str, &str)],
     idempotency_key: &str,
 ) -> Attempt {
+    let request = request(client, egress, templates, values, idempotency_key)?;
+    let response = client.execute(request).await.map_err(network)?;
+    let status = http_status(response.status().as_u16())?;
+    let answer = read_body(response).await?;
+    outcome(read_answer(&answer), status)
+}
+
+/// The `methodCall` POST [`send`] sends, built but not sent (a test delivery captures it).
+pub fn request(
+    client: &reqwest::Client,
+    egress: &EgressPolicy,
+    templates: &XmlRpcTemplates<'_>,
+    values: &[(&str, &str)],
+    idempotency_key: &str,
+) -> Result<reqwest::Request, Failure> {
     let url = url(templates.href, values)?;
     egress
         .check_url(&url, Scope::Default)
@@ -79,17 +94,13 @@ pub async fn send(
         .map(|(i, template)| fill(template, values, &format!("params[{i}]")))
         .collect::<Result<Vec<_>, _>>()?;
     let body = method_call(templates.method_name, &params)?;
-    let response = client
+    client
         .post(url)
         .header(CONTENT_TYPE, "text/xml")
         .header(IDEMPOTENCY_KEY, idempotency_key)
         .body(body)
-        .send()
-        .await
-        .map_err(network)?;
-    let status = http_status(response.status().as_u16())?;
-    let answer = read_body(response).await?;
-    outcome(read_answer(&answer), status)
+        .build()
+        .map_err(|_| Failure::permanent("fulfillment: the request could not be built"))
 }
 
 /// The answer's body, at most [`MAX_ANSWER`] bytes.

@@ -58,6 +58,7 @@ fn new_record(
     let mut record = DocumentRecord {
         id: DocumentId::random(),
         producer_id: principal.producer.clone(),
+        environment: principal.environment,
         placeholder_id: PlaceholderId::random(),
         name,
         media_type: document.media_type.clone(),

@@ -25,7 +25,11 @@ pub async fn delete(
         }
         let deleted = context
             .repo
-            .delete_document_if(&principal.producer, &current.id, current.last_modified)
+            .delete_document_if(
+                &super::tenant(principal),
+                &current.id,
+                current.last_modified,
+            )
             .await?;
         if let Some(record) = deleted {
             super::destroy_blob(context, &record.object_key).await;

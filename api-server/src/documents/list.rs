@@ -1,4 +1,4 @@
-//! `GET /documents`: the caller's `(docId, name)` pairs in id order.
+//! `GET /documents`: the caller's `(docId, name)` pairs in id order, in its environment.
 
 use schema::DocumentId;
 
@@ -30,7 +30,7 @@ pub async fn list(
         }
         let page = context
             .repo
-            .list_documents(&principal.producer, after.as_ref(), page_size)
+            .list_documents(&super::tenant(principal), after.as_ref(), page_size)
             .await?;
         let full = page.len() == page_size as usize;
         after = page.last().map(|(id, _)| id.clone());

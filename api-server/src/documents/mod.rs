@@ -22,7 +22,7 @@ pub mod viewers;
 
 use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
 use schema::objects::{self, Typed};
-use schema::{DocumentId, DocumentRecord};
+use schema::{DocumentId, DocumentRecord, Tenant};
 
 pub use content::{normalise_media_type, replace_content};
 pub use create::{create, parse_expiration};
@@ -60,8 +60,14 @@ fn next_last_modified(previous: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<U
     whole_seconds(now).max(whole_seconds(previous) + TimeDelta::seconds(1))
 }
 
-/// The caller's live document. Malformed, unknown and other producers' ids are 404; an
-/// expired document is 410 at once, before the sweep removes it.
+/// Whose documents the caller sees: its producer's, in its credential's environment.
+pub fn tenant(principal: &Principal) -> Tenant {
+    Tenant::new(principal.producer.clone(), principal.environment)
+}
+
+/// The caller's live document. Malformed, unknown and other producers' ids are 404, and so are
+/// the ids of the producer's other environment (DESIGN: a test credential never sees a live
+/// document, nor the reverse); an expired document is 410 at once, before the sweep removes it.
 /// The document found (expired or not) is noted as the request's docId for the access log.
 pub async fn find(
     context: &ApiContext,
@@ -71,7 +77,7 @@ pub async fn find(
     let id = DocumentId::parse(id).map_err(|_| ApiError::NotFound)?;
     let record = context
         .repo
-        .document(&principal.producer, &id)
+        .document(&tenant(principal), &id)
         .await?
         .ok_or(ApiError::NotFound)?;
     principal.audit.document(&record.id);

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
-use schema::{DocumentId, LogKind, ProducerId};
+use schema::{DocumentId, LogKind, Tenant};
 use shared::content_signature;
 use shared::logzip::write::{SPOOL_BUFFER, Scope};
 use shared::logzip::{ExportWriter, Manifest};
@@ -56,13 +56,16 @@ pub struct Export {
     pub signature_date: String,
 }
 
-/// Builds `producer`'s export over `range`, for one document when `document` is given.
+/// Builds `tenant`'s export over `range`, for one document when `document` is given: the
+/// lines of its environment only (see [`schema::LogRepo::export_log`]; lines naming no
+/// document are live lines).
 pub async fn export(
     context: &ApiContext,
-    producer: &ProducerId,
+    tenant: &Tenant,
     document: Option<DocumentId>,
     range: Range,
 ) -> Result<Export, ApiError> {
+    let producer = &tenant.producer;
     let scope = Scope {
         producer: producer.clone(),
         document: document.clone(),
@@ -71,12 +74,13 @@ pub async fn export(
         generated_at: Utc::now(),
     };
     let file_name = file_name(&scope);
-    let (mut file, manifest) = write_zip(context, scope).await?;
+    let (mut file, manifest) = write_zip(context, tenant, scope).await?;
     let (len, signature, signature_date) = sign(&mut file, &context.logs.signer)
         .await
         .map_err(ApiError::internal)?;
     tracing::info!(
         producer = producer.as_str(),
+        environment = tenant.environment.as_str(),
         document = document.as_ref().map(DocumentId::as_str),
         records = manifest.logs.iter().map(|log| log.records).sum::<u64>(),
         bytes = len,
@@ -94,10 +98,11 @@ pub async fn export(
 /// Streams the three logs in `scope` into a spooled zip and signs its manifest.
 async fn write_zip(
     context: &ApiContext,
+    tenant: &Tenant,
     scope: Scope,
 ) -> Result<(tokio::fs::File, Manifest), ApiError> {
     let exports = &context.logs;
-    let (producer, document) = (scope.producer.clone(), scope.document.clone());
+    let document = scope.document.clone();
     let (from, to) = (scope.from.unwrap_or(DateTime::UNIX_EPOCH), scope.to);
     let spool = tempfile::tempfile_in(&exports.spool_dir).map_err(ApiError::internal)?;
     let out = BufWriter::with_capacity(SPOOL_BUFFER, tokio::fs::File::from_std(spool));
@@ -105,7 +110,7 @@ async fn write_zip(
     for kind in LogKind::ALL {
         let lines = context
             .repo
-            .export_log(kind, &producer, document.as_ref(), from, to);
+            .export_log(kind, tenant, document.as_ref(), from, to);
         writer
             .write_log(kind, lines)
             .await
@@ -133,20 +138,20 @@ async fn sign(
 
 /// The caller's document `id`: a current one (expired included), or a deleted one whose lines
 /// the logs still hold — an audit trail outlives its document. Anything else, another
-/// producer's id included, is 404.
+/// producer's id or one of the other environment included, is 404.
 pub async fn owned_document(
     context: &ApiContext,
-    producer: &ProducerId,
+    tenant: &Tenant,
     id: &str,
 ) -> Result<DocumentId, ApiError> {
     let id = DocumentId::parse(id).map_err(|_| ApiError::NotFound)?;
-    if context.repo.document(producer, &id).await?.is_some() {
+    if context.repo.document(tenant, &id).await?.is_some() {
         return Ok(id);
     }
     for kind in LogKind::ALL {
         let first = context
             .repo
-            .export_log(kind, producer, Some(&id), DateTime::UNIX_EPOCH, Utc::now())
+            .export_log(kind, tenant, Some(&id), DateTime::UNIX_EPOCH, Utc::now())
             .next()
             .await
             .transpose()?;

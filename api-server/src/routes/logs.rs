@@ -11,6 +11,7 @@ use tokio_util::io::ReaderStream;
 use super::method_not_allowed;
 use crate::auth::{Authorized, Logs};
 use crate::context::ApiContext;
+use crate::documents;
 use crate::error::ApiError;
 use crate::logs::{self, Range};
 
@@ -39,14 +40,16 @@ pub struct Dates {
     end_date: Option<String>,
 }
 
-/// Every log line of the caller's documents (and of its requests naming none).
+/// Every log line of the caller's documents in its environment (and, for a live credential,
+/// of its requests naming no document).
 pub async fn all_documents(
     context: web::Data<ApiContext>,
     principal: Authorized<Logs>,
     dates: web::Query<Dates>,
 ) -> Result<HttpResponse, ApiError> {
     let range = parse(&dates)?;
-    respond(logs::export(&context, &principal.producer, None, range).await?)
+    let tenant = documents::tenant(&principal);
+    respond(logs::export(&context, &tenant, None, range).await?)
 }
 
 /// The lines naming one of the caller's documents (deleted ones too); 404 for anyone else's.
@@ -56,10 +59,11 @@ pub async fn one_document(
     path: web::Path<String>,
     dates: web::Query<Dates>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = logs::owned_document(&context, &principal.producer, &path).await?;
+    let tenant = documents::tenant(&principal);
+    let id = logs::owned_document(&context, &tenant, &path).await?;
     principal.audit.document(&id);
     let range = parse(&dates)?;
-    respond(logs::export(&context, &principal.producer, Some(id), range).await?)
+    respond(logs::export(&context, &tenant, Some(id), range).await?)
 }
 
 fn parse(dates: &Dates) -> Result<Range, ApiError> {

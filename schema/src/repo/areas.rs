@@ -15,6 +15,7 @@ use crate::model::{
     LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines,
     VaultLogRecord, ViewerDocument,
 };
+use crate::tenant::Tenant;
 
 /// Producers and their login sessions (the API server).
 #[async_trait]
@@ -87,20 +88,24 @@ pub trait ObjectRepo: Send + Sync {
     async fn kek_usage(&self) -> Result<Vec<(String, i64)>, RepoError>;
 }
 
-/// A producer's documents (the API server), always scoped to their producer.
+/// A producer's documents (the API server), always scoped to their producer, and the producer
+/// API's reads to its [`Tenant`] (producer and environment).
 #[async_trait]
 pub trait DocumentRepo: Send + Sync {
+    /// Stores the document in `document.environment` (a test document is also listed in
+    /// `test_documents`, for the logs).
     async fn insert_document(&self, document: &DocumentRecord) -> Result<(), RepoError>;
-    /// The producer's document; another producer's id is `None`, exactly like an unknown one.
+    /// The tenant's document; another producer's id, or one of the producer's other
+    /// environment, is `None`, exactly like an unknown one.
     async fn document(
         &self,
-        producer: &ProducerId,
+        tenant: &Tenant,
         id: &DocumentId,
     ) -> Result<Option<DocumentRecord>, RepoError>;
-    /// `(id, name)` pairs in id order, after `after` when given, at most `limit`.
+    /// The tenant's `(id, name)` pairs in id order, after `after` when given, at most `limit`.
     async fn list_documents(
         &self,
-        producer: &ProducerId,
+        tenant: &Tenant,
         after: Option<&DocumentId>,
         limit: u32,
     ) -> Result<Vec<(DocumentId, String)>, RepoError>;
@@ -114,11 +119,12 @@ pub trait DocumentRepo: Send + Sync {
         document: &DocumentRecord,
         expected_last_modified: DateTime<Utc>,
     ) -> Result<bool, RepoError>;
-    /// As [`delete_document`](DocumentRepo::delete_document), only while `last_modified` still equals
-    /// `expected_last_modified`; `None` when the record changed or vanished meanwhile.
+    /// As [`delete_document`](DocumentRepo::delete_document), only for the tenant's document
+    /// and while `last_modified` still equals `expected_last_modified`; `None` when the record
+    /// changed or vanished meanwhile.
     async fn delete_document_if(
         &self,
-        producer: &ProducerId,
+        tenant: &Tenant,
         id: &DocumentId,
         expected_last_modified: DateTime<Utc>,
     ) -> Result<Option<DocumentRecord>, RepoError>;
@@ -131,6 +137,7 @@ pub trait DocumentRepo: Send + Sync {
     /// Deletes the document row and its object row (the wrapped data key) in one transaction,
     /// so the content is unrecoverable the moment this returns; the blob is removed afterwards.
     /// Returns the deleted record, `None` when there was no such document for this producer.
+    /// Either environment: for the expiry sweep, which deletes what `expired_documents` named.
     async fn delete_document(
         &self,
         producer: &ProducerId,
@@ -305,16 +312,19 @@ pub trait LogRepo: Send + Sync {
     /// to its producer's previous API line. Returns the hit numbers, one per record.
     async fn append_api_log(&self, records: &[ApiLogRecord])
     -> Result<Vec<Option<i64>>, RepoError>;
-    /// The producer's records of one log with `from <= time <= to`, optionally for one document,
+    /// The tenant's records of one log with `from <= time <= to`, optionally for one document,
     /// in write (seq) order, streamed from the database (constant memory however many lines;
     /// the stream holds one database connection until it is dropped). `fields` is the full
     /// stored line; `prev`/`chain` are its hash-chain values. Lines of the producer outside the
-    /// range (or of other documents) are skipped, so consecutive exported lines link
-    /// (`prev` = the previous line's `chain`) only where no skipped line lies between them.
+    /// range (or of other documents, or of the other environment) are skipped, so consecutive
+    /// exported lines link (`prev` = the previous line's `chain`) only where no skipped line
+    /// lies between them. A test line names a test document (deleted ones included: see
+    /// `test_documents`, migration 0015); every other line of the producer, those naming no
+    /// document included, is a live line.
     fn export_log<'a>(
         &'a self,
         kind: LogKind,
-        producer: &'a ProducerId,
+        tenant: &'a Tenant,
         document: Option<&'a DocumentId>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
@@ -357,6 +367,15 @@ pub trait DeliveryRepo: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<delivery::ClaimedJob>, RepoError>;
+    /// Keeps the message a test delivery's job would have sent (sealed by the caller; shown in
+    /// the delivery's status), replacing an earlier attempt's. Wiped with the job's viewer data
+    /// when the document is deleted.
+    async fn capture_delivery_job(
+        &self,
+        delivery: &DocumentId,
+        seq: i64,
+        captured: &[u8],
+    ) -> Result<(), RepoError>;
     /// Records the outcomes of claimed jobs' attempts in one transaction (workers batch them,
     /// as the audit logs do), each only while its job is still queued: `false` at its place
     /// otherwise. The transaction that finishes a delivery's last queued job also wipes the

@@ -1,6 +1,7 @@
 //! What deliveries store: a delivery per deliver request, a job per recipient.
 use chrono::{DateTime, Utc};
 
+use crate::credentials::Environment;
 use crate::ids::{DocumentId, ProducerId};
 
 /// A delivery to queue. Its id has the form of a [`DocumentId`] (128 random bits).
@@ -16,6 +17,8 @@ pub struct NewDelivery {
     /// Sealed by the caller; the repository only stores and wipes it.
     pub secrets: Option<Vec<u8>>,
     pub created_at: DateTime<Utc>,
+    /// Its document's environment: a test delivery's messages are captured, never sent.
+    pub environment: Environment,
 }
 
 /// One recipient of a delivery, in order (its position is its `seq`).
@@ -71,6 +74,8 @@ pub struct ClaimedJob {
     pub operator: Option<String>,
     pub fulfillment: serde_json::Value,
     pub secrets: Option<Vec<u8>>,
+    /// The delivery's environment (see [`NewDelivery::environment`]).
+    pub environment: Environment,
 }
 
 /// How an attempt ended.
@@ -115,4 +120,7 @@ pub struct RecipientStatus {
     /// When the next attempt is due (queued jobs only).
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// A test delivery's message as it would have been sent, sealed by the caller of
+    /// [`capture_delivery_job`](crate::DeliveryRepo::capture_delivery_job).
+    pub captured: Option<Vec<u8>>,
 }

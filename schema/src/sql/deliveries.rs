@@ -39,7 +39,8 @@ impl<D: Dialect> DeliveryRepo for SqlRepository<D> {
         let mut tx = D::begin_write(&self.pool).await?;
         sql(
             "INSERT INTO deliveries (id, producer_id, document_id, operator, fulfillment, \
-             remaining, created_at, secrets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             remaining, created_at, secrets, environment) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(delivery.id.as_str())
         .bind(delivery.producer_id.as_str())
@@ -49,6 +50,7 @@ impl<D: Dialect> DeliveryRepo for SqlRepository<D> {
         .bind(recipients.len() as i64)
         .bind(millis(delivery.created_at))
         .bind(&delivery.secrets)
+        .bind(delivery.environment.as_str())
         .execute(D::on_conn(&mut tx))
         .await?;
         let due = millis(delivery.created_at);
@@ -91,8 +93,8 @@ impl<D: Dialect> DeliveryRepo for SqlRepository<D> {
             return Ok(None);
         };
         let jobs = sql(
-            "SELECT seq, record, status, attempts, last_error, next_attempt_at, updated_at \
-             FROM delivery_jobs WHERE delivery_id = $1 ORDER BY seq",
+            "SELECT seq, record, status, attempts, last_error, next_attempt_at, updated_at, \
+             captured FROM delivery_jobs WHERE delivery_id = $1 ORDER BY seq",
         )
         .bind(id.as_str())
         .fetch_all(self.db())
@@ -127,7 +129,7 @@ impl<D: Dialect> DeliveryRepo for SqlRepository<D> {
             let id: String = job.text("delivery_id")?;
             if !deliveries.contains_key(&id) {
                 let row = sql("SELECT producer_id, document_id, operator, fulfillment, \
-                     secrets FROM deliveries WHERE id = $1")
+                     secrets, environment FROM deliveries WHERE id = $1")
                 .bind(&id)
                 .fetch_one(self.db())
                 .await?;
@@ -139,6 +141,21 @@ impl<D: Dialect> DeliveryRepo for SqlRepository<D> {
         claimed
             .sort_by(|a, b| (a.delivery_id.as_str(), a.seq).cmp(&(b.delivery_id.as_str(), b.seq)));
         Ok(claimed)
+    }
+
+    async fn capture_delivery_job(
+        &self,
+        delivery: &DocumentId,
+        seq: i64,
+        captured: &[u8],
+    ) -> Result<(), RepoError> {
+        sql("UPDATE delivery_jobs SET captured = $1 WHERE delivery_id = $2 AND seq = $3")
+            .bind(captured)
+            .bind(delivery.as_str())
+            .bind(seq)
+            .execute(self.db())
+            .await?;
+        Ok(())
     }
 
     async fn finish_delivery_jobs(
@@ -191,7 +208,8 @@ pub(crate) fn outcome_columns(
     }
 }
 
-/// A job row (`seq, record, status, attempts, last_error, next_attempt_at, updated_at`).
+/// A job row (`seq, record, status, attempts, last_error, next_attempt_at, updated_at,
+/// captured`).
 pub(crate) fn recipient_status(
     row: &impl crate::codec::Columns,
 ) -> Result<RecipientStatus, RepoError> {
@@ -208,6 +226,7 @@ pub(crate) fn recipient_status(
             JobStatus::Sent | JobStatus::Failed => None,
         },
         updated_at: row.time("updated_at")?,
+        captured: row.opt_bytes("captured")?,
     })
 }
 
@@ -275,6 +294,7 @@ pub(crate) fn claimed_job(
         secrets: delivery
             .opt_bytes("secrets")?
             .filter(|bytes| !bytes.is_empty()),
+        environment: codec::environment(delivery)?,
     })
 }
 

@@ -1,5 +1,6 @@
 //! A producer's documents: insert, read, list, compare-and-swap replacement, and deletion
-//! with the object row (the wrapped data key) in one transaction.
+//! with the object row (the wrapped data key) in one transaction. Reads and conditional
+//! deletes are scoped to a [`Tenant`] (producer and environment).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,28 +10,38 @@ use crate::codec::{self, document_columns, millis};
 use crate::ids::{DocumentId, ProducerId};
 use crate::model::DocumentRecord;
 use crate::repo::{DocumentRepo, RepoError};
+use crate::tenant::Tenant;
 
 #[async_trait]
 impl<D: Dialect> DocumentRepo for SqlRepository<D> {
     async fn insert_document(&self, document: &DocumentRecord) -> Result<(), RepoError> {
         let sealed = codec::seal_document(document, self.records())?;
+        let mut tx = D::begin_write(&self.pool).await?;
         codec::bind_document_insert(sql(codec::INSERT_DOCUMENT.as_str()), document, sealed)
-            .execute(self.db())
+            .execute(D::on_conn(&mut tx))
             .await?;
-        Ok(())
+        if document.environment == crate::Environment::Test {
+            // Its log lines stay test lines after it is deleted (migration 0015).
+            sql("INSERT INTO test_documents (document_id) VALUES ($1)")
+                .bind(document.id.as_str())
+                .execute(D::on_conn(&mut tx))
+                .await?;
+        }
+        tx.commit().await.map_err(codec::db_error)
     }
 
     async fn document(
         &self,
-        producer: &ProducerId,
+        tenant: &Tenant,
         id: &DocumentId,
     ) -> Result<Option<DocumentRecord>, RepoError> {
         sql(concat!(
             "SELECT ",
             document_columns!(),
-            " FROM documents WHERE producer_id = $1 AND id = $2"
+            " FROM documents WHERE producer_id = $1 AND environment = $2 AND id = $3"
         ))
-        .bind(producer.as_str())
+        .bind(tenant.producer.as_str())
+        .bind(tenant.environment.as_str())
         .bind(id.as_str())
         .fetch_optional(self.db())
         .await?
@@ -40,15 +51,17 @@ impl<D: Dialect> DocumentRepo for SqlRepository<D> {
 
     async fn list_documents(
         &self,
-        producer: &ProducerId,
+        tenant: &Tenant,
         after: Option<&DocumentId>,
         limit: u32,
     ) -> Result<Vec<(DocumentId, String)>, RepoError> {
-        // `$2 IS NULL OR id > $2`: one statement whether or not a cursor is given.
+        // `$3 IS NULL OR id > $3`: one statement whether or not a cursor is given.
         sql("SELECT id, name FROM documents \
-             WHERE producer_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id > $2) \
-             ORDER BY id LIMIT $3")
-        .bind(producer.as_str())
+             WHERE producer_id = $1 AND environment = $2 \
+               AND (CAST($3 AS TEXT) IS NULL OR id > $3) \
+             ORDER BY id LIMIT $4")
+        .bind(tenant.producer.as_str())
+        .bind(tenant.environment.as_str())
         .bind(after.map(DocumentId::as_str))
         .bind(codec::limit(limit))
         .fetch_all(self.db())
@@ -76,11 +89,12 @@ impl<D: Dialect> DocumentRepo for SqlRepository<D> {
 
     async fn delete_document_if(
         &self,
-        producer: &ProducerId,
+        tenant: &Tenant,
         id: &DocumentId,
         expected_last_modified: DateTime<Utc>,
     ) -> Result<Option<DocumentRecord>, RepoError> {
-        self.delete_where(producer, id, Some(millis(expected_last_modified)))
+        let when = Some(millis(expected_last_modified));
+        self.delete_where(&tenant.producer, Some(tenant.environment), id, when)
             .await
     }
 
@@ -107,7 +121,7 @@ impl<D: Dialect> DocumentRepo for SqlRepository<D> {
         producer: &ProducerId,
         id: &DocumentId,
     ) -> Result<Option<DocumentRecord>, RepoError> {
-        self.delete_where(producer, id, None).await
+        self.delete_where(producer, None, id, None).await
     }
 
     async fn reseal_records(&self) -> Result<u64, RepoError> {
@@ -117,22 +131,26 @@ impl<D: Dialect> DocumentRepo for SqlRepository<D> {
 
 impl<D: Dialect> SqlRepository<D> {
     /// Deletes the document row and its object row (the wrapped data key) in one transaction,
-    /// when `expected_last_modified` is `None` or still matches.
+    /// when it is in `environment` (any when `None`) and `expected_last_modified` is `None` or
+    /// still matches.
     async fn delete_where(
         &self,
         producer: &ProducerId,
+        environment: Option<crate::Environment>,
         id: &DocumentId,
         expected_last_modified: Option<i64>,
     ) -> Result<Option<DocumentRecord>, RepoError> {
         let mut tx = D::begin_write(&self.pool).await?;
         let Some(row) = sql(concat!(
             "DELETE FROM documents WHERE producer_id = $1 AND id = $2 \
-             AND (CAST($3 AS BIGINT) IS NULL OR last_modified = $3) RETURNING ",
+             AND (CAST($3 AS BIGINT) IS NULL OR last_modified = $3) \
+             AND (CAST($4 AS TEXT) IS NULL OR environment = $4) RETURNING ",
             document_columns!()
         ))
         .bind(producer.as_str())
         .bind(id.as_str())
         .bind(expected_last_modified)
+        .bind(environment.map(crate::Environment::as_str))
         .fetch_optional(D::on_conn(&mut tx))
         .await?
         else {
@@ -146,7 +164,8 @@ impl<D: Dialect> SqlRepository<D> {
         // Its deliveries outlive it (their status stays readable), but not the viewer data and
         // fulfillment secrets they copied: wiped in the same transaction (issue 14, finding 8).
         sql(
-            "UPDATE delivery_jobs SET viewer = '{\"fields\":{},\"token\":[]}' WHERE delivery_id IN \
+            "UPDATE delivery_jobs SET viewer = '{\"fields\":{},\"token\":[]}', captured = NULL \
+             WHERE delivery_id IN \
              (SELECT id FROM deliveries WHERE producer_id = $1 AND document_id = $2)",
         )
         .bind(producer.as_str())

@@ -18,6 +18,7 @@ use crate::model::{
     ApiLogRecord, GatewayLogLine, GatewayLogRecord, LogKind, LogLine, PurgedLines, VaultLogRecord,
 };
 use crate::repo::{LogRepo, RepoError};
+use crate::tenant::Tenant;
 
 #[async_trait]
 impl<D: Dialect> LogRepo for SqlRepository<D> {
@@ -110,23 +111,29 @@ impl<D: Dialect> LogRepo for SqlRepository<D> {
     fn export_log<'a>(
         &'a self,
         kind: LogKind,
-        producer: &'a ProducerId,
+        tenant: &'a Tenant,
         document: Option<&'a DocumentId>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> BoxStream<'a, Result<LogLine, RepoError>> {
         // The range goes through the (producer_id, time) index; the rows are then sorted by
-        // seq (write order) and handed over one by one as the database sends them.
+        // seq (write order) and handed over one by one as the database sends them. A line is
+        // a test line when its document is listed in `test_documents` (a primary-key probe).
         sql(log_sql!(
             kind,
             "SELECT " columns " FROM " log " \
              WHERE producer_id = $1 AND time >= $2 AND time <= $3 \
-               AND (CAST($4 AS TEXT) IS NULL OR document_id = $4) ORDER BY seq"
+               AND (CAST($4 AS TEXT) IS NULL OR document_id = $4) \
+               AND CASE WHEN EXISTS (SELECT 1 FROM test_documents t \
+                                     WHERE t.document_id = " log ".document_id) \
+                        THEN 1 ELSE 0 END = $5 \
+             ORDER BY seq"
         ))
-        .bind(producer.as_str())
+        .bind(tenant.producer.as_str())
         .bind(millis(from))
         .bind(millis(to))
         .bind(document.map(DocumentId::as_str))
+        .bind(i64::from(tenant.is_test()))
         .fetch(self.db())
         .map(|row| row.and_then(|row| lc::log_line(&row)))
         .boxed()

@@ -44,6 +44,7 @@ fn delivery(created_at: DateTime<Utc>) -> NewDelivery {
         fulfillment: json!({"type": "http", "href": "https://x.example/{?link}"}),
         secrets: Some(vec![1, 2, 3, 0, 255]),
         created_at,
+        environment: schema::Environment::Live,
     }
 }
 

@@ -26,13 +26,18 @@ conformance!(
 async fn document_round_trip(repo: Arc<dyn Repository>) {
     let doc = stored_document(&*repo, "alice").await;
     assert_eq!(
-        repo.document(&doc.producer_id, &doc.id).await.unwrap(),
+        repo.document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
+            .await
+            .unwrap(),
         Some(doc.clone())
     );
     assert_eq!(
-        repo.document(&doc.producer_id, &DocumentId::random())
-            .await
-            .unwrap(),
+        repo.document(
+            &schema::Tenant::live(doc.producer_id.clone()),
+            &DocumentId::random()
+        )
+        .await
+        .unwrap(),
         None
     );
 }
@@ -67,7 +72,9 @@ async fn json_columns_round_trip_including_none(repo: Arc<dyn Repository>) {
         };
         repo.insert_document(&doc).await.unwrap();
         assert_eq!(
-            repo.document(&alice.id, &doc.id).await.unwrap(),
+            repo.document(&schema::Tenant::live(alice.id.clone()), &doc.id)
+                .await
+                .unwrap(),
             Some(doc),
             "{value:?}"
         );
@@ -92,7 +99,11 @@ async fn timestamps_round_trip_at_millisecond_precision(repo: Arc<dyn Repository
         ..document(&alice.id, &object.key)
     };
     repo.insert_document(&doc).await.unwrap();
-    let back = repo.document(&alice.id, &doc.id).await.unwrap().unwrap();
+    let back = repo
+        .document(&schema::Tenant::live(alice.id.clone()), &doc.id)
+        .await
+        .unwrap()
+        .unwrap();
     // Sub-millisecond precision is dropped, never rounded up.
     assert_eq!(back.created_at, at(1_700_000_000_123));
     assert_eq!(back.last_modified, at(1_700_000_000_999));
@@ -103,9 +114,16 @@ async fn other_producer_cannot_see_document(repo: Arc<dyn Repository>) {
     let doc = stored_document(&*repo, "alice").await;
     let bob = producer("bob");
     repo.insert_producer(&bob).await.unwrap();
-    assert_eq!(repo.document(&bob.id, &doc.id).await.unwrap(), None);
     assert_eq!(
-        repo.list_documents(&bob.id, None, 10).await.unwrap(),
+        repo.document(&schema::Tenant::live(bob.id.clone()), &doc.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        repo.list_documents(&schema::Tenant::live(bob.id.clone()), None, 10)
+            .await
+            .unwrap(),
         vec![]
     );
 }
@@ -148,11 +166,15 @@ async fn list_documents_pages_in_id_order(repo: Arc<dyn Repository>) {
     expected.sort_by(|a, b| a.0.as_str().as_bytes().cmp(b.0.as_str().as_bytes()));
 
     assert_eq!(
-        repo.list_documents(&alice.id, None, 100).await.unwrap(),
+        repo.list_documents(&schema::Tenant::live(alice.id.clone()), None, 100)
+            .await
+            .unwrap(),
         expected
     );
     assert_eq!(
-        repo.list_documents(&alice.id, None, 0).await.unwrap(),
+        repo.list_documents(&schema::Tenant::live(alice.id.clone()), None, 0)
+            .await
+            .unwrap(),
         vec![]
     );
 
@@ -160,7 +182,7 @@ async fn list_documents_pages_in_id_order(repo: Arc<dyn Repository>) {
     let mut after: Option<DocumentId> = None;
     loop {
         let page = repo
-            .list_documents(&alice.id, after.as_ref(), 4)
+            .list_documents(&schema::Tenant::live(alice.id.clone()), after.as_ref(), 4)
             .await
             .unwrap();
         if page.is_empty() {
@@ -175,12 +197,14 @@ async fn list_documents_pages_in_id_order(repo: Arc<dyn Repository>) {
     // A cursor need not be an existing id: paging resumes after it.
     let cursor = DocumentId::parse("1AAAAAAAAAAAAAAAAAAAAA").unwrap();
     let rest = repo
-        .list_documents(&alice.id, Some(&cursor), 100)
+        .list_documents(&schema::Tenant::live(alice.id.clone()), Some(&cursor), 100)
         .await
         .unwrap();
     assert_eq!(rest, expected[2..]);
     assert_eq!(
-        repo.list_documents(&bob.id, None, 100).await.unwrap(),
+        repo.list_documents(&schema::Tenant::live(bob.id.clone()), None, 100)
+            .await
+            .unwrap(),
         vec![(bobs.id, bobs.name)]
     );
 }
@@ -196,7 +220,9 @@ async fn delete_document_removes_record_and_object(repo: Arc<dyn Repository>) {
         Some(doc.clone())
     );
     assert_eq!(
-        repo.document(&doc.producer_id, &doc.id).await.unwrap(),
+        repo.document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(repo.object(&doc.object_key).await.unwrap(), None);
@@ -208,7 +234,7 @@ async fn delete_document_removes_record_and_object(repo: Arc<dyn Repository>) {
         None
     );
     assert_eq!(
-        repo.list_documents(&doc.producer_id, None, 10)
+        repo.list_documents(&schema::Tenant::live(doc.producer_id.clone()), None, 10)
             .await
             .unwrap(),
         vec![]
@@ -216,7 +242,9 @@ async fn delete_document_removes_record_and_object(repo: Arc<dyn Repository>) {
 
     // Nothing else went with it.
     assert_eq!(
-        repo.document(&keep.producer_id, &keep.id).await.unwrap(),
+        repo.document(&schema::Tenant::live(keep.producer_id.clone()), &keep.id)
+            .await
+            .unwrap(),
         Some(keep.clone())
     );
     assert!(repo.object_exists(&keep.object_key).await.unwrap());
@@ -229,7 +257,9 @@ async fn delete_of_other_producers_document_deletes_nothing(repo: Arc<dyn Reposi
 
     assert_eq!(repo.delete_document(&bob.id, &doc.id).await.unwrap(), None);
     assert_eq!(
-        repo.document(&doc.producer_id, &doc.id).await.unwrap(),
+        repo.document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
+            .await
+            .unwrap(),
         Some(doc.clone())
     );
     assert!(repo.object_exists(&doc.object_key).await.unwrap());
@@ -263,7 +293,7 @@ async fn duplicate_document_keys_conflict(repo: Arc<dyn Repository>) {
         UniqueKey::DocumentObject,
     );
     assert_eq!(
-        repo.list_documents(&doc.producer_id, None, 10)
+        repo.list_documents(&schema::Tenant::live(doc.producer_id.clone()), None, 10)
             .await
             .unwrap()
             .len(),

@@ -68,6 +68,7 @@ pub(crate) fn document(producer: &ProducerId, object: &ObjectKey) -> DocumentRec
         last_modified: now(),
         // Not the column's default, so a round trip proves it is written and read.
         access_version: 7,
+        environment: schema::Environment::Live,
     }
 }
 

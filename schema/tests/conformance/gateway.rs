@@ -36,6 +36,7 @@ fn viewer_view(doc: &DocumentRecord) -> ViewerDocument {
         landingpage: doc.landingpage.clone().map(Typed::into_value),
         last_modified: doc.last_modified,
         access_version: doc.access_version,
+        environment: doc.environment,
     }
 }
 

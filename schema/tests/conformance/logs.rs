@@ -98,10 +98,16 @@ pub(crate) async fn export(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<LogLine> {
-    repo.export_log(kind, producer, document, from, to)
-        .try_collect()
-        .await
-        .unwrap()
+    repo.export_log(
+        kind,
+        &schema::Tenant::live(producer.clone()),
+        document,
+        from,
+        to,
+    )
+    .try_collect()
+    .await
+    .unwrap()
 }
 
 /// Every line of the producer's chain in `kind`, whatever its time.
@@ -379,9 +385,10 @@ async fn export_streams_twenty_thousand_lines(repo: Arc<dyn Repository>) {
         append(&*repo, LogKind::Api, &entries).await;
     }
     // Read line by line, keeping only the previous one: never the whole export at once.
+    let tenant = schema::Tenant::live(a.producer_id.clone());
     let mut stream = repo.export_log(
         LogKind::Api,
-        &a.producer_id,
+        &tenant,
         None,
         t0,
         t0 + Duration::days(1),
@@ -465,7 +472,7 @@ async fn purge_keeps_heads_documents_and_other_logs(repo: Arc<dyn Repository>) {
         assert_eq!(whole_chain(&*repo, kind, &a.producer_id).await.len(), 3);
     }
     assert!(
-        repo.document(&a.producer_id, &a.id)
+        repo.document(&schema::Tenant::live(a.producer_id.clone()), &a.id)
             .await
             .unwrap()
             .is_some()

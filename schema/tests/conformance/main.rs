@@ -31,8 +31,8 @@ macro_rules! conformance {
     )*};
 }
 
-mod api_keys;
 mod allowlist;
+mod api_keys;
 mod deliveries;
 mod documents;
 mod fixtures;
@@ -41,7 +41,6 @@ mod lockout;
 mod logs;
 mod oauth;
 mod objects;
-mod producer_keys;
 mod producer_keys;
 mod producers;
 mod records;
@@ -88,7 +87,9 @@ async fn migrate_twice_is_fine(repo: Arc<dyn Repository>) {
     repo.migrate().await.unwrap();
     repo.migrate().await.unwrap();
     assert_eq!(
-        repo.document(&doc.producer_id, &doc.id).await.unwrap(),
+        repo.document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
+            .await
+            .unwrap(),
         Some(doc)
     );
 }

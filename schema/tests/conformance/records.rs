@@ -89,7 +89,9 @@ async fn a_sealed_value_moved_to_another_row_does_not_open(url: &str) {
     }
     // Both read back as written.
     assert_eq!(
-        repo.document(&a.producer_id, &a.id).await.unwrap(),
+        repo.document(&schema::Tenant::live(a.producer_id.clone()), &a.id)
+            .await
+            .unwrap(),
         Some(a.clone())
     );
     // A's sealed audience copied onto B's row: B no longer reads (never A's audience).
@@ -102,7 +104,9 @@ async fn a_sealed_value_moved_to_another_row_does_not_open(url: &str) {
         ),
     )
     .await;
-    let moved = repo.document(&b.producer_id, &b.id).await;
+    let moved = repo
+        .document(&schema::Tenant::live(b.producer_id.clone()), &b.id)
+        .await;
     assert!(matches!(moved, Err(RepoError::Corrupt(_))), "{moved:?}");
     assert!(matches!(
         repo.document_audience(&b.id).await,
@@ -138,7 +142,10 @@ async fn rotation_keeps_old_rows_readable_and_reseals_them(url: &str) {
         .unwrap();
     // Old rows still read under the new key set.
     assert_eq!(
-        rotated.document(&doc.producer_id, &doc.id).await.unwrap(),
+        rotated
+            .document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
+            .await
+            .unwrap(),
         Some(doc.clone())
     );
     // New writes use the new key.
@@ -157,12 +164,15 @@ async fn rotation_keeps_old_rows_readable_and_reseals_them(url: &str) {
         .await
         .unwrap();
     assert_eq!(
-        new_only.document(&doc.producer_id, &doc.id).await.unwrap(),
+        new_only
+            .document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
+            .await
+            .unwrap(),
         Some(doc)
     );
     assert_eq!(
         new_only
-            .document(&fresh.producer_id, &fresh.id)
+            .document(&schema::Tenant::live(fresh.producer_id.clone()), &fresh.id)
             .await
             .unwrap(),
         Some(fresh)
@@ -185,14 +195,20 @@ async fn legacy_plaintext_rows_read_and_get_sealed(url: &str) {
         .await
         .unwrap();
     assert_eq!(
-        keyed.document(&doc.producer_id, &doc.id).await.unwrap(),
+        keyed
+            .document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
+            .await
+            .unwrap(),
         Some(doc.clone())
     );
     assert_eq!(keyed.reseal_records().await.unwrap(), 4);
     let text = stored(url, "audience", doc.id.as_str()).await.unwrap();
     assert!(text.starts_with("sp1:k1:"), "{text}");
     assert_eq!(
-        keyed.document(&doc.producer_id, &doc.id).await.unwrap(),
+        keyed
+            .document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
+            .await
+            .unwrap(),
         Some(doc)
     );
 }
@@ -224,7 +240,9 @@ async fn a_stored_object_that_no_longer_parses_is_corrupt(url: &str) {
             ),
         )
         .await;
-        let read = repo.document(&doc.producer_id, &doc.id).await;
+        let read = repo
+            .document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
+            .await;
         assert!(
             matches!(&read, Err(RepoError::Corrupt(what)) if what.starts_with(column)),
             "{read:?}"

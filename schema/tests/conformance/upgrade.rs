@@ -329,6 +329,7 @@ async fn documents_keep_their_values_through_migration_11(postgres: bool) {
         let at = |column: &str| names.iter().position(|name| name == column).unwrap();
         for large in ["audience", "fulfillment", "metadata"] {
             assert!(at("access_version") < at(large), "{names:?}");
+            assert!(at("environment") < at(large), "{names:?}");
         }
     }
     let read = repo.document_by_id(&doc.id).await.unwrap().unwrap();

@@ -30,7 +30,9 @@ async fn replace_document_swaps_when_unchanged(repo: Arc<dyn Repository>) {
             .unwrap()
     );
     assert_eq!(
-        repo.document(&doc.producer_id, &doc.id).await.unwrap(),
+        repo.document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
+            .await
+            .unwrap(),
         Some(next)
     );
 }
@@ -56,7 +58,7 @@ async fn replace_document_refuses_a_stale_expectation(repo: Arc<dyn Repository>)
         "exactly one wins"
     );
     assert_eq!(
-        repo.document(&doc.producer_id, &doc.id)
+        repo.document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
             .await
             .unwrap()
             .unwrap()
@@ -102,19 +104,27 @@ async fn delete_document_if_checks_the_expectation(repo: Arc<dyn Repository>) {
     let doc = stored_document(&*repo, "alice").await;
     let stale = doc.last_modified - Duration::seconds(5);
     assert_eq!(
-        repo.delete_document_if(&doc.producer_id, &doc.id, stale)
-            .await
-            .unwrap(),
+        repo.delete_document_if(
+            &schema::Tenant::live(doc.producer_id.clone()),
+            &doc.id,
+            stale
+        )
+        .await
+        .unwrap(),
         None
     );
     assert!(
-        repo.document(&doc.producer_id, &doc.id)
+        repo.document(&schema::Tenant::live(doc.producer_id.clone()), &doc.id)
             .await
             .unwrap()
             .is_some()
     );
     let deleted = repo
-        .delete_document_if(&doc.producer_id, &doc.id, doc.last_modified)
+        .delete_document_if(
+            &schema::Tenant::live(doc.producer_id.clone()),
+            &doc.id,
+            doc.last_modified,
+        )
         .await
         .unwrap();
     assert_eq!(deleted, Some(doc.clone()));

@@ -189,7 +189,7 @@ pub async fn api_log(app: &TestApp, id: &str) -> Vec<String> {
     let to = chrono::Utc::now() + chrono::Duration::hours(1);
     repo.export_log(
         schema::LogKind::Api,
-        &producer.id,
+        &schema::Tenant::live(producer.id.clone()),
         Some(&document),
         from,
         to,

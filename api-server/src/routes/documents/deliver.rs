@@ -30,7 +30,7 @@ pub async fn deliver(
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, href.clone()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(delivery::status::to_json(&status, &href)))
+        .json(delivery::status_json(&context, &status, &href)))
 }
 
 /// A delivery's per-recipient status (queued, sent, failed with reason, attempts).
@@ -45,7 +45,7 @@ pub async fn status(
     let href = self_href(&context, record.id.as_str(), status.id.as_str());
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(delivery::status::to_json(&status, &href)))
+        .json(delivery::status_json(&context, &status, &href)))
 }
 
 fn self_href(context: &ApiContext, doc_id: &str, id: &str) -> String {
