@@ -131,7 +131,7 @@ async fn a_refusal_is_audited_like_any_answer(db: Db) {
     let from = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
     let to = chrono::Utc::now() + chrono::Duration::days(1);
     let lines: Vec<String> = repo
-        .export_log(schema::LogKind::Api, &producer, None, from, to)
+        .export_log(schema::LogKind::Api, &schema::Tenant::live(producer.clone()), None, from, to)
         .map_ok(|line| line.fields)
         .try_collect()
         .await
