@@ -15,6 +15,7 @@ on_both_databases!(
     a_burst_over_the_limit_is_refused_until_retry_after,
     each_credential_has_its_own_bucket,
     a_refusal_is_audited_like_any_answer,
+    an_api_keys_own_rate_limit_applies,
 );
 
 /// 2 requests a second, bursts of 5: the settings of every test here.
@@ -36,7 +37,12 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
 
 /// `GET /documents` as `token`, [`BURST`] times at once; the answers in no particular order.
 async fn burst(app: &TestApp, token: &str) -> Vec<reqwest::Response> {
-    let requests = (0..BURST).map(|_| app.get(token, "/documents").send());
+    burst_of(|| app.get(token, "/documents")).await
+}
+
+/// `request()` sent [`BURST`] times at once; the answers in no particular order.
+async fn burst_of(request: impl Fn() -> reqwest::RequestBuilder) -> Vec<reqwest::Response> {
+    let requests = (0..BURST).map(|_| request().send());
     join_all(requests)
         .await
         .into_iter()
@@ -44,12 +50,18 @@ async fn burst(app: &TestApp, token: &str) -> Vec<reqwest::Response> {
         .collect()
 }
 
-/// Checks a 429's headers and body; returns its `Retry-After`.
+/// Checks a 429's headers (for [`POLICY`]) and body; returns its `Retry-After`.
 async fn refusal(response: reqwest::Response) -> u64 {
+    refusal_under(response, POLICY).await
+}
+
+/// Checks a 429's headers, `policy` its `RateLimit-Policy`, and body; returns its
+/// `Retry-After`.
+async fn refusal_under(response: reqwest::Response, policy: &str) -> u64 {
     assert_eq!(response.status(), 429);
     let retry_after: u64 = header(&response, "retry-after").parse().unwrap();
     assert!(retry_after >= 1, "Retry-After {retry_after}");
-    assert_eq!(header(&response, "ratelimit-policy"), POLICY);
+    assert_eq!(header(&response, "ratelimit-policy"), policy);
     assert_eq!(
         header(&response, "ratelimit"),
         format!(r#""burst";r=0;t={retry_after}"#),
@@ -67,7 +79,12 @@ async fn refusal(response: reqwest::Response) -> u64 {
 
 /// `r` of an admitted answer's `RateLimit`, after checking both fields' shape.
 fn remaining(response: &reqwest::Response) -> u32 {
-    assert_eq!(header(response, "ratelimit-policy"), POLICY);
+    remaining_under(response, POLICY)
+}
+
+/// `r` of an admitted answer's `RateLimit`, `policy` its `RateLimit-Policy`.
+fn remaining_under(response: &reqwest::Response, policy: &str) -> u32 {
+    assert_eq!(header(response, "ratelimit-policy"), policy);
     let state = header(response, "ratelimit");
     let params = state
         .strip_prefix(r#""burst";r="#)
@@ -131,7 +148,13 @@ async fn a_refusal_is_audited_like_any_answer(db: Db) {
     let from = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
     let to = chrono::Utc::now() + chrono::Duration::days(1);
     let lines: Vec<String> = repo
-        .export_log(schema::LogKind::Api, &schema::Tenant::live(producer.clone()), None, from, to)
+        .export_log(
+            schema::LogKind::Api,
+            &schema::Tenant::live(producer.clone()),
+            None,
+            from,
+            to,
+        )
         .map_ok(|line| line.fields)
         .try_collect()
         .await
@@ -148,4 +171,70 @@ async fn a_refusal_is_audited_like_any_answer(db: Db) {
         })
         .count();
     assert_eq!(audited, refused, "one API log line per 429");
+}
+
+/// `POST /keys` as `token` with `body`; the new key (recorded for the secret grep).
+async fn new_key(app: &TestApp, token: &str, body: serde_json::Value) -> String {
+    let response = app
+        .client
+        .post(app.url("/keys"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: serde_json::Value = response.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    crate::secrets::record("api key", &key);
+    crate::secrets::record("api key", created["bearer"].as_str().unwrap());
+    key
+}
+
+async fn an_api_keys_own_rate_limit_applies(db: Db) {
+    // The instance's defaults (the harness's 1000000 a second) for tokens and plain keys.
+    let app = TestApp::spawn(db).await;
+    let defaults = r#""burst";q=1000000;w=1"#;
+    let own = r#""burst";q=2;w=2"#;
+    let token = app.login().await;
+    let limited = serde_json::json!({
+        "name": "slow", "scopes": ["read"], "rateLimit": {"perSecond": 1, "burst": 2},
+    });
+    let slow = new_key(&app, &token, limited).await;
+    let plain = new_key(
+        &app,
+        &token,
+        serde_json::json!({"name": "plain", "scopes": ["read"]}),
+    )
+    .await;
+    let with_key = |key: &str| {
+        app.client
+            .get(app.url("/documents"))
+            .header("x-api-key", key)
+    };
+
+    let first = with_key(&slow).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(remaining_under(&first, own) < 2);
+    let answers = burst_of(|| with_key(&slow)).await;
+    let mut refused = 0;
+    for response in answers.into_iter().filter(|r| r.status() == 429) {
+        refusal_under(response, own).await;
+        refused += 1;
+    }
+    assert!(
+        refused > 0,
+        "{BURST} requests at once over the key's burst of 2"
+    );
+
+    let response = with_key(&plain).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "a key without rateLimit has the defaults"
+    );
+    remaining_under(&response, defaults);
+    let response = app.get(&token, "/documents").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    remaining_under(&response, defaults);
 }
