@@ -16,6 +16,9 @@ on_both_databases!(
     put_validates_normalises_and_refuses_a_lockout,
     forwarded_headers_count_only_from_a_trusted_proxy,
     the_gateway_and_vault_logs_use_the_same_rule,
+    a_second_api_process_follows_a_change_within_a_second,
+    the_gateway_limits_the_forwarded_address,
+    invalid_trusted_proxies_stop_start_up,
 );
 
 /// The second loopback source address the suite sends from.
@@ -326,4 +329,77 @@ async fn the_gateway_and_vault_logs_use_the_same_rule(db: Db) {
     assert_eq!(gateway, ["203.0.113.21", "127.0.0.2"]);
     let vault = probes(crate::vault_log::all_lines(&app).await, 2);
     assert_eq!(vault, ["203.0.113.21", "127.0.0.2"]);
+}
+
+/// A second instance on the same database and data directory (a scaled-out API process):
+/// it caches the list it read, and a `PUT` answered by the first reaches it within a second
+/// (the cache's lifetime; asserted after 1.1 s, a bound that a loaded machine only loosens).
+async fn a_second_api_process_follows_a_change_within_a_second(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let second = sealpost::instance::Instance::start(&app.settings)
+        .await
+        .unwrap();
+    let second_api = format!("http://{}", second.api_addr);
+    let other = client_from(OTHER);
+    let from_other = || {
+        other
+            .get(format!("{second_api}/producer/allowlist"))
+            .bearer_auth(&token)
+            .send()
+    };
+    // The second process reads (and keeps) the empty list.
+    assert_eq!(from_other().await.unwrap().status(), 200);
+
+    let list = json!(["127.0.0.1"]);
+    let response = put_allowlist(&app, &app.client, &token, list, &[]).await;
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(from_other().await.unwrap().status(), 403);
+
+    // And back: lifted on the first, the second lets 127.0.0.2 in again.
+    let response = put_allowlist(&app, &app.client, &token, json!([]), &[]).await;
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(from_other().await.unwrap().status(), 200);
+    second.stop().await;
+}
+
+/// The gateway's per-address failure limit counts the address the trusted proxy names: one
+/// client behind the proxy is refused (429), another behind the same proxy is not.
+async fn the_gateway_limits_the_forwarded_address(db: Db) {
+    use crate::gateway::{basic, create, literal, no_redirects};
+    let settings = [
+        ("api.trusted_proxies", "127.0.0.1/32"),
+        ("gateway.address_failures_per_hour", "2"),
+    ];
+    let app = TestApp::spawn_with(db, &settings).await;
+    let token = app.login().await;
+    let client = no_redirects();
+    let attempt = async |forwarded: &str, password: &str| {
+        let doc = create(&app, &token, b"x", &[("challenge", basic(literal("pw")))]).await;
+        let url = format!("{}/{}", app.gateway, doc.placeholder);
+        let request = client.get(&url).basic_auth("", Some(password));
+        let response = request.header("x-forwarded-for", forwarded).send().await;
+        response.unwrap().status().as_u16()
+    };
+    assert_eq!(attempt("203.0.113.40", "no").await, 401);
+    assert_eq!(attempt("203.0.113.40", "no").await, 429);
+    assert_eq!(attempt("203.0.113.40", "pw").await, 429);
+    assert_eq!(attempt("203.0.113.41", "pw").await, 303);
+}
+
+async fn invalid_trusted_proxies_stop_start_up(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let mut settings = app.settings.clone();
+    settings.api.trusted_proxies = vec!["127.0.0.1/32".into(), "localhost".into()];
+    settings.api.addr = "127.0.0.1:0".parse().unwrap();
+    let Err(error) = sealpost::instance::Instance::start(&settings).await else {
+        panic!("an instance started with trusted_proxies = localhost");
+    };
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("api.trusted_proxies: \"localhost\""),
+        "{message}"
+    );
 }
