@@ -195,11 +195,14 @@ async fn a_replayed_assertion_is_refused_by_a_second_process(db: Db) {
     second.stop().await;
 }
 
+/// A login form's parts, as sent.
+type Parts<'a> = &'a [(&'a str, &'a str)];
+
 async fn assertion_login_form_errors_name_the_part(db: Db) {
     let app = TestApp::spawn(db).await;
     let key = app.default_key();
     let jwt = assertion(&app, &key, "default");
-    let cases: [(&[(&str, &str)], u16, &str); 5] = [
+    let cases: [(Parts, u16, &str); 5] = [
         (&[("key", &key), ("assertion", &jwt)], 400, "assertion"),
         (&[("email", "ops@x.example")], 400, "key"),
         (
