@@ -165,6 +165,7 @@ impl FromStr for Environment {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
