@@ -178,3 +178,85 @@ async fn an_assertion_id_is_used_once(repo: Arc<dyn Repository>) {
         .await
         .unwrap();
 }
+
+/// A producer and a login session written before migration 0013: after it, the producer's key
+/// is its first `producer_keys` row (16 hex digits), the session acts in `live` and names no
+/// key, and removing that key revokes it too (it may have been opened with it).
+async fn upgraded_from_before_keys(repo: Arc<dyn Repository>, insert: impl AsyncFnOnce(&str)) {
+    let alice = producer("alice");
+    let t = now();
+    let old = session(&alice.id, t, Duration::hours(1));
+    insert(&format!(
+        "INSERT INTO producers (id, name, email, public_key, created_at) \
+         VALUES ('{}', 'alice', NULL, X'{}', {}); \
+         INSERT INTO login_sessions (jti, producer_id, email, issued_at, expires_at) \
+         VALUES ('{}', '{}', 'op@example.com', {}, {})",
+        alice.id.as_str(),
+        alice
+            .public_key
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+        t.timestamp_millis(),
+        old.jti,
+        alice.id.as_str(),
+        t.timestamp_millis(),
+        old.expires_at.timestamp_millis(),
+    ))
+    .await;
+    repo.migrate().await.unwrap();
+    let (found, key) = repo
+        .producer_by_key(&alice.public_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, alice.id);
+    assert!(key.id.len() == 16 && key.id.bytes().all(|b| b.is_ascii_hexdigit()));
+    let session = repo.active_session(&old.jti, t).await.unwrap().unwrap();
+    assert_eq!(
+        (session.key_id, session.environment),
+        (None, Environment::Live)
+    );
+    repo.add_producer_key(&key_of(&alice.id, 5)).await.unwrap();
+    let removal = repo.remove_producer_key(&alice.id, &key.id, t).await;
+    assert!(matches!(removal.unwrap(), KeyRemoval::Removed { .. }));
+    assert_eq!(repo.active_session(&old.jti, t).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn upgraded_from_before_keys_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("sealpost.db").display());
+    let repo = schema::sqlite::SqliteRepository::connect(&url)
+        .await
+        .unwrap();
+    schema::testing::migrate_sqlite_to(&repo, 12).await.unwrap();
+    let pool = repo.pool().clone();
+    upgraded_from_before_keys(Arc::new(repo), async |sql: &str| {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn upgraded_from_before_keys_postgres() {
+    let database = schema::testing::TestDatabase::create().await;
+    let repo = schema::postgres::PgRepository::connect(database.url())
+        .await
+        .unwrap();
+    schema::testing::migrate_postgres_to(&repo, 12)
+        .await
+        .unwrap();
+    let pool = repo.pool().clone();
+    let sql_of = |sql: &str| sql.replace("X'", "'\\x");
+    upgraded_from_before_keys(Arc::new(repo), async |sql: &str| {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql_of(sql)))
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+}
