@@ -293,7 +293,7 @@ async fn producer_key(config: Option<&Path>, command: &KeyCommand) -> anyhow::Re
         KeyCommand::Remove { name, key_id, .. } => {
             let revoked = crate::producers::remove_key(repo, name, key_id).await?;
             println!(
-                "Removed key {key_id} of producer {name:?}; {revoked} login sessions revoked."
+                "Removed key {key_id} of producer {name:?} (login sessions revoked with it: {revoked})."
             );
         }
     }

@@ -53,6 +53,11 @@ async fn add_new(app: &TestApp, token: &str) -> (String, String) {
     assert!(response.headers().contains_key("location"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["publicKey"], STANDARD.encode(key.public_key()));
+    assert_eq!(
+        body["publicKeyPem"],
+        spki_pem(key.public_key()),
+        "as openssl writes it"
+    );
     (
         key.to_pem().to_string(),
         body["keyId"].as_str().unwrap().to_owned(),

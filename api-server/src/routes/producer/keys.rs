@@ -132,10 +132,12 @@ fn describe(key: &ProducerKey) -> Value {
     })
 }
 
-/// The SubjectPublicKeyInfo PEM of a raw Ed25519 public key.
+/// The SubjectPublicKeyInfo PEM of a raw Ed25519 public key, with `\n` line ends, as
+/// `openssl pkey -pubout` writes it.
 pub fn spki_pem(public_key: &[u8]) -> String {
     let der = [SPKI_PREFIX.as_slice(), public_key].concat();
-    pem::encode(&pem::Pem::new(PUBLIC_KEY_TAG, der))
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new(PUBLIC_KEY_TAG, der), config)
 }
 
 /// The raw 32-byte key of an SPKI PEM or of base64 text (422 naming `publicKey` otherwise).
