@@ -21,8 +21,8 @@
 //! any easier or harder: the hash is there so that a copy of the database is not a list of
 //! working keys, and the cost only needs to be honest, not huge. What bounds it from above is
 //! the server: each verification that misses the in-memory cache ([`super::Verifier`]) takes
-//! 19 MiB and a few tens of milliseconds of one core (measured ≈25 ms here), on a blocking
-//! thread, at most one per core at a time.
+//! 19 MiB and ≈20 ms of one core (measured here, release build; more on a busy machine), on a
+//! blocking thread, at most one per core at a time.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
