@@ -24,6 +24,7 @@ on_both_databases!(
     a_test_http_delivery_is_captured_and_never_sent,
     a_test_email_delivery_is_captured_and_never_sent,
     a_test_documents_landing_page_says_so,
+    an_api_keys_environment_is_its_documents,
 );
 
 /// Logs in as the default producer in `environment`; the token.
@@ -184,6 +185,40 @@ async fn logs_are_separated_both_ways(db: Db) {
     }
 }
 
+/// The value of header `name` in a captured request's `[[name, value], …]`.
+fn captured_header(captured: &Value, name: &str) -> Option<String> {
+    (captured["headers"].as_array().unwrap().iter())
+        .find(|pair| pair[0] == name)
+        .map(|pair| pair[1].as_str().unwrap().to_owned())
+}
+
+/// Checks one captured request of the fulfillment of `crate::delivery::http` (delivered with
+/// `campaign` and `api_token`) and returns the sealed link its body holds.
+fn assert_captured_request(captured: &Value, url: &str, key: &str) -> String {
+    assert_eq!(captured["type"], "http", "{captured}");
+    assert_eq!(
+        (captured["method"].as_str(), captured["url"].as_str()),
+        (Some("POST"), Some(url))
+    );
+    let header = |name: &str| captured_header(captured, name);
+    // As it would be sent: the credential filled from the deliver form included.
+    assert_eq!(
+        header("authorization").as_deref(),
+        Some("Bearer s3cr3t-t0ken")
+    );
+    assert_eq!(header("x-campaign").as_deref(), Some("spring%2026"));
+    assert_eq!(header("idempotency-key").as_deref(), Some(key));
+    let content_type = header("content-type");
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    let body = captured["body"].as_str().unwrap();
+    assert_eq!(header("content-length"), Some(body.len().to_string()));
+    let link = (body.split('&')).find_map(|pair| pair.strip_prefix("link="));
+    link.unwrap().to_owned()
+}
+
 async fn a_test_http_delivery_is_captured_and_never_sent(db: Db) {
     let receiver = HttpReceiver::start();
     let app = TestApp::spawn_with(db, FAST).await;
@@ -194,56 +229,50 @@ async fn a_test_http_delivery_is_captured_and_never_sent(db: Db) {
     let location = deliver(&app, &test, &id, &fields).await;
     let delivery = location.rsplit('/').next().unwrap().to_owned();
     let status = wait_done(&app.client, &bearer(&test), &location, 20).await;
-    assert_eq!(
-        status["counts"],
-        json!({"queued": 0, "sent": 3, "failed": 0}),
-        "{status}"
-    );
+    let sent = json!({"queued": 0, "sent": 3, "failed": 0});
+    assert_eq!(status["counts"], sent, "{status}");
     let names = ["Harry", "Zo%C3%AB", "Ann"];
-    for (i, recipient) in status["recipients"].as_array().unwrap().iter().enumerate() {
-        let captured = &recipient["captured"];
-        assert_eq!(captured["type"], "http", "{recipient}");
-        assert_eq!(captured["method"], "POST");
-        assert_eq!(
-            captured["url"],
-            format!("{}/hook/{}", receiver.0.url(), names[i])
-        );
-        let header = |name: &str| {
-            let headers = captured["headers"].as_array().unwrap();
-            (headers.iter())
-                .find(|pair| pair[0] == name)
-                .map(|pair| pair[1].as_str().unwrap().to_owned())
-        };
-        // As it would be sent: the credential filled from the deliver form included.
-        assert_eq!(
-            header("authorization").as_deref(),
-            Some("Bearer s3cr3t-t0ken")
-        );
-        assert_eq!(header("x-campaign").as_deref(), Some("spring%2026"));
-        let key = format!("{delivery}.{i}");
-        assert_eq!(header("idempotency-key"), Some(key));
-        let content_type = header("content-type");
-        assert_eq!(
-            content_type.as_deref(),
-            Some("application/x-www-form-urlencoded")
-        );
-        let body = captured["body"].as_str().unwrap();
-        let length = header("content-length");
-        assert_eq!(length, Some(body.len().to_string()));
-        let link = (body.split('&'))
-            .find_map(|pair| pair.strip_prefix("link="))
-            .unwrap();
+    let recipients = status["recipients"].as_array().unwrap();
+    for (i, recipient) in recipients.iter().enumerate() {
+        let url = format!("{}/hook/{}", receiver.0.url(), names[i]);
+        let link =
+            assert_captured_request(&recipient["captured"], &url, &format!("{delivery}.{i}"));
         // The test document's link opens at the gateway like a live one's.
-        assert_link_opens(&app, link, token_query(i)).await;
+        assert_link_opens(&app, &link, token_query(i)).await;
     }
-    // Nothing left the machine; the receiver itself works (a live delivery reaches it).
+    // Nothing left the machine. The receiver itself works: a live delivery reaches it, with
+    // every header the capture showed, of the same value (but the per-job key and length).
     assert!(receiver.requests().await.is_empty());
     let live = login_in(&app, "live").await;
     let live_id = upload(&app, &live, &three_records(), &fulfillment).await;
     let live_location = deliver(&app, &live, &live_id, &fields).await;
     let done = wait_done(&app.client, &bearer(&live), &live_location, 20).await;
     assert!(done["recipients"][0].get("captured").is_none(), "{done}");
-    assert_eq!(receiver.requests().await.len(), 3);
+    let received = receiver.requests().await;
+    assert_eq!(received.len(), 3);
+    for pair in recipients[0]["captured"]["headers"].as_array().unwrap() {
+        let (name, value) = (pair[0].as_str().unwrap(), &pair[1]);
+        let seen = &received[0]["headers"][name];
+        assert!(seen.is_string(), "{name} was not sent: {}", received[0]);
+        if !["idempotency-key", "content-length"].contains(&name) {
+            assert_eq!(seen, value, "{name}");
+        }
+    }
+}
+
+/// Checks one captured email: the server by address only (its credentials are never shown),
+/// the envelope, and the RFC 5322 message's headers.
+fn assert_captured_email(captured: &Value, server: &str, to: &str, message_id: &str) {
+    assert_eq!(captured["type"], "email", "{captured}");
+    assert_eq!(captured["smtpServer"], server);
+    assert!(!captured.to_string().contains("env pass"), "{captured}");
+    assert_eq!(captured["mailFrom"], "documents@sealpost.example");
+    assert_eq!(captured["rcptTo"], json!([to]));
+    let message = captured["message"].as_str().unwrap();
+    assert!(message.contains(&format!("To: {to}\r\n")), "{message}");
+    assert!(message.contains("Subject: Your document, "), "{message}");
+    let message_id = format!("Message-ID: {message_id}\r\n");
+    assert!(message.contains(&message_id), "{message}");
 }
 
 async fn a_test_email_delivery_is_captured_and_never_sent(db: Db) {
@@ -272,22 +301,10 @@ async fn a_test_email_delivery_is_captured_and_never_sent(db: Db) {
         "{status}"
     );
     let to = ["h@ipo.st", "z@ipo.st", "a@ipo.st"];
+    let server = format!("127.0.0.1:{}", sink.peer.port);
     for (i, recipient) in status["recipients"].as_array().unwrap().iter().enumerate() {
-        let captured = &recipient["captured"];
-        assert_eq!(captured["type"], "email", "{recipient}");
-        // The server by address only: its credentials are never shown.
-        assert_eq!(
-            captured["smtpServer"],
-            format!("127.0.0.1:{}", sink.peer.port)
-        );
-        assert!(!captured.to_string().contains("env pass"), "{captured}");
-        assert_eq!(captured["mailFrom"], "documents@sealpost.example");
-        assert_eq!(captured["rcptTo"], json!([to[i]]));
-        let message = captured["message"].as_str().unwrap();
-        assert!(message.contains(&format!("To: {}\r\n", to[i])), "{message}");
-        assert!(message.contains("Subject: Your document, "), "{message}");
-        let message_id = format!("Message-ID: <{delivery}.{i}@sealpost>\r\n");
-        assert!(message.contains(&message_id), "{message}");
+        let message_id = format!("<{delivery}.{i}@sealpost>");
+        assert_captured_email(&recipient["captured"], &server, to[i], &message_id);
     }
     assert!(
         sink.messages().is_empty(),
@@ -321,5 +338,43 @@ async fn a_test_documents_landing_page_says_so(db: Db) {
         let handle = redirect.headers()["location"].to_str().unwrap().to_owned();
         let content = reqwest::get(&handle).await.unwrap().bytes().await.unwrap();
         assert_eq!(content.as_ref(), b"landing");
+    }
+}
+
+async fn an_api_keys_environment_is_its_documents(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (live, test) = (login_in(&app, "live").await, login_in(&app, "test").await);
+    let mut keys = Vec::new();
+    for environment in ["live", "test"] {
+        let body = json!({"name": format!("ci-{environment}"), "scopes": ["read", "write"],
+            "environment": environment});
+        let response = (app.client.post(app.url("/keys")))
+            .bearer_auth(&live)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.unwrap();
+        let key = created["key"].as_str().unwrap().to_owned();
+        crate::secrets::record("api key", &key);
+        assert!(key.starts_with(&format!("sp_{environment}_")), "{key}");
+        keys.push(key);
+    }
+    for (key, token, other) in [(&keys[0], &live, &test), (&keys[1], &test, &live)] {
+        let form = crate::common::document_form("keyed.pdf", b"keyed".to_vec());
+        let response = (app.client.post(app.url("/documents")))
+            .header("x-api-key", key.as_str())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let record: Value = response.json().await.unwrap();
+        let id = record["id"].as_str().unwrap();
+        // The document is the key's environment's: a token of it sees it, the other does not.
+        assert_eq!(app.download(token, id).await.unwrap(), b"keyed");
+        assert!(browse(&app, token).await.iter().any(|listed| listed == id));
+        assert_unreachable(&app, other, id).await;
     }
 }
