@@ -138,7 +138,7 @@ pub(super) async fn authenticate(
         return Err(KEY_REFUSED);
     }
     let entry = context.auth.keys.verify(&row, key).await?;
-    record_use(context, &row.id, &entry, now).await;
+    record_use(context, &row, &entry, now).await;
     Ok(Principal {
         producer: row.producer_id,
         operator: format!("key:{}", row.name),
@@ -158,17 +158,26 @@ pub(super) async fn authenticate(
     })
 }
 
-/// Writes the key's `lastUsed` when the last one is older than [`LAST_USED_GRANULARITY`]; one
-/// request per process wins the right to (the others go on at once), and the statement itself
-/// writes only once per window across processes. A failed write is logged, not the request's.
-async fn record_use(context: &ApiContext, id: &str, entry: &Verified, now: DateTime<Utc>) {
+/// Writes the key's `lastUsed` when the last one (stored, or written by this process) is older
+/// than [`LAST_USED_GRANULARITY`]; one request per process wins the right to (the others go on
+/// at once), and the statement itself writes only once per window across processes. A failed
+/// write is logged, not the request's.
+async fn record_use(
+    context: &ApiContext,
+    row: &ApiKeyRecord,
+    entry: &Verified,
+    now: DateTime<Utc>,
+) {
     let not_before = now - LAST_USED_GRANULARITY;
-    let last = entry.last_used_ms.load(Ordering::Relaxed);
-    if last >= not_before.timestamp_millis()
+    let seen = entry.last_used_ms.load(Ordering::Relaxed);
+    let stored = row
+        .last_used_at
+        .map_or(i64::MIN, |at| at.timestamp_millis());
+    if seen.max(stored) >= not_before.timestamp_millis()
         || entry
             .last_used_ms
             .compare_exchange(
-                last,
+                seen,
                 now.timestamp_millis(),
                 Ordering::AcqRel,
                 Ordering::Relaxed,
@@ -177,7 +186,7 @@ async fn record_use(context: &ApiContext, id: &str, entry: &Verified, now: DateT
     {
         return;
     }
-    if let Err(error) = context.repo.touch_api_key(id, now, not_before).await {
-        tracing::warn!(key_id = id, error = %shared::telemetry::error_chain(&error), "could not record an API key's last use");
+    if let Err(error) = context.repo.touch_api_key(&row.id, now, not_before).await {
+        tracing::warn!(key_id = %row.id, error = %shared::telemetry::error_chain(&error), "could not record an API key's last use");
     }
 }
