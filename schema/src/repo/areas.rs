@@ -20,12 +20,10 @@ use crate::tenant::Tenant;
 /// Producers and their login sessions (the API server).
 #[async_trait]
 pub trait ProducerRepo: Send + Sync {
-    /// `RepoError::Conflict` when the name or the public key is already registered.
+    /// Stores the producer with its public key as its first producer key
+    /// ([`super::ProducerKeyRepo`], which logins are checked against). `RepoError::Conflict`
+    /// when the name or the public key is already registered.
     async fn insert_producer(&self, producer: &Producer) -> Result<(), RepoError>;
-    async fn producer_by_public_key(
-        &self,
-        public_key: &[u8],
-    ) -> Result<Option<Producer>, RepoError>;
     async fn producer_by_name(&self, name: &str) -> Result<Option<Producer>, RepoError>;
     async fn count_producers(&self) -> Result<i64, RepoError>;
     async fn insert_session(&self, session: &LoginSession) -> Result<(), RepoError>;

@@ -40,22 +40,6 @@ impl<D: Dialect> ProducerRepo for SqlRepository<D> {
         Ok(())
     }
 
-    async fn producer_by_public_key(
-        &self,
-        public_key: &[u8],
-    ) -> Result<Option<Producer>, RepoError> {
-        sql(concat!(
-            "SELECT ",
-            producer_columns!(),
-            " FROM producers WHERE public_key = $1"
-        ))
-        .bind(public_key)
-        .fetch_optional(self.db())
-        .await?
-        .map(|row| codec::producer(&row))
-        .transpose()
-    }
-
     async fn producer_by_name(&self, name: &str) -> Result<Option<Producer>, RepoError> {
         sql(concat!(
             "SELECT ",
