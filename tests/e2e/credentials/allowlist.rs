@@ -1,8 +1,8 @@
 //! The IP allowlist (issue 16, item 5): `GET`/`PUT /producer/allowlist`, enforced on every
-//! credential and on `POST /login`, from a second loopback source address (127.0.0.2); and the
-//! one client-address rule (`api.trusted_proxies`): `Forwarded` / `X-Forwarded-For` count only
-//! from a trusted peer, for the allowlist and for the API's, the gateway's and the vault's
-//! logs.
+//! credential and on `POST /login` (PEM key and assertion alike), from a second loopback source
+//! address (127.0.0.2); and the one client-address rule (`api.trusted_proxies`): `Forwarded` /
+//! `X-Forwarded-For` count only from a trusted peer, for the allowlist, the gateway's address
+//! limits and the API's, the gateway's and the vault's logs.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -86,6 +86,18 @@ async fn login_from(app: &TestApp, client: &reqwest::Client, extra: &[(&str, &st
     response.status().as_u16()
 }
 
+/// `POST /login` with a signed assertion (the key never travels) from `client`: the status.
+async fn assertion_login_from(app: &TestApp, client: &reqwest::Client) -> u16 {
+    let jwt = super::assertion::assertion(app, &app.default_key(), "default");
+    let form = Form::new().text("assertion", jwt);
+    let response = client.post(app.url("/login")).multipart(form).send().await;
+    let response = response.unwrap();
+    if let Some(token) = response.headers().get("authorization") {
+        crate::secrets::record("login token", token.to_str().unwrap());
+    }
+    response.status().as_u16()
+}
+
 async fn the_allowlist_refuses_and_allows_by_source_address(db: Db) {
     let app = TestApp::spawn(db).await;
     let token = app.login().await;
@@ -129,6 +141,7 @@ async fn the_allowlist_refuses_and_allows_by_source_address(db: Db) {
         "{detail}"
     );
     assert_eq!(login_from(&app, other, &[]).await, 403);
+    assert_eq!(assertion_login_from(&app, other).await, 403);
     // A spoofed header changes nothing: no proxy is trusted.
     let spoofed = [
         ("x-forwarded-for", "127.0.0.1"),
@@ -145,6 +158,7 @@ async fn the_allowlist_refuses_and_allows_by_source_address(db: Db) {
     assert_eq!(response.status(), 200);
     assert_eq!(get_document(&app, other, &token, &id, &[]).await, 200);
     assert_eq!(login_from(&app, other, &[]).await, 200);
+    assert_eq!(assertion_login_from(&app, other).await, 200);
 
     // Another producer's list is its own: the default one's does not touch it.
     put_allowlist(&app, here, &token, json!(["127.0.0.1"]), &[]).await;
