@@ -128,6 +128,12 @@ async fn keys_are_created_listed_and_revoked(db: Db) {
     assert!(key.get("key").is_none() && key.get("bearer").is_none());
     assert!(key["lastUsed"].is_string(), "{key}");
     assert_eq!(key["expires"], created.body["expires"]);
+    // The API log's operator column names the key.
+    let lines = select_strings(&app, "SELECT fields FROM api_log").await;
+    assert!(
+        lines.iter().any(|line| line.ends_with("\tkey:ci")),
+        "{lines:#?}"
+    );
 
     let revoke = app
         .client
