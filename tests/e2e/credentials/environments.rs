@@ -25,6 +25,7 @@ on_both_databases!(
     a_test_email_delivery_is_captured_and_never_sent,
     a_test_documents_landing_page_says_so,
     an_api_keys_environment_is_its_documents,
+    deleting_a_test_document_wipes_its_captures,
 );
 
 /// Logs in as the default producer in `environment`; the token.
@@ -377,4 +378,34 @@ async fn an_api_keys_environment_is_its_documents(db: Db) {
         assert!(browse(&app, token).await.iter().any(|listed| listed == id));
         assert_unreachable(&app, other, id).await;
     }
+}
+
+async fn deleting_a_test_document_wipes_its_captures(db: Db) {
+    let receiver = HttpReceiver::start();
+    let app = TestApp::spawn_with(db, FAST).await;
+    let test = login_in(&app, "test").await;
+    let fulfillment = crate::delivery::http::fulfillment(&receiver);
+    let id = upload(&app, &test, &three_records(), &fulfillment).await;
+    let fields = [("campaign", "c"), ("api_token", "t0ken-wiped")];
+    let location = deliver(&app, &test, &id, &fields).await;
+    wait_done(&app.client, &bearer(&test), &location, 20).await;
+    let repo = app.repo().await;
+    let producer = repo.producer_by_name("default").await.unwrap().unwrap().id;
+    let doc = schema::DocumentId::parse(&id).unwrap();
+    let delivery = schema::DocumentId::parse(location.rsplit('/').next().unwrap()).unwrap();
+    let captured = || async {
+        let status = repo
+            .delivery(&producer, &doc, &delivery)
+            .await
+            .unwrap()
+            .unwrap();
+        (status.recipients.iter())
+            .map(|recipient| recipient.captured.is_some())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(captured().await, [true; 3]);
+    let deleted = app.delete(&test, &format!("/documents/{id}")).send().await;
+    assert_eq!(deleted.unwrap().status(), 204);
+    assert_eq!(captured().await, [false; 3], "wiped with the document");
+    assert!(receiver.requests().await.is_empty());
 }
