@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use chrono::Utc;
-use schema::repo::{KeyRemoval, ProducerKey, UniqueKey};
+use schema::repo::{KeyRemoval, MAX_KEYS_PER_PRODUCER, ProducerKey, UniqueKey};
 use schema::{Producer, ProducerId, Repository};
 use shared::keys::SigningKey;
 use zeroize::Zeroizing;
@@ -98,9 +98,12 @@ pub async fn add_key(repo: &dyn Repository, name: &str) -> anyhow::Result<NewKey
         public_key: key.public_key().to_vec(),
         created_at: Utc::now(),
     };
-    repo.add_producer_key(&record)
-        .await
-        .context("saving the producer key")?;
+    let added = (repo.add_producer_key(&record).await).context("saving the producer key")?;
+    if !added {
+        bail!(
+            "producer {name:?} holds {MAX_KEYS_PER_PRODUCER} keys, the most it may: remove one first"
+        );
+    }
     Ok(NewKey {
         key_id: record.id,
         pem: key.to_pem(),

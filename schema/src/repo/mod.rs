@@ -120,7 +120,7 @@ mod producer_keys;
 
 pub use allowlist::AllowlistRepo;
 pub use api_keys::{ApiKeyRecord, ApiKeyRepo, KeyRate};
-pub use producer_keys::{KeyRemoval, ProducerKey, ProducerKeyRepo};
+pub use producer_keys::{KeyRemoval, MAX_KEYS_PER_PRODUCER, ProducerKey, ProducerKeyRepo};
 
 pub use areas::{
     DeliveryRepo, DocumentRepo, LockoutRepo, LogRepo, OAuthRepo, ObjectRepo, ProducerRepo,

@@ -38,6 +38,10 @@ impl ProducerKey {
     }
 }
 
+/// The most keys a producer may hold: an assertion without `kid` is tried against each, so the
+/// work an unauthenticated login can cause stays small.
+pub const MAX_KEYS_PER_PRODUCER: i64 = 20;
+
 /// What [`ProducerKeyRepo::remove_producer_key`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyRemoval {
@@ -54,9 +58,10 @@ pub enum KeyRemoval {
 pub trait ProducerKeyRepo: Send + Sync {
     /// The producer's keys, oldest first.
     async fn producer_keys(&self, producer: &ProducerId) -> Result<Vec<ProducerKey>, RepoError>;
+    /// Adds the key unless its producer holds [`MAX_KEYS_PER_PRODUCER`] already (`false`).
     /// `RepoError::Conflict` on [`super::UniqueKey::ProducerKeyPublicKey`] when the public key
     /// is already a key of any producer (this one included).
-    async fn add_producer_key(&self, key: &ProducerKey) -> Result<(), RepoError>;
+    async fn add_producer_key(&self, key: &ProducerKey) -> Result<bool, RepoError>;
     /// Removes the producer's key `key_id` unless it is their last, and in the same
     /// transaction revokes (at `now`) every login session it opened, and every unexpired
     /// session that names no key (opened before keys were recorded, perhaps by this one).

@@ -8,7 +8,7 @@ use super::{Dialect, SqlRepository, sql};
 use crate::codec::{self, Columns, millis, producer_columns};
 use crate::ids::ProducerId;
 use crate::model::Producer;
-use crate::repo::{KeyRemoval, ProducerKey, ProducerKeyRepo, RepoError};
+use crate::repo::{KeyRemoval, MAX_KEYS_PER_PRODUCER, ProducerKey, ProducerKeyRepo, RepoError};
 
 /// Inserts a [`ProducerKey`], bound by [`insert_key`] (also run by `insert_producer`).
 const INSERT_KEY: &str =
@@ -21,6 +21,14 @@ pub(super) fn insert_key<D: Dialect>(key: &ProducerKey) -> super::query::Sql<D> 
         .bind(key.producer_id.as_str())
         .bind(&key.public_key)
         .bind(millis(key.created_at))
+}
+
+/// Locks the producer's row (a no-op update) for the rest of the transaction, so that two
+/// changes of its keys that each count them (two removals of its last two keys, two additions
+/// at the limit) run one after the other; SQLite's write transaction already holds the whole
+/// database.
+fn lock_producer<D: Dialect>(producer: &ProducerId) -> super::query::Sql<D> {
+    sql("UPDATE producers SET name = name WHERE id = $1").bind(producer.as_str())
 }
 
 /// A `producer_keys` row read with the column names `id`, `producer_id`, `public_key`,
@@ -49,9 +57,22 @@ impl<D: Dialect> ProducerKeyRepo for SqlRepository<D> {
         .collect()
     }
 
-    async fn add_producer_key(&self, key: &ProducerKey) -> Result<(), RepoError> {
-        insert_key::<D>(key).execute(self.db()).await?;
-        Ok(())
+    async fn add_producer_key(&self, key: &ProducerKey) -> Result<bool, RepoError> {
+        let mut tx = D::begin_write(&self.pool).await?;
+        lock_producer::<D>(&key.producer_id)
+            .execute(D::on_conn(&mut tx))
+            .await?;
+        let held = sql("SELECT COUNT(*) AS n FROM producer_keys WHERE producer_id = $1")
+            .bind(key.producer_id.as_str())
+            .fetch_one(D::on_conn(&mut tx))
+            .await?
+            .int("n")?;
+        if held >= MAX_KEYS_PER_PRODUCER {
+            return Ok(false);
+        }
+        insert_key::<D>(key).execute(D::on_conn(&mut tx)).await?;
+        tx.commit().await.map_err(codec::db_error)?;
+        Ok(true)
     }
 
     async fn remove_producer_key(
@@ -61,11 +82,7 @@ impl<D: Dialect> ProducerKeyRepo for SqlRepository<D> {
         now: DateTime<Utc>,
     ) -> Result<KeyRemoval, RepoError> {
         let mut tx = D::begin_write(&self.pool).await?;
-        // Locks the producer's row (a no-op update) so that two removals of their last two
-        // keys cannot both see the other key still there; SQLite's write transaction already
-        // holds the whole database.
-        sql("UPDATE producers SET name = name WHERE id = $1")
-            .bind(producer.as_str())
+        lock_producer::<D>(producer)
             .execute(D::on_conn(&mut tx))
             .await?;
         let count = sql("SELECT COUNT(*) AS n, \

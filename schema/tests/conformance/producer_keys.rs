@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use schema::repo::{KeyRemoval, ProducerKey, UniqueKey};
+use schema::repo::{KeyRemoval, MAX_KEYS_PER_PRODUCER, ProducerKey, UniqueKey};
 use schema::{Environment, LoginSession, ProducerId, Repository};
 
 use crate::fixtures::{assert_conflict, now, producer, session};
@@ -15,6 +15,7 @@ conformance!(
     removing_a_key_revokes_its_sessions_and_keeps_the_last,
     sessions_keep_their_key_and_environment,
     an_assertion_id_is_used_once,
+    a_producer_holds_a_bounded_number_of_keys,
 );
 
 fn key_of(owner: &ProducerId, byte: u8) -> ProducerKey {
@@ -50,7 +51,7 @@ async fn keys_are_added_listed_and_unique(repo: Arc<dyn Repository>) {
     repo.insert_producer(&alice).await.unwrap();
     repo.insert_producer(&bob).await.unwrap();
     let second = key_of(&alice.id, 1);
-    repo.add_producer_key(&second).await.unwrap();
+    assert!(repo.add_producer_key(&second).await.unwrap());
     let keys = repo.producer_keys(&alice.id).await.unwrap();
     assert_eq!(keys.len(), 2);
     assert!(keys.contains(&second));
@@ -60,13 +61,13 @@ async fn keys_are_added_listed_and_unique(repo: Arc<dyn Repository>) {
     );
     // The same public key again, for this producer or another: a conflict.
     assert_conflict(
-        repo.add_producer_key(&key_of(&bob.id, 1)).await,
+        repo.add_producer_key(&key_of(&bob.id, 1)).await.map(drop),
         UniqueKey::ProducerKeyPublicKey,
     );
     let mut bobs_key = key_of(&bob.id, 3);
     bobs_key.public_key = alice.public_key.clone();
     assert_conflict(
-        repo.add_producer_key(&bobs_key).await,
+        repo.add_producer_key(&bobs_key).await.map(drop),
         UniqueKey::ProducerKeyPublicKey,
     );
     assert_eq!(repo.producer_keys(&bob.id).await.unwrap().len(), 1);
@@ -78,7 +79,7 @@ async fn removing_a_key_revokes_its_sessions_and_keeps_the_last(repo: Arc<dyn Re
     repo.insert_producer(&bob).await.unwrap();
     let first = repo.producer_keys(&alice.id).await.unwrap().remove(0);
     let second = key_of(&alice.id, 2);
-    repo.add_producer_key(&second).await.unwrap();
+    assert!(repo.add_producer_key(&second).await.unwrap());
     let t = now();
     let by_first = with_key(session(&alice.id, t, Duration::hours(1)), &first.id);
     let by_second = with_key(session(&alice.id, t, Duration::hours(1)), &second.id);
@@ -125,7 +126,7 @@ async fn removing_a_key_revokes_its_sessions_and_keeps_the_last(repo: Arc<dyn Re
         public_key: first.public_key.clone(),
         ..key_of(&bob.id, 0)
     };
-    repo.add_producer_key(&back).await.unwrap();
+    assert!(repo.add_producer_key(&back).await.unwrap());
 }
 
 fn with_key(session: LoginSession, key_id: &str) -> LoginSession {
@@ -151,6 +152,33 @@ async fn sessions_keep_their_key_and_environment(repo: Arc<dyn Repository>) {
         repo.active_session(&login.jti, t).await.unwrap(),
         Some(login)
     );
+}
+
+async fn a_producer_holds_a_bounded_number_of_keys(repo: Arc<dyn Repository>) {
+    let alice = producer("alice");
+    repo.insert_producer(&alice).await.unwrap();
+    for byte in 1..MAX_KEYS_PER_PRODUCER {
+        assert!(
+            repo.add_producer_key(&key_of(&alice.id, byte as u8))
+                .await
+                .unwrap()
+        );
+    }
+    let one_too_many = key_of(&alice.id, 99);
+    assert!(!repo.add_producer_key(&one_too_many).await.unwrap());
+    assert_eq!(
+        repo.producer_by_key(&one_too_many.public_key)
+            .await
+            .unwrap(),
+        None
+    );
+    let keys = repo.producer_keys(&alice.id).await.unwrap();
+    assert_eq!(keys.len() as i64, MAX_KEYS_PER_PRODUCER);
+    let removal = repo
+        .remove_producer_key(&alice.id, &keys[1].id, now())
+        .await;
+    assert!(matches!(removal.unwrap(), KeyRemoval::Removed { .. }));
+    assert!(repo.add_producer_key(&one_too_many).await.unwrap());
 }
 
 async fn an_assertion_id_is_used_once(repo: Arc<dyn Repository>) {
@@ -217,7 +245,7 @@ async fn upgraded_from_before_keys(repo: Arc<dyn Repository>, insert: impl Async
         (session.key_id, session.environment),
         (None, Environment::Live)
     );
-    repo.add_producer_key(&key_of(&alice.id, 5)).await.unwrap();
+    assert!(repo.add_producer_key(&key_of(&alice.id, 5)).await.unwrap());
     let removal = repo.remove_producer_key(&alice.id, &key.id, t).await;
     assert!(matches!(removal.unwrap(), KeyRemoval::Removed { .. }));
     assert_eq!(repo.active_session(&old.jti, t).await.unwrap(), None);

@@ -19,12 +19,18 @@ on_both_databases!(
     a_replayed_assertion_is_refused_by_a_second_process,
     assertion_login_form_errors_name_the_part,
     a_test_login_acts_in_test,
+    a_kid_names_the_signing_key,
 );
 
 /// An EdDSA JWT of `claims` signed with `key` (PEM), registered with the secret grep.
 pub fn sign(key: &str, claims: &Value) -> String {
+    sign_with(json!({"alg": "EdDSA", "typ": "JWT"}), key, claims)
+}
+
+/// As [`sign`], with the JOSE header `header`.
+pub fn sign_with(header: Value, key: &str, claims: &Value) -> String {
     let key = SigningKey::from_pem(key).unwrap();
-    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "EdDSA", "typ": "JWT"}).to_string());
+    let header = URL_SAFE_NO_PAD.encode(header.to_string());
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     let input = format!("{header}.{payload}");
     let signature = URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()));
@@ -260,4 +266,23 @@ async fn a_test_login_acts_in_test(db: Db) {
         response.json::<Value>().await.unwrap()["environment"],
         "live"
     );
+}
+
+async fn a_kid_names_the_signing_key(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let key = app.default_key();
+    let token = app.login().await;
+    let keys = app.get_json(&token, "/producer/keys").await;
+    let key_id = keys["keys"][0]["keyId"].as_str().unwrap().to_owned();
+    let header = |kid: &str| json!({"alg": "EdDSA", "typ": "JWT", "kid": kid});
+    let jwt = sign_with(header(&key_id), &key, &claims(&app, "default", 120));
+    token_of(&login_form(&app, &app.api, &[("assertion", &jwt)]).await);
+    // A kid naming no key of the producer: refused, though the signature is good.
+    let jwt = sign_with(
+        header("0000000000000000"),
+        &key,
+        &claims(&app, "default", 120),
+    );
+    let response = login_form(&app, &app.api, &[("assertion", &jwt)]).await;
+    assert_eq!(response.status(), 401);
 }

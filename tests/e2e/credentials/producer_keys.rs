@@ -17,6 +17,7 @@ on_both_databases!(
     a_removed_key_ends_its_tokens_at_once,
     another_producers_key_is_not_found,
     bad_public_keys_name_the_field,
+    a_producer_holds_at_most_twenty_keys,
     the_cli_manages_keys_while_up_runs,
 );
 
@@ -219,6 +220,27 @@ async fn bad_public_keys_name_the_field(db: Db) {
         assert_eq!(response.status(), 400, "{body}");
     }
     assert_eq!(list(&app, &token).await.len(), 1);
+}
+
+async fn a_producer_holds_at_most_twenty_keys(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let mut last = String::new();
+    for _ in 1..20 {
+        last = add_new(&app, &token).await.0;
+    }
+    let key = SigningKey::generate().unwrap();
+    let response = add(&app, &token, &spki_pem(key.public_key())).await;
+    assert_eq!(response.status(), 409);
+    let problem: Value = response.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("20 keys"),
+        "{problem}"
+    );
+    assert_eq!(list(&app, &token).await.len(), 20);
+    // An assertion without kid is checked against all of them.
+    let jwt = assertion(&app, &last, "default");
+    token_of(&login_form(&app, &app.api, &[("assertion", &jwt)]).await);
 }
 
 /// `sealpost producer key …` on the app's data directory and database.

@@ -10,6 +10,10 @@
 //! - `jti`: 1 to [`MAX_JTI_LEN`] printable ASCII characters, accepted once: the caller records
 //!   it in `used_assertions` (shared by every process on the database) before issuing a token.
 //!
+//! The header's `kid`, when present, names the signing key's `keyId` and only that key is
+//! tried; without it, each of the producer's keys (at most
+//! [`schema::repo::MAX_KEYS_PER_PRODUCER`]) is.
+//!
 //! Every refusal is the same [`ASSERTION_REFUSED`]: a caller learns nothing about which check
 //! failed (the reason goes to the service's log, without the assertion).
 
@@ -72,9 +76,13 @@ pub async fn verify(
         .map_err(|_| refused("not a JWT with an iss"))?;
     let (producer, keys) = (context.repo.producer_with_keys(&issuer.iss).await?)
         .ok_or_else(|| refused("unknown issuer"))?;
+    let kid = (jsonwebtoken::decode_header(assertion))
+        .map_err(|_| refused("malformed header"))?
+        .kid;
     let validation = validation(&producer.name, &audience(context));
     let (claims, key) = keys
         .into_iter()
+        .filter(|key| kid.as_deref().is_none_or(|kid| kid == key.id))
         .find_map(|key| {
             let decoding = DecodingKey::from_ed_der(&key.public_key);
             jsonwebtoken::decode::<Claims>(assertion, &decoding, &validation)

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::Utc;
 use schema::RepoError;
-use schema::repo::{KeyRemoval, ProducerKey, UniqueKey};
+use schema::repo::{KeyRemoval, MAX_KEYS_PER_PRODUCER, ProducerKey, UniqueKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -66,7 +66,7 @@ struct NewKey {
 /// Ed25519 key in base64 (standard or URL-safe, padded or not). 201 with the key's
 /// description (its `keyId`) and `Location`; 400 for a body that is not that JSON; 422 naming
 /// `publicKey` when it is not an Ed25519 public key; 409 when the key is already a producer's
-/// (this one's or another's). Scope `admin`.
+/// (this one's or another's), or when the producer holds 20 keys already. Scope `admin`.
 pub async fn add_key(
     context: web::Data<ApiContext>,
     principal: Authorized<Admin>,
@@ -84,16 +84,17 @@ pub async fn add_key(
         public_key: parse_public_key(&request.public_key)?,
         created_at: Utc::now(),
     };
-    context
-        .repo
-        .add_producer_key(&key)
-        .await
-        .map_err(|error| match error {
-            RepoError::Conflict {
-                what: UniqueKey::ProducerKeyPublicKey,
-            } => ApiError::Conflict("this public key is already registered".into()),
-            other => other.into(),
-        })?;
+    let added = (context.repo.add_producer_key(&key).await).map_err(|error| match error {
+        RepoError::Conflict {
+            what: UniqueKey::ProducerKeyPublicKey,
+        } => ApiError::Conflict("this public key is already registered".into()),
+        other => other.into(),
+    })?;
+    if !added {
+        return Err(ApiError::Conflict(format!(
+            "the producer holds {MAX_KEYS_PER_PRODUCER} keys, the most it may: remove one first"
+        )));
+    }
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
