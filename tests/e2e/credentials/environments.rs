@@ -26,6 +26,7 @@ on_both_databases!(
     a_test_documents_landing_page_says_so,
     an_api_keys_environment_is_its_documents,
     deleting_a_test_document_wipes_its_captures,
+    a_test_xmlrpc_delivery_is_captured_and_never_sent,
 );
 
 /// Logs in as the default producer in `environment`; the token.
@@ -407,5 +408,38 @@ async fn deleting_a_test_document_wipes_its_captures(db: Db) {
     let deleted = app.delete(&test, &format!("/documents/{id}")).send().await;
     assert_eq!(deleted.unwrap().status(), 204);
     assert_eq!(captured().await, [false; 3], "wiped with the document");
+    assert!(receiver.requests().await.is_empty());
+}
+
+async fn a_test_xmlrpc_delivery_is_captured_and_never_sent(db: Db) {
+    // Any request at all would reach the receiver: it records whatever it is sent.
+    let receiver = HttpReceiver::start();
+    let app = TestApp::spawn_with(db, FAST).await;
+    let test = login_in(&app, "test").await;
+    let fulfillment = json!({"type": "xmlrpc", "href": format!("{}/RPC2", receiver.0.url()),
+        "methodName": "mailing.send", "params": ["{+email_address}", "{list_id}", "{+link}"]});
+    let id = upload(&app, &test, &three_records(), &fulfillment).await;
+    let location = deliver(&app, &test, &id, &[("list_id", "L-42")]).await;
+    let delivery = location.rsplit('/').next().unwrap().to_owned();
+    let status = wait_done(&app.client, &bearer(&test), &location, 20).await;
+    let to = ["h@ipo.st", "z@ipo.st", "a@ipo.st"];
+    for (i, recipient) in status["recipients"].as_array().unwrap().iter().enumerate() {
+        let captured = &recipient["captured"];
+        assert_eq!(captured["type"], "xmlrpc", "{recipient}");
+        assert_eq!(captured["url"], format!("{}/RPC2", receiver.0.url()));
+        assert_eq!(
+            captured_header(captured, "content-type").as_deref(),
+            Some("text/xml")
+        );
+        let key = captured_header(captured, "idempotency-key");
+        assert_eq!(key, Some(format!("{delivery}.{i}")));
+        let body = captured["body"].as_str().unwrap();
+        let call = format!(
+            "<methodCall><methodName>mailing.send</methodName><params><param><value><string>{}\
+             </string></value></param><param><value><string>L-42</string></value></param>",
+            to[i]
+        );
+        assert!(body.contains(&call), "{body}");
+    }
     assert!(receiver.requests().await.is_empty());
 }
