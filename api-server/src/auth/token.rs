@@ -25,7 +25,7 @@ use crate::error::ApiError;
 pub enum Proof {
     /// The PEM private key itself (the spec's `key` part).
     Key(Zeroizing<String>),
-    /// A JWT signed with the key ([`assertion`]); the key never travels.
+    /// A JWT signed with the key (`auth::token::assertion`); the key never travels.
     Assertion(Zeroizing<String>),
 }
 
