@@ -68,6 +68,8 @@ pub fn record(links: &Links, record: &DocumentRecord) -> Value {
         "hash": {"algorithm": record.hash_algorithm, "value": record.hash_value},
         "expiration": rfc3339(record.expiration),
         "lastModified": rfc3339(record.last_modified),
+        // The environment of the credential that created it (DESIGN, "Environments").
+        "environment": record.environment.as_str(),
         "links": link_map,
     })
 }

@@ -103,6 +103,8 @@ async fn documents_are_separated_both_ways(db: Db) {
         live_doc["id"].as_str().unwrap(),
         test_doc["id"].as_str().unwrap(),
     );
+    assert_eq!(live_doc["environment"], "live");
+    assert_eq!(test_doc["environment"], "test");
 
     assert_eq!(browse(&app, &live).await, [live_id]);
     assert_eq!(browse(&app, &test).await, [test_id]);
