@@ -8,7 +8,7 @@
 //!
 //! One request is authorized in this order, each step in its own module:
 //! 1. the credential presented ([`presented`]): a login token (`Basic base64(token)` or
-//!    `Bearer token`, [`token`]) or an API key (`x-api-key: key` or `Bearer base64(name:key)`,
+//!    `Bearer token`, `token`) or an API key (`x-api-key: key` or `Bearer base64(name:key)`,
 //!    [`api_key`]); none, or one that does not verify: 401 with `WWW-Authenticate`;
 //! 2. the client's address against the producer's allowlist ([`client`]): 403;
 //! 3. the credential's token bucket ([`rate`]): 429 with `Retry-After` and `RateLimit` headers;
