@@ -1,6 +1,6 @@
 //! A delivery's JSON, for `GET /documents/{docId}/deliveries/{id}` and the 202 answer.
 
-use schema::repo::delivery::{DeliveryStatus, JobStatus};
+use schema::repo::delivery::{DeliveryStatus, JobStatus, RecipientStatus};
 use serde_json::{Value, json};
 
 use crate::representation::rfc3339;
@@ -24,27 +24,7 @@ pub fn to_json(status: &DeliveryStatus, self_href: &str, captured: &[Option<Valu
         .recipients
         .iter()
         .zip(captured.iter().chain(std::iter::repeat(&None)))
-        .map(|(recipient, captured)| {
-            let mut item = json!({
-                "recipient": recipient.seq,
-                "status": recipient.status.as_str(),
-                "attempts": recipient.attempts,
-                "updated": rfc3339(recipient.updated_at),
-            });
-            if let Some(record) = recipient.record {
-                item["record"] = json!(record);
-            }
-            if let Some(error) = &recipient.last_error {
-                item["error"] = json!(error);
-            }
-            if let Some(next) = recipient.next_attempt_at {
-                item["nextAttempt"] = json!(rfc3339(next));
-            }
-            if let Some(captured) = captured {
-                item["captured"] = captured.clone();
-            }
-            item
-        })
+        .map(|(recipient, captured)| recipient_json(recipient, captured.as_ref()))
         .collect();
     json!({
         "id": status.id.as_str(),
@@ -59,4 +39,27 @@ pub fn to_json(status: &DeliveryStatus, self_href: &str, captured: &[Option<Valu
         "links": {"self": self_href},
         "recipients": recipients,
     })
+}
+
+/// One recipient's member of `"recipients"`.
+fn recipient_json(recipient: &RecipientStatus, captured: Option<&Value>) -> Value {
+    let mut item = json!({
+        "recipient": recipient.seq,
+        "status": recipient.status.as_str(),
+        "attempts": recipient.attempts,
+        "updated": rfc3339(recipient.updated_at),
+    });
+    if let Some(record) = recipient.record {
+        item["record"] = json!(record);
+    }
+    if let Some(error) = &recipient.last_error {
+        item["error"] = json!(error);
+    }
+    if let Some(next) = recipient.next_attempt_at {
+        item["nextAttempt"] = json!(rfc3339(next));
+    }
+    if let Some(captured) = captured {
+        item["captured"] = captured.clone();
+    }
+    item
 }

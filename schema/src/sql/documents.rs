@@ -164,25 +164,35 @@ impl<D: Dialect> SqlRepository<D> {
             .bind(document.object_key.as_str())
             .execute(D::on_conn(&mut tx))
             .await?;
-        // Its deliveries outlive it (their status stays readable), but not the viewer data and
-        // fulfillment secrets they copied: wiped in the same transaction (issue 14, finding 8).
-        sql(
-            "UPDATE delivery_jobs SET viewer = '{\"fields\":{},\"token\":[]}', captured = NULL \
-             WHERE delivery_id IN \
-             (SELECT id FROM deliveries WHERE producer_id = $1 AND document_id = $2)",
-        )
-        .bind(producer.as_str())
-        .bind(id.as_str())
-        .execute(D::on_conn(&mut tx))
-        .await?;
-        sql("UPDATE deliveries SET fulfillment = '{}', secrets = NULL \
-             WHERE producer_id = $1 AND document_id = $2")
-        .bind(producer.as_str())
-        .bind(id.as_str())
-        .execute(D::on_conn(&mut tx))
-        .await?;
+        wipe_deliveries::<D>(&mut tx, producer, id).await?;
         tx.commit().await.map_err(codec::db_error)?;
         D::after_delete(&self.pool);
         Ok(Some(document))
     }
+}
+
+/// A deleted document's deliveries outlive it (their status stays readable), but not the viewer
+/// data, fulfillment secrets and captured messages they copied: wiped in the deletion's
+/// transaction (issue 14, finding 8; migration 0015).
+async fn wipe_deliveries<D: Dialect>(
+    tx: &mut D::Connection,
+    producer: &ProducerId,
+    id: &DocumentId,
+) -> Result<(), RepoError> {
+    sql(
+        "UPDATE delivery_jobs SET viewer = '{\"fields\":{},\"token\":[]}', captured = NULL \
+         WHERE delivery_id IN \
+         (SELECT id FROM deliveries WHERE producer_id = $1 AND document_id = $2)",
+    )
+    .bind(producer.as_str())
+    .bind(id.as_str())
+    .execute(D::on_conn(tx))
+    .await?;
+    sql("UPDATE deliveries SET fulfillment = '{}', secrets = NULL \
+         WHERE producer_id = $1 AND document_id = $2")
+    .bind(producer.as_str())
+    .bind(id.as_str())
+    .execute(D::on_conn(tx))
+    .await?;
+    Ok(())
 }
