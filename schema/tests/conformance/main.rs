@@ -35,6 +35,7 @@ mod allowlist;
 mod api_keys;
 mod deliveries;
 mod documents;
+mod environments;
 mod fixtures;
 mod gateway;
 mod lockout;
