@@ -386,13 +386,7 @@ async fn export_streams_twenty_thousand_lines(repo: Arc<dyn Repository>) {
     }
     // Read line by line, keeping only the previous one: never the whole export at once.
     let tenant = schema::Tenant::live(a.producer_id.clone());
-    let mut stream = repo.export_log(
-        LogKind::Api,
-        &tenant,
-        None,
-        t0,
-        t0 + Duration::days(1),
-    );
+    let mut stream = repo.export_log(LogKind::Api, &tenant, None, t0, t0 + Duration::days(1));
     let mut count = 0;
     let mut expected_prev = GENESIS.to_owned();
     let mut last_seq = i64::MIN;
