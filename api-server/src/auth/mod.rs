@@ -137,25 +137,7 @@ pub fn presented(req: &HttpRequest) -> Result<Presented, ApiError> {
     let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
     let credentials = credentials.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
-        // A login token is a JWT (base64url parts joined by dots), which never decodes as
-        // standard base64; `base64(name:key)` does, and names an API key.
-        if let Some((name, key)) = STANDARD
-            .decode(credentials)
-            .ok()
-            .map(Zeroizing::new)
-            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok().map(Zeroizing::new))
-            .and_then(|text| {
-                let (name, key) = text.split_once(':')?;
-                key.starts_with("sp_")
-                    .then(|| (name.to_owned(), Zeroizing::new(key.to_owned())))
-            })
-        {
-            return Ok(Presented::ApiKey {
-                name: Some(name),
-                key,
-            });
-        }
-        Ok(Presented::Token(Zeroizing::new(credentials.to_owned())))
+        Ok(bearer(credentials))
     } else if scheme.eq_ignore_ascii_case("basic") {
         let decoded = STANDARD
             .decode(credentials)
@@ -167,6 +149,29 @@ pub fn presented(req: &HttpRequest) -> Result<Presented, ApiError> {
         Err(ApiError::Unauthenticated(
             "use Basic base64(token), Bearer token, Bearer base64(name:key) or x-api-key",
         ))
+    }
+}
+
+/// `Bearer base64(name:key)` names an API key; any other bearer credential is a login token.
+/// A login token is a JWT (base64url parts joined by dots), which never decodes as standard
+/// base64, so the two cannot be confused.
+fn bearer(credentials: &str) -> Presented {
+    let api_key = STANDARD
+        .decode(credentials)
+        .ok()
+        .map(Zeroizing::new)
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok().map(Zeroizing::new))
+        .and_then(|text| {
+            let (name, key) = text.split_once(':')?;
+            key.starts_with("sp_")
+                .then(|| (name.to_owned(), Zeroizing::new(key.to_owned())))
+        });
+    match api_key {
+        Some((name, key)) => Presented::ApiKey {
+            name: Some(name),
+            key,
+        },
+        None => Presented::Token(Zeroizing::new(credentials.to_owned())),
     }
 }
 
