@@ -5,10 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Dialect, SqlRepository, sql};
-use crate::codec::{self, Columns, millis, producer_columns};
+use crate::codec::{self, Columns, millis};
 use crate::ids::ProducerId;
 use crate::model::Producer;
-use crate::repo::{KeyRemoval, MAX_KEYS_PER_PRODUCER, ProducerKey, ProducerKeyRepo, RepoError};
+use crate::repo::{
+    KeyRemoval, MAX_KEYS_PER_PRODUCER, ProducerKey, ProducerKeyRepo, ProducerRepo as _, RepoError,
+};
 
 /// Inserts a [`ProducerKey`], bound by [`insert_key`] (also run by `insert_producer`).
 const INSERT_KEY: &str =
@@ -136,18 +138,9 @@ impl<D: Dialect> ProducerKeyRepo for SqlRepository<D> {
         &self,
         name: &str,
     ) -> Result<Option<(Producer, Vec<ProducerKey>)>, RepoError> {
-        let Some(row) = sql(concat!(
-            "SELECT ",
-            producer_columns!(),
-            " FROM producers WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_optional(self.db())
-        .await?
-        else {
+        let Some(producer) = self.producer_by_name(name).await? else {
             return Ok(None);
         };
-        let producer = codec::producer(&row)?;
         let keys = self.producer_keys(&producer.id).await?;
         Ok(Some((producer, keys)))
     }
