@@ -3,18 +3,22 @@
 //! Small parts (names, dates, JSON objects) are read into memory under a per-part limit and
 //! answered 413 beyond it; the `document` part is never buffered: it streams straight into the
 //! vault. Unknown and repeated parts are refused with 400 naming the part.
+//!
+//! JSON bodies and JSON parts are opened here when the request's API key requires payload
+//! encryption ([`crate::payload`]), before anything parses or validates them.
 
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web::Payload;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_util::TryStreamExt as _;
 use serde_json::Value;
 
 use crate::content_store::StoredContent;
 use crate::context::ApiContext;
 use crate::error::ApiError;
+use crate::payload::{self, Opener};
 
 /// Longest accepted `name`, `expiration` or `email` part, in bytes.
 pub const MAX_TEXT_PART_BYTES: usize = 1024;
@@ -160,14 +164,23 @@ fn once<T>(slot: &Option<T>, name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A JSON part: an object, or `null` for "none".
+/// A JSON part: an object, or `null` for "none"; sealed when the request's API key requires
+/// payload encryption ([`crate::payload`]), and opened here, before validation.
 async fn read_json_object(
     field: &mut Field,
     name: &str,
     limit: usize,
 ) -> Result<Option<Value>, ApiError> {
-    let text = read_text(field, name, limit).await?;
-    parse_json_object(&text, name)
+    let Some(opener) = payload::opener() else {
+        let text = read_text(field, name, limit).await?;
+        return parse_json_object(&text, name);
+    };
+    let declared_json = field
+        .content_type()
+        .is_some_and(|mime| mime.essence_str() == "application/json");
+    let sealed = read_text(field, name, Opener::sealed_limit(limit)).await?;
+    let plain = opener.open(name, sealed.as_bytes(), declared_json)?;
+    parse_json_body(&plain, name)
 }
 
 /// A JSON object, or `null` for "none" (422 naming `name` otherwise).
@@ -230,6 +243,10 @@ pub async fn read_json_body(
     name: &str,
     limit: usize,
 ) -> Result<Option<Value>, ApiError> {
+    if let Some(opener) = payload::opener() {
+        let buffer = read_bounded(body, name, Opener::sealed_limit(limit)).await?;
+        return parse_sealed_body(request, &opener, &buffer, name);
+    }
     check_json_media_type(request, &format!("{name} object"))?;
     let buffer = read_bounded(body, name, limit).await?;
     parse_json_body(&buffer, name)
@@ -243,12 +260,49 @@ pub async fn read_optional_json_body(
     name: &str,
     limit: usize,
 ) -> Result<Option<Value>, ApiError> {
-    let buffer = read_bounded(body, name, limit).await?;
+    let opener = payload::opener();
+    let bound = opener
+        .as_ref()
+        .map_or(limit, |_| Opener::sealed_limit(limit));
+    let buffer = read_bounded(body, name, bound).await?;
     if buffer.is_empty() {
         return Ok(None);
     }
+    if let Some(opener) = opener {
+        return parse_sealed_body(request, &opener, &buffer, name);
+    }
     check_json_media_type(request, name)?;
     parse_json_body(&buffer, name)
+}
+
+/// A sealed JSON body ([`crate::payload`]): it must say `text/plain` (a body sent as
+/// `application/json` is plain, refused with 400) and open under the request's key.
+fn parse_sealed_body(
+    request: &HttpRequest,
+    opener: &Opener,
+    buffer: &[u8],
+    name: &str,
+) -> Result<Option<Value>, ApiError> {
+    let plain = opener.open(name, buffer, !is_sealed_media_type(request)?)?;
+    parse_json_body(&plain, name)
+}
+
+/// Whether the request says `text/plain`, the media type of a sealed body.
+fn is_sealed_media_type(request: &HttpRequest) -> Result<bool, ApiError> {
+    Ok(media_type(request)?
+        .and_then(|text| text.parse::<mime::Mime>().ok())
+        .is_some_and(|mime| mime.essence_str() == payload::SEALED_MEDIA_TYPE))
+}
+
+/// A JSON body its handler reads whole (`web::Bytes`): opened when the request's API key
+/// requires payload encryption ([`crate::payload`]), as it is otherwise.
+pub fn opened_body(request: &HttpRequest, body: Bytes, name: &str) -> Result<Bytes, ApiError> {
+    match payload::opener() {
+        Some(opener) => opener
+            .open(name, &body, !is_sealed_media_type(request)?)
+            .map(Bytes::from),
+        None => Ok(body),
+    }
 }
 
 /// 415 unless the request says `application/json`; `what` names the body in the detail.

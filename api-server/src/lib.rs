@@ -14,6 +14,7 @@
 //! - [`documents`]: the domain operations behind the document routes.
 //! - [`delivery`]: fulfillment: queued deliveries and the worker that sends them.
 //! - [`logs`]: audit-log exports (`GET /logs`), built, signed and spooled for streaming.
+//! - [`signed_responses`]: the middleware that signs every answer with the instance key.
 //! - [`signer`]: content signing by the instance key ([`shared::content_signature`]): signed
 //!   responses, stored content, the published keys.
 //! - [`representation`]: the spec's JSON for a document record.
@@ -33,6 +34,7 @@ pub mod form;
 pub mod logs;
 pub mod representation;
 pub mod routes;
+pub mod signed_responses;
 pub mod signer;
 pub mod startup;
 
@@ -61,6 +63,7 @@ pub fn build(
     let bodies = limits.bodies();
     let server = HttpServer::new(move || {
         let audit = audit.clone();
+        let signer = context.signer.clone();
         App::new()
             .app_data(context.clone())
             // Innermost: the access log records its 408.
@@ -72,6 +75,14 @@ pub fn build(
             .wrap(from_fn(
                 move |request: ServiceRequest, next: Next<BoxBody>| {
                     access_log::around(audit.clone(), request, next)
+                },
+            ))
+            // Outermost of the middleware that change a body (only the request trace, which
+            // counts bytes, is outside): the signature covers the bytes sent (DESIGN, "Signed
+            // responses").
+            .wrap(from_fn(
+                move |request: ServiceRequest, next: Next<BoxBody>| {
+                    signed_responses::sign(signer.clone(), request, next)
                 },
             ))
             .wrap(shared::server::request_trace())

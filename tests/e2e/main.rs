@@ -29,6 +29,7 @@ mod rotation;
 mod secrets;
 mod shredding;
 mod signed_downloads;
+mod signed_responses;
 mod slow_bodies;
 mod small_points;
 mod stale_handles;

@@ -7,7 +7,9 @@
 //! request everywhere; only the argon2id verification is cached, per process: `keyId` → the
 //! SHA-256 of the key that verified and the stored hash it verified against. A key whose
 //! digest matches a cache entry for the row's current hash needs no argon2id; a different
-//! key under a cached id is refused without one too.
+//! key under a cached id is refused without one too. The key's payload key
+//! ([`crate::payload::PayloadKey`], for a key created with `"encryption": true`) is derived at
+//! that verification and cached with it.
 //!
 //! `lastUsed` has a granularity of one minute ([`LAST_USED_GRANULARITY`]): a request writes
 //! it only when the stored value (or this process's last write) is older than that, so the hot
@@ -29,6 +31,7 @@ use super::{Credential, Principal, RateLimit};
 use crate::access_log::Recorder;
 use crate::context::ApiContext;
 use crate::error::ApiError;
+use crate::payload::PayloadKey;
 
 /// How many verified keys a process remembers (each entry is under 200 bytes).
 const CACHE_CAPACITY: usize = 10_000;
@@ -45,6 +48,9 @@ const KEY_REFUSED: ApiError =
 struct Verified {
     digest: [u8; 32],
     stored_hash: String,
+    /// The key's payload key, derived from the key string that verified (used only when the
+    /// key requires encryption; never stored or logged).
+    payload: PayloadKey,
     /// The last `lastUsed` this process wrote or saw, in milliseconds.
     last_used_ms: AtomicI64,
 }
@@ -90,6 +96,7 @@ impl Verifier {
             };
         }
         let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
+        let payload = PayloadKey::derive(key);
         let key = Zeroizing::new(key.to_owned());
         if !secret::verify(key, row.secret_hash.clone()).await? {
             return Err(KEY_REFUSED);
@@ -97,6 +104,7 @@ impl Verifier {
         let entry = Arc::new(Verified {
             digest: presented,
             stored_hash: row.secret_hash.clone(),
+            payload,
             last_used_ms: AtomicI64::new(
                 row.last_used_at.map_or(i64::MIN, |t| t.timestamp_millis()),
             ),
@@ -139,6 +147,10 @@ pub(super) async fn authenticate(
     }
     let entry = context.auth.keys.verify(&row, key).await?;
     record_use(context, &row, &entry, now).await;
+    let payload_key = row.encryption.then(|| entry.payload.clone());
+    if let Some(payload_key) = &payload_key {
+        crate::payload::admit(payload_key)?;
+    }
     Ok(Principal {
         producer: row.producer_id,
         operator: format!("key:{}", row.name),
@@ -154,6 +166,7 @@ pub(super) async fn authenticate(
                 per_second: rate.per_second,
                 burst: rate.burst,
             }),
+        payload_key,
         audit,
     })
 }

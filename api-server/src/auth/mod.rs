@@ -48,6 +48,8 @@ pub struct Principal {
     pub environment: Environment,
     /// The credential's token bucket.
     pub rate: RateLimit,
+    /// An API key created with `"encryption": true`: its payload key ([`crate::payload`]).
+    pub payload_key: Option<crate::payload::PayloadKey>,
     /// The request's access-log facts: handlers note the document the request names here.
     pub audit: Recorder,
 }

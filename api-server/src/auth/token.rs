@@ -152,6 +152,8 @@ pub(super) async fn authenticate(
         scopes: Scopes::ALL,
         environment: session.environment,
         rate: context.auth.default_rate,
+        // Payload encryption is an API key's option only.
+        payload_key: None,
         audit,
     })
 }

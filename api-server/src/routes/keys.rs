@@ -47,7 +47,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
 /// - `scopes` (required): a non-empty array of `read`, `write`, `deliver`, `logs`, `admin`;
 /// - `environment`: `live` or `test`, by default the calling credential's;
 /// - `expires`: RFC 3339, in the future, or `null` (the default: never);
-/// - `encryption`: `false` (the default); `true` is 422 until payload encryption exists;
+/// - `encryption`: `false` (the default) or `true`: payload encryption (DESIGN, "Payload
+///   encryption"): with the key, JSON bodies and JSON parts are sent sealed and JSON answers
+///   come back sealed ([`crate::payload`]);
 /// - `rateLimit`: `{"perSecond", "burst"}`, positive integers, or `null` (the default: the
 ///   instance's `api.rate_per_sec` and `api.rate_burst`).
 ///
@@ -79,7 +81,7 @@ pub async fn create(
         name: wanted.name,
         environment: wanted.environment,
         scopes: wanted.scopes,
-        encryption: false,
+        encryption: wanted.encryption,
         rate_limit: wanted.rate,
         created_at: Utc::now(),
         expires_at: wanted.expires,
@@ -169,6 +171,8 @@ struct NewKey {
     environment: Environment,
     expires: Option<DateTime<Utc>>,
     rate: Option<KeyRate>,
+    /// Payload encryption ([`crate::payload`]).
+    encryption: bool,
 }
 
 impl NewKey {
@@ -188,16 +192,14 @@ impl NewKey {
         if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
             return Err(ApiError::bad_request(unknown, "unknown field"));
         }
-        if !matches!(
-            object.get("encryption"),
-            None | Some(Value::Null | Value::Bool(false))
-        ) {
-            return Err(ApiError::invalid(
-                "encryption",
-                "payload encryption is not available yet: omit it or send false",
-            ));
-        }
+        let encryption = match present(object, "encryption") {
+            None => false,
+            Some(value) => value
+                .as_bool()
+                .ok_or_else(|| ApiError::invalid("encryption", "must be true or false"))?,
+        };
         Ok(Self {
+            encryption,
             name: name(object)?,
             scopes: scopes(object)?,
             environment: match present(object, "environment") {

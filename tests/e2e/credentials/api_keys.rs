@@ -280,7 +280,7 @@ async fn requests_are_validated_naming_the_field(db: Db) {
             "expires",
         ),
         (
-            json!({"name": "k", "scopes": ["read"], "encryption": true}),
+            json!({"name": "k", "scopes": ["read"], "encryption": "yes"}),
             422,
             "encryption",
         ),

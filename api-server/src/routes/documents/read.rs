@@ -12,8 +12,7 @@ use crate::documents;
 use crate::error::ApiError;
 use crate::representation;
 
-/// The record, with the signed-response headers (DESIGN.md): the body is serialized first so
-/// the signature covers exactly the bytes sent.
+/// The record (signed, as every answer, by [`crate::signed_responses`]).
 pub async fn record(
     context: web::Data<ApiContext>,
     principal: Authorized<Read>,
@@ -22,14 +21,11 @@ pub async fn record(
     let record = documents::find(&context, &principal, &path).await?;
     let body = serde_json::to_vec(&representation::record(&context.links, &record))
         .map_err(ApiError::internal)?;
-    let (signature, date) = context.signer.sign_body(&body);
     Ok(HttpResponse::Ok()
         .insert_header((
             header::LAST_MODIFIED,
             representation::http_date(record.last_modified),
         ))
-        .insert_header((SIGNATURE_HEADER, signature))
-        .insert_header((SIGNATURE_DATE_HEADER, date))
         .content_type(mime::APPLICATION_JSON)
         .body(body))
 }
@@ -39,7 +35,9 @@ pub async fn record(
 /// `no-store`), so content read back in a browser cannot run as the API's origin, where the
 /// operator's token lives. A segment that fails authentication ends the stream with an error,
 /// which aborts the connection: the client never sees a clean end of a body that is wrong or
-/// short.
+/// short. The whole content carries the signature stored with it at upload (DESIGN.md, "Signed
+/// responses"; none for content stored before migration 0008), as the handle endpoint's
+/// downloads do: it is streamed, not buffered to be signed again.
 pub async fn content(
     context: web::Data<ApiContext>,
     principal: Authorized<Read>,
@@ -49,6 +47,7 @@ pub async fn content(
         return Err(ApiError::MethodNotAllowed { allow: "PUT" });
     }
     let record = documents::find(&context, &principal, &path).await?;
+    let signature = context.repo.object_signature(&record.object_key).await?;
     let reader = context.vault.read(&record.object_key).await?;
     let stream = reader.stream.map(|item| {
         item.map_err(|error| {
@@ -59,6 +58,11 @@ pub async fn content(
     let mut response = HttpResponse::Ok();
     for pair in vault::http::content_headers(&record.media_type, &record.name) {
         response.insert_header(pair);
+    }
+    if let Some(signed) = signature {
+        response
+            .insert_header((SIGNATURE_HEADER, signed.signature))
+            .insert_header((SIGNATURE_DATE_HEADER, signed.signature_date));
     }
     Ok(response
         .insert_header((

@@ -48,7 +48,7 @@ pub async fn put_allowlist(
     principal: Authorized<Admin>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let list = parse_list(&body)?;
+    let list = parse_list(&crate::form::opened_body(&request, body, "allowlist")?)?;
     let caller = context.auth.clients.client_address(&request);
     if !list.is_empty() && !caller.is_some_and(|address| allows(&list, address)) {
         let shown = caller.map_or_else(|| "unknown".to_owned(), |address| address.to_string());

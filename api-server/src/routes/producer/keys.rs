@@ -8,7 +8,7 @@
 //! removed (409), or the producer could never log in again.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::Utc;
@@ -70,8 +70,10 @@ struct NewKey {
 pub async fn add_key(
     context: web::Data<ApiContext>,
     principal: Authorized<Admin>,
+    request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let body = crate::form::opened_body(&request, body, "publicKey")?;
     let request: NewKey = serde_json::from_slice(&body).map_err(|_| {
         ApiError::bad_request(
             "publicKey",
