@@ -17,6 +17,7 @@
 //! - [`signed_responses`]: the middleware that signs every answer with the instance key.
 //! - [`signer`]: content signing by the instance key ([`shared::content_signature`]): signed
 //!   responses, stored content, the published keys.
+//! - [`payload`]: payload encryption of JSON bodies and answers, per API key.
 //! - [`representation`]: the spec's JSON for a document record.
 //! - [`routes`]: thin handlers; the module tree mirrors the URL tree.
 //! - [`startup`]: the service from settings ([`startup::start`], a [`shared::service::Running`]),
@@ -32,6 +33,7 @@ pub mod documents;
 pub mod error;
 pub mod form;
 pub mod logs;
+pub mod payload;
 pub mod representation;
 pub mod routes;
 pub mod signed_responses;
@@ -72,6 +74,9 @@ pub fn build(
             }))
             // The RateLimit headers of a request its credential's bucket admitted.
             .wrap(from_fn(auth::rate::advertise))
+            // Seals the JSON answers of an API key requiring payload encryption; inside the
+            // signing middleware, whose signature covers the sealed bytes sent.
+            .wrap(from_fn(payload::seal_answers))
             .wrap(from_fn(
                 move |request: ServiceRequest, next: Next<BoxBody>| {
                     access_log::around(audit.clone(), request, next)

@@ -24,6 +24,7 @@ mod login;
 mod logs_export;
 mod modes_and_expiry;
 mod oauth;
+mod payload_encryption;
 mod retention;
 mod rotation;
 mod secrets;
