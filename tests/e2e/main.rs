@@ -22,6 +22,7 @@ mod internal;
 mod links;
 mod login;
 mod logs_export;
+mod logs_stream;
 mod modes_and_expiry;
 mod oauth;
 mod payload_encryption;

@@ -1,27 +1,30 @@
 //! `GET /logs{/docId}`: a producer's audit logs as a signed zip ([`shared::logzip`] has the
-//! format and the offline verifier; the response headers are signed as any signed content,
-//! by the API's [`Signer`]).
+//! format and the offline verifier).
 //!
-//! The zip is built first into an unnamed temporary file in the data directory (the kernel
-//! frees it when it is closed, also after a crash), then its SHA-256 is taken and the response
-//! headers signed over it, and only then is the file streamed to the client. The signed-response
-//! headers (DESIGN.md) must precede the body yet cover the body's digest; spooling makes the
-//! digest the one of exactly the bytes sent, from one pass over the database, in constant
-//! memory. The cost is disk space for one compressed export while it is sent, and a first byte
-//! only once the export is built.
+//! The zip is streamed as it is written ([`stream::ZipBody`]): each log's lines go from the
+//! database into a deflated entry with a data descriptor, its SHA-256, count and chain head
+//! taken on the way, and `manifest.json` and `manifest.sig` come last, so the first byte leaves
+//! at once and memory stays constant. The export is signed inside the zip (`manifest.sig`), not
+//! by response headers, which would have to cover the digest of a body not yet written
+//! (DESIGN.md, "Signed responses"). Only the chain files wait on disk (unnamed temporary files
+//! in the data directory) until the logs are written. A failure mid-export cuts the
+//! connection before any manifest is written, so no truncated export verifies.
 
 pub mod range;
 pub mod retention;
+pub mod stream;
 
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt as _;
-use schema::{DocumentId, LogKind, Tenant};
-use shared::content_signature;
-use shared::logzip::write::{SPOOL_BUFFER, Scope};
-use shared::logzip::{ExportWriter, Manifest};
-use tokio::io::{AsyncSeekExt as _, BufWriter};
+use futures_util::{Stream, StreamExt as _};
+use schema::{DocumentId, LogKind, Repository, Tenant};
+use shared::logzip::write::Scope;
+use shared::logzip::{ExportError, ExportWriter};
+use tokio::io::DuplexStream;
 
 pub use range::Range;
 
@@ -30,7 +33,7 @@ use crate::error::ApiError;
 use crate::signer::Signer;
 
 /// What `GET /logs` needs beyond the repository: the signer of exports (the instance key,
-/// which also signs `manifest.json`), and where they are built.
+/// which signs `manifest.json`), and where the chain files wait.
 pub struct LogExports {
     signer: Signer,
     spool_dir: PathBuf,
@@ -43,97 +46,80 @@ impl LogExports {
     }
 }
 
-/// A built export, ready to stream.
+/// The zip's bytes as they are written; ends in an error (and a cut connection) if the
+/// export fails.
+pub type Body = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>>>>;
+
+/// An export under way, ready to stream.
 pub struct Export {
-    /// The zip, positioned at its start.
-    pub file: tokio::fs::File,
-    pub len: u64,
+    pub body: Body,
     /// `sealpost-logs-<from>-<to>[-<docId>].zip`.
     pub file_name: String,
-    /// `x-sealpost-signature`.
-    pub signature: String,
-    /// `x-sealpost-signature-date`.
-    pub signature_date: String,
 }
 
-/// Builds `tenant`'s export over `range`, for one document when `document` is given: the
+/// Starts `tenant`'s export over `range`, for one document when `document` is given: the
 /// lines of its environment only (see [`schema::LogRepo::export_log`]; lines naming no
-/// document are live lines).
+/// document are live lines). Waits for the first bytes only, so that a failure before them
+/// (the data directory unwritable, say) is still an error response.
 pub async fn export(
     context: &ApiContext,
     tenant: &Tenant,
     document: Option<DocumentId>,
     range: Range,
 ) -> Result<Export, ApiError> {
-    let producer = &tenant.producer;
     let scope = Scope {
-        producer: producer.clone(),
-        document: document.clone(),
+        producer: tenant.producer.clone(),
+        document,
         from: range.from,
         to: range.to,
         generated_at: Utc::now(),
     };
     let file_name = file_name(&scope);
-    let (mut file, manifest) = write_zip(context, tenant, scope).await?;
-    let (len, signature, signature_date) = sign(&mut file, &context.logs.signer)
-        .await
-        .map_err(ApiError::internal)?;
-    tracing::info!(
-        producer = producer.as_str(),
-        environment = tenant.environment.as_str(),
-        document = document.as_ref().map(DocumentId::as_str),
-        records = manifest.logs.iter().map(|log| log.records).sum::<u64>(),
-        bytes = len,
-        "logs exported"
-    );
+    let job = Job {
+        repo: context.repo.clone(),
+        tenant: tenant.clone(),
+        signer: context.logs.signer.clone(),
+        spool_dir: context.logs.spool_dir.clone(),
+    };
+    let mut zip = stream::ZipBody::new(move |out| job.write_zip(scope, out));
+    let first = zip.next().await.transpose().map_err(ApiError::internal)?;
+    let body = futures_util::stream::iter(first.map(Ok)).chain(zip);
     Ok(Export {
-        file,
-        len,
+        body: Box::pin(body),
         file_name,
-        signature,
-        signature_date,
     })
 }
 
-/// Streams the three logs in `scope` into a spooled zip and signs its manifest.
-async fn write_zip(
-    context: &ApiContext,
-    tenant: &Tenant,
-    scope: Scope,
-) -> Result<(tokio::fs::File, Manifest), ApiError> {
-    let exports = &context.logs;
-    let document = scope.document.clone();
-    let (from, to) = (scope.from.unwrap_or(DateTime::UNIX_EPOCH), scope.to);
-    let spool = tempfile::tempfile_in(&exports.spool_dir).map_err(ApiError::internal)?;
-    let out = BufWriter::with_capacity(SPOOL_BUFFER, tokio::fs::File::from_std(spool));
-    let mut writer = ExportWriter::new(out, scope, &exports.spool_dir);
-    for kind in LogKind::ALL {
-        let lines = context
-            .repo
-            .export_log(kind, tenant, document.as_ref(), from, to);
-        writer
-            .write_log(kind, lines)
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    let (out, manifest) = writer
-        .finish(exports.signer.key())
-        .await
-        .map_err(ApiError::internal)?;
-    Ok((out.into_inner(), manifest))
+/// What an export's writer owns (it outlives the handler, in the response body).
+struct Job {
+    repo: Arc<dyn Repository>,
+    tenant: Tenant,
+    signer: Signer,
+    spool_dir: PathBuf,
 }
 
-/// Hashes the finished zip and signs the response headers over it: (length, signature,
-/// signature date). Leaves the file at its start, ready to send.
-async fn sign(
-    file: &mut tokio::fs::File,
-    signer: &Signer,
-) -> std::io::Result<(u64, String, String)> {
-    file.rewind().await?;
-    let (sha256, len) = content_signature::sha256_of(&mut *file).await?;
-    file.rewind().await?;
-    let (signature, date) = signer.sign_digest(&sha256);
-    Ok((len, signature, date))
+impl Job {
+    /// Streams the three logs in `scope` into a zip written to `out`, then signs its manifest.
+    async fn write_zip(self, scope: Scope, out: DuplexStream) -> Result<(), ExportError> {
+        let document = scope.document.clone();
+        let (from, to) = (scope.from.unwrap_or(DateTime::UNIX_EPOCH), scope.to);
+        let mut writer = ExportWriter::new(out, scope, &self.spool_dir);
+        for kind in LogKind::ALL {
+            let lines = self
+                .repo
+                .export_log(kind, &self.tenant, document.as_ref(), from, to);
+            writer.write_log(kind, lines).await?;
+        }
+        let (_, manifest) = writer.finish(self.signer.key()).await?;
+        tracing::info!(
+            producer = self.tenant.producer.as_str(),
+            environment = self.tenant.environment.as_str(),
+            document = document.as_ref().map(DocumentId::as_str),
+            records = manifest.logs.iter().map(|log| log.records).sum::<u64>(),
+            "logs exported"
+        );
+        Ok(())
+    }
 }
 
 /// The caller's document `id`: a current one (expired included), or a deleted one whose lines

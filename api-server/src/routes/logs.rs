@@ -5,8 +5,6 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
-use shared::content_signature::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
-use tokio_util::io::ReaderStream;
 
 use super::method_not_allowed;
 use crate::auth::{Authorized, Logs};
@@ -74,6 +72,9 @@ fn parse(dates: &Dates) -> Result<Range, ApiError> {
     )
 }
 
+/// The zip, streamed as it is written: chunked, no `Content-Length`, and no signed-response
+/// headers (it is signed inside, by `manifest.sig`). A failure mid-export cuts the connection
+/// (see [`logs::stream`]).
 fn respond(export: logs::Export) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
         .content_type("application/zip")
@@ -82,10 +83,7 @@ fn respond(export: logs::Export) -> Result<HttpResponse, ApiError> {
             format!("attachment; filename=\"{}\"", export.file_name),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((SIGNATURE_HEADER, export.signature))
-        .insert_header((SIGNATURE_DATE_HEADER, export.signature_date))
-        .no_chunking(export.len)
-        .streaming(ReaderStream::with_capacity(export.file, 64 * 1024)))
+        .streaming(export.body))
 }
 
 /// Public: `{"keys": [{"keyId", "alg": "Ed25519", "publicKey"}]}`.

@@ -24,8 +24,8 @@
 //! - [`write`](mod@write): [`ExportWriter`], which streams the logs into a zip in constant memory.
 //! - [`verify`](mod@verify): [`verify()`], the offline check `sealpost logs verify` runs.
 //!
-//! The export's response headers are signed like any signed content
-//! ([`crate::content_signature`]); its key set is [`crate::published_keys`].
+//! The zip is self-signed: `GET /logs` streams it as [`ExportWriter`] writes it (the manifest
+//! last) and sends no signed-response headers; the key set is [`crate::published_keys`].
 
 pub mod manifest;
 pub mod verify;
