@@ -4,7 +4,9 @@
 #     DATABASE_URL=postgres://… naming an empty database), then RECORDS records written into its
 #     three logs for the default producer through the repository's own append path, hash chains
 #     and hit numbers included (examples/seed_logs.rs, a third per log);
-#   - RUNS downloads of the whole signed zip with curl (time, MB/s of the zip), each followed by
+#   - RUNS downloads of the whole signed zip with curl (time to first byte, total time, MB/s of
+#     the zip; `GET /logs` streams the zip as it is written, so the first byte should come at
+#     once, aim under 1 s, not after the whole export as when it was spooled), each followed by
 #     `sealpost logs verify` against the instance's published key, and the server's peak RSS
 #     during each download: VmHWM of the `sealpost up` process, its peak reset (clear_refs 5)
 #     right before the download and read right after; medians.
@@ -88,6 +90,8 @@ med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
 print(f"| **median** | **{med['secs']:.2f} s** | {med['size']/1e6:.1f} MB | **{med['mbps']:.1f}** | "
       f"{med['first']*1e3:.0f} ms | {med['cpu']:.1f} s | {med['before']:.0f} MiB | **{med['hwm']:.0f} MiB** (max {max(r['hwm'] for r in rows):.0f}) |")
 print()
+print(f"time to first byte: median {med['first']*1e3:.0f} ms (max {max(r['first'] for r in rows)*1e3:.0f} ms); "
+      f"total: median {med['secs']:.2f} s")
 print(f"records in the zip (manifest): {counts}, {sum(counts.values()):,} in all; uncompressed logs {plain/1e6:.1f} MB "
       f"({plain/1e6/med['secs']:.1f} MB/s of log text); {sum(counts.values()) / med['secs']:,.0f} records/s")
 PY
