@@ -13,7 +13,7 @@
 //! - [`form`]: streaming `multipart/form-data` reading with per-part limits.
 //! - [`documents`]: the domain operations behind the document routes.
 //! - [`delivery`]: fulfillment: queued deliveries and the worker that sends them.
-//! - [`logs`]: audit-log exports (`GET /logs`), built, signed and spooled for streaming.
+//! - [`logs`]: audit-log exports (`GET /logs`), streamed as they are written, signed inside the zip.
 //! - [`signed_responses`]: the middleware that signs every answer with the instance key.
 //! - [`signer`]: content signing by the instance key ([`shared::content_signature`]): signed
 //!   responses, stored content, the published keys.
