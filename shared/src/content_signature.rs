@@ -7,9 +7,11 @@
 //! rebuilds that message from the date header and checks it against the key published at
 //! `GET /.well-known/sealpost-keys` ([`KeySet`]).
 //!
-//! Signed are: `GET /documents/{docId}` (the record, signed as it is sent), a document's content
-//! (signed by the API when it stores it, sent by the vault with whole downloads) and `GET /logs`
-//! (the export zip). Only the API holds the instance key; it signs through its `Signer`.
+//! Signed are: every answer of the producer API, as it is sent (one middleware,
+//! `api_server::signed_responses`); a document's content (signed by the API when it stores it,
+//! sent with whole downloads by the vault and by `GET /documents/{docId}/document`); and the
+//! `GET /logs` zip, inside it (`manifest.sig`). Only the API holds the instance key; it signs
+//! through its `Signer`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
