@@ -20,7 +20,7 @@
 //!
 //! # One place each way
 //! - Answers: the [`seal_answers`] middleware (inside the signing middleware, so signatures
-//!   cover the sealed bytes sent) opens a per-request [`Seal`] in a task-local; API-key
+//!   cover the sealed bytes sent) opens a per-request `Seal` in a task-local; API-key
 //!   authentication fills in the key ([`admit`]) once the key verified and requires
 //!   encryption; the middleware seals the answer when a key is there. A request whose
 //!   credential could not be established (401) has none: its answer is plain.
@@ -228,7 +228,7 @@ fn is_sealed_answer(response: &ServiceResponse<BoxBody>) -> bool {
 /// The route whose successful answers are the document itself.
 const CONTENT_ROUTE: &str = "/documents/{doc_id}/document";
 
-/// The middleware: opens the request's [`Seal`] and, when authentication put a payload key in
+/// The middleware: opens the request's `Seal` and, when authentication put a payload key in
 /// it, seals a JSON or problem+json answer (`Content-Type: text/plain`, base64).
 pub async fn seal_answers(
     request: ServiceRequest,
