@@ -69,6 +69,26 @@ pub enum Command {
         #[command(subcommand)]
         command: LogsCommand,
     },
+    /// Administer the instance's own keys.
+    Instance {
+        #[command(subcommand)]
+        command: InstanceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InstanceCommand {
+    /// Replace the instance's signing key (DIR/instance-key.pem: signed responses, content
+    /// signatures, log exports, login tokens) with a new one. The old key moves to
+    /// DIR/instance-key.previous.pem with every earlier one and stays published at
+    /// GET /.well-known/sealpost-keys, so what it signed keeps verifying; it never signs again.
+    /// Running services use the new key after a restart; login tokens issued before it must
+    /// be renewed. Prints the new and the previous key ids.
+    RotateSigningKey {
+        /// Data directory [default: ./sealpost-data]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +242,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Records {
             command: RecordsCommand::RotateKey { data_dir },
         } => rotate_record_key(&settings_in(config, data_dir.as_ref())?).await,
+        Command::Instance {
+            command: InstanceCommand::RotateSigningKey { data_dir },
+        } => rotate_signing_key(&settings_in(config, data_dir.as_ref())?),
         Command::Logs {
             command: LogsCommand::Verify { file, key },
         } => {
@@ -323,5 +346,23 @@ async fn rotate_record_key(settings: &Settings) -> anyhow::Result<()> {
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
     let (key_id, resealed) = crate::rotation::rotate_record_key(settings).await?;
     println!("record key {key_id} is current; {resealed} values resealed under it");
+    Ok(())
+}
+
+/// `sealpost instance rotate-signing-key`: a new instance key; the old one stays published.
+fn rotate_signing_key(settings: &Settings) -> anyhow::Result<()> {
+    let rotation = api_server::signing_keys::rotate(&settings.data_dir).with_context(|| {
+        format!(
+            "rotating the instance key in {} (is it a Sealpost data directory?)",
+            settings.data_dir.display()
+        )
+    })?;
+    println!(
+        "signing key {} is current; {} retired (published with {} earlier keys); restart the \
+         services to sign with it",
+        rotation.new_key_id,
+        rotation.previous_key_id,
+        rotation.retired - 1
+    );
     Ok(())
 }

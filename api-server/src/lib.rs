@@ -17,6 +17,7 @@
 //! - [`signed_responses`]: the middleware that signs every answer with the instance key.
 //! - [`signer`]: content signing by the instance key ([`shared::content_signature`]): signed
 //!   responses, stored content, the published keys.
+//! - [`signing_keys`]: rotating the instance key; the retired keys stay published.
 //! - [`payload`]: payload encryption of JSON bodies and answers, per API key.
 //! - [`representation`]: the spec's JSON for a document record.
 //! - [`routes`]: thin handlers; the module tree mirrors the URL tree.
@@ -38,6 +39,7 @@ pub mod representation;
 pub mod routes;
 pub mod signed_responses;
 pub mod signer;
+pub mod signing_keys;
 pub mod startup;
 
 use std::net::TcpListener;

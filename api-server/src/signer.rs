@@ -14,17 +14,32 @@ use shared::published_keys::KeySet;
 #[derive(Clone)]
 pub struct Signer {
     key: Arc<SigningKey>,
+    published: Arc<KeySet>,
 }
 
 impl Signer {
     pub fn new(key: Arc<SigningKey>) -> Self {
-        Self { key }
+        Self::with_retired(key, &[])
     }
 
-    /// The public keys that verify what this signer signs, as `GET /.well-known/sealpost-keys`
-    /// publishes them.
+    /// A signer that signs with `key` only but also publishes `retired` (newest first), the
+    /// keys earlier rotations replaced (`crate::signing_keys`), so what they signed still
+    /// verifies.
+    pub fn with_retired(key: Arc<SigningKey>, retired: &[SigningKey]) -> Self {
+        let mut published = KeySet::of(&key);
+        for old in retired {
+            published.keys.extend(KeySet::of(old).keys);
+        }
+        Self {
+            key,
+            published: Arc::new(published),
+        }
+    }
+
+    /// The public keys that verify what this signer signs and what earlier keys signed, as
+    /// `GET /.well-known/sealpost-keys` publishes them: the current key first.
     pub fn keys(&self) -> KeySet {
-        KeySet::of(&self.key)
+        KeySet::clone(&self.published)
     }
 
     /// The signed-response headers (`x-sealpost-signature`, `x-sealpost-signature-date`) for a

@@ -87,8 +87,11 @@ pub fn context(
         api_root: public_url(&settings.api.public_url, api_addr),
         gateway_root: public_url(&settings.gateway.public_url, gateway_addr),
     };
-    let delivery = start_delivery(settings, &instance_key, repo.clone(), links.clone())?;
-    let signer = Signer::new(instance_key.clone());
+    let retired = crate::signing_keys::retired(&settings.data_dir, &instance_key)
+        .context("loading the retired instance keys")?;
+    let first_key = crate::signing_keys::first(&instance_key, &retired);
+    let delivery = start_delivery(settings, first_key, repo.clone(), links.clone())?;
+    let signer = Signer::with_retired(instance_key.clone(), &retired);
     let token_ttl = Duration::from_secs(settings.api.token_ttl_secs);
     Ok(ApiContext {
         repo,

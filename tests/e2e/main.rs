@@ -19,6 +19,7 @@ mod gateway;
 mod handles;
 mod hostile;
 mod internal;
+mod key_rotation;
 mod links;
 mod login;
 mod logs_export;
