@@ -3,9 +3,10 @@
 //! them in the document record; a delivery must still hold them until its last retry, so they
 //! are stored sealed with AES-256-GCM and the row's copy is wiped when the delivery ends.
 //!
-//! The key is derived (HKDF-SHA256) from the instance key every API server of an instance
-//! already loads (`instance-key.pem`), so all servers sharing a queue open each other's jobs
-//! and no new key file needs distributing. The delivery id is the associated data: a sealed
+//! The key is derived (HKDF-SHA256) from the instance's first signing key, which every API
+//! server of an instance already loads (`instance-key.pem`, or after a rotation the oldest key
+//! of `instance-key.previous.pem`: `crate::signing_keys`), so all servers sharing a queue open
+//! each other's jobs, queued jobs survive a rotation, and no new key file needs distributing. The delivery id is the associated data: a sealed
 //! blob copied onto another delivery does not open.
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
