@@ -48,6 +48,13 @@ pub enum Command {
         /// Vault (document download) address [default: 127.0.0.1:8082]
         #[arg(long, value_name = "ADDR")]
         vault_addr: Option<SocketAddr>,
+        /// Serve HTTPS on all three with this certificate chain (PEM; re-read on SIGHUP)
+        /// [default: tls.cert_file]
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM) [default: tls.key_file]
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage producers (the tenants who upload documents).
     Producer {
@@ -209,12 +216,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             api_addr,
             gateway_addr,
             vault_addr,
+            tls_cert,
+            tls_key,
         } => {
             let overrides: Vec<_> = [
                 path_override("data_dir", data_dir.as_ref()),
                 addr_override("api.addr", api_addr.as_ref()),
                 addr_override("gateway.addr", gateway_addr.as_ref()),
                 addr_override("vault.addr", vault_addr.as_ref()),
+                path_override("tls.cert_file", tls_cert.as_ref()),
+                path_override("tls.key_file", tls_key.as_ref()),
             ]
             .into_iter()
             .flatten()
@@ -271,9 +282,10 @@ async fn up(settings: Settings) -> anyhow::Result<()> {
             path.display()
         );
     }
-    println!("API server: http://{}", instance.api_addr);
-    println!("Gateway:    http://{}", instance.gateway_addr);
-    println!("Vault:      http://{}", instance.vault_addr);
+    let url = |addr| shared::tls::base_url(&settings.tls, addr);
+    println!("API server: {}", url(instance.api_addr));
+    println!("Gateway:    {}", url(instance.gateway_addr));
+    println!("Vault:      {}", url(instance.vault_addr));
     instance.run_until_signal().await
 }
 

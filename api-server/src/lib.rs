@@ -54,15 +54,17 @@ use shared::server::slow_clients::{self, ClientLimits};
 pub use context::ApiContext;
 
 /// Builds the API server on `listener` (bound already, so port 0 works), recording every
-/// request through `audit`. Signals are not handled here: the caller owns shutdown through the
-/// returned server's handle (and drains `audit` after it).
+/// request through `audit`; HTTPS when `tls` is given. Signals are not handled here: the
+/// caller owns shutdown through the returned server's handle (and drains `audit` after it).
 pub fn build(
     context: Arc<ApiContext>,
     audit: access_log::ApiAudit,
     listener: TcpListener,
     workers: usize,
     limits: &ClientLimits,
+    tls: Option<&shared::tls::ServerTls>,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let https = tls.is_some();
     let context = web::Data::from(context);
     let bodies = limits.bodies();
     let server = HttpServer::new(move || {
@@ -93,6 +95,8 @@ pub fn build(
                 },
             ))
             .wrap(shared::server::request_trace())
+            // HSTS on every HTTPS answer (a header: the signature covers the body only).
+            .wrap(shared::tls::hsts(https))
             .app_data(routes::query_config())
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
@@ -102,8 +106,10 @@ pub fn build(
     .keep_alive(limits.keep_alive())
     .max_connections(limits.max_connections())
     .workers(shared::server::workers(workers))
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .disable_signals();
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls.server_config())?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
 }

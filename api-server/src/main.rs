@@ -24,6 +24,12 @@ struct Args {
     /// Listen address [default: api.addr, 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR")]
     addr: Option<SocketAddr>,
+    /// Serve HTTPS with this certificate chain (PEM; reloaded on SIGHUP) [default: tls.cert_file]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM) [default: tls.key_file]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -38,12 +44,13 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let settings = Settings::load_for_service(
+    let mut settings = Settings::load_for_service(
         args.config.as_deref(),
         args.data_dir.as_deref(),
         "api.addr",
         args.addr,
     )?;
+    shared::tls::apply_flags(&mut settings.tls, args.tls_cert, args.tls_key);
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
     anyhow::ensure!(
         !settings.vault.internal_url.is_empty(),
@@ -55,6 +62,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let listener = shared::service::bind(settings.api.addr)?;
     let gateway_addr = settings.gateway.addr;
     let api = api_server::startup::start(&settings, repo, vault.into(), listener, gateway_addr)?;
-    println!("API server: http://{}", api.addr);
+    println!(
+        "API server: {}",
+        shared::tls::base_url(&settings.tls, api.addr)
+    );
     api.run_until_signal().await
 }

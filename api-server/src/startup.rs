@@ -13,6 +13,7 @@ use shared::keys::SigningKey;
 use shared::sealed::{SEAL_KEYS_FILE, SealKeys};
 use shared::server::slow_clients::ClientLimits;
 use shared::service::Running;
+use shared::tls::ServerTls;
 use shared::token::TokenIssuer;
 use vault::internal::{RemoteVault, ServiceCredential};
 
@@ -35,6 +36,7 @@ pub fn start(
     gateway_addr: SocketAddr,
 ) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
+    let tls = shared::tls::for_service(&settings.tls, "api", addr)?;
     let context = Arc::new(context(settings, repo, vault, addr, gateway_addr)?);
     let expiry = crate::documents::spawn_expiry_sweeper(
         context.clone(),
@@ -44,9 +46,17 @@ pub fn start(
         crate::logs::retention::spawn_retention_sweeper(context.repo.clone(), &settings.audit);
     let audit = ApiAudit::spawn(context.repo.clone());
     let limits = ClientLimits::new(&settings.server);
-    let server = crate::build(context, audit.clone(), listener, settings.workers, &limits)?;
+    let server = crate::build(
+        context,
+        audit.clone(),
+        listener,
+        settings.workers,
+        &limits,
+        tls.as_ref(),
+    )?;
+    let reload = tls.as_ref().map(ServerTls::reload_on_sighup).transpose()?;
     Ok(Running::serve(addr, server)
-        .with_sweepers(std::iter::once(expiry).chain(retention))
+        .with_sweepers(std::iter::once(expiry).chain(retention).chain(reload))
         .with_drain(move || async move { audit.flush().await }))
 }
 
@@ -83,9 +93,10 @@ pub fn context(
     );
     let seal_keys = SealKeys::load_or_create(&settings.data_dir.join(SEAL_KEYS_FILE))
         .context("loading the seal keys")?;
+    let https = settings.tls.enabled();
     let links = Links {
-        api_root: public_url(&settings.api.public_url, api_addr),
-        gateway_root: public_url(&settings.gateway.public_url, gateway_addr),
+        api_root: public_url(&settings.api.public_url, api_addr, https),
+        gateway_root: public_url(&settings.gateway.public_url, gateway_addr, https),
     };
     let retired = crate::signing_keys::retired(&settings.data_dir, &instance_key)
         .context("loading the retired instance keys")?;
@@ -136,11 +147,24 @@ fn limits(api: &ApiSettings) -> Limits {
 }
 
 /// The client of a vault running as its own process (`vault.internal_url`). That vault owns
-/// the keyring, the store and their sweep; this process never opens them.
+/// the keyring, the store and their sweep; this process never opens them. The service token
+/// never goes in clear to another host (`http://` only to loopback, unless
+/// `tls.allow_plain_http`); over `https://` the vault's certificate is checked against
+/// `vault.internal_ca_file` when set.
 pub fn remote_vault(settings: &Settings) -> anyhow::Result<RemoteVault> {
+    let url = &settings.vault.internal_url;
+    shared::tls::check_internal_url(url, settings.tls.allow_plain_http)?;
     let credential = ServiceCredential::from_settings(settings, false)
         .context("loading the vault service token")?;
-    RemoteVault::new(&settings.vault.internal_url, credential).context("vault.internal_url")
+    let ca_file = &settings.vault.internal_ca_file;
+    let ca = if ca_file.as_os_str().is_empty() {
+        None
+    } else {
+        let pem = std::fs::read(ca_file)
+            .with_context(|| format!("vault.internal_ca_file: reading {}", ca_file.display()))?;
+        Some(pem)
+    };
+    RemoteVault::trusting(url, credential, ca.as_deref()).context("vault.internal_url")
 }
 
 /// Creates the data directory (mode 0700) if needed.

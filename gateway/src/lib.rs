@@ -37,15 +37,17 @@ use shared::server::slow_clients::{self, ClientLimits};
 pub use access_log::AuditLog;
 pub use service::GatewayService;
 
-/// Turns a bound listener into the running gateway; [`startup::start`] calls it for
-/// `sealpost up`, the `gateway` binary and tests.
+/// Turns a bound listener into the running gateway (HTTPS when `tls` is given);
+/// [`startup::start`] calls it for `sealpost up`, the `gateway` binary and tests.
 pub fn build(
     service: Arc<GatewayService>,
     audit: AuditLog,
     listener: TcpListener,
     workers: usize,
     limits: &ClientLimits,
+    tls: Option<&shared::tls::ServerTls>,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let https = tls.is_some();
     let service = web::Data::from(service);
     let bodies = limits.bodies();
     let server = HttpServer::new(move || {
@@ -58,6 +60,7 @@ pub fn build(
             }))
             .wrap_fn(move |request, next| access_log::around(audit.clone(), request, next))
             .wrap(shared::server::request_trace())
+            .wrap(shared::tls::hsts(https))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })
@@ -66,8 +69,10 @@ pub fn build(
     .client_request_timeout(limits.header_timeout())
     .keep_alive(limits.keep_alive())
     .max_connections(limits.max_connections())
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .disable_signals();
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls.server_config())?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
 }

@@ -4,16 +4,31 @@
 //! It needs the database, the handle-signing key, the seal keys and the record keys of the data
 //! directory, and the vault's public URL (`vault.public_url`, else `http://{vault.addr}`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use clap::Parser;
 use shared::config::Settings;
 use shared::handle::GATEWAY_KEY_FILE;
 use shared::keys::SigningKey;
 
+/// Serve the Sealpost viewer gateway. Reads the same configuration as `sealpost`
+/// (sealpost.toml, SEALPOST__SECTION__KEY variables); stops cleanly on SIGTERM.
+#[derive(Debug, Parser)]
+#[command(name = "gateway", version, about)]
+struct Args {
+    /// Serve HTTPS with this certificate chain (PEM; reloaded on SIGHUP) [default: tls.cert_file]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM) [default: tls.key_file]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
+    match run(Args::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("gateway: {error:#}");
@@ -22,8 +37,9 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
-    let settings = Settings::load(None, &[])?;
+async fn run(args: Args) -> anyhow::Result<()> {
+    let mut settings = Settings::load(None, &[])?;
+    shared::tls::apply_flags(&mut settings.tls, args.tls_cert, args.tls_key);
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
     // The record keys (record-keys.json, the same file as the API server's) open the audiences
     // and challenges the database holds sealed.
@@ -32,6 +48,9 @@ async fn run() -> anyhow::Result<()> {
         .context("loading the gateway's handle-signing key")?;
     let listener = shared::service::bind(settings.gateway.addr)?;
     let gateway = gateway::startup::start(&settings, repo, key, listener, settings.vault.addr)?;
-    println!("Gateway: http://{}", gateway.addr);
+    println!(
+        "Gateway: {}",
+        shared::tls::base_url(&settings.tls, gateway.addr)
+    );
     gateway.run_until_signal().await
 }

@@ -27,6 +27,10 @@ pub enum StartupError {
     /// The listener could not be served (its address unreadable, the workers not started).
     #[error("starting the gateway's server")]
     Serve(#[source] std::io::Error),
+    /// TLS could not be set up, or plain HTTP is refused on this address (the message says
+    /// what to set).
+    #[error(transparent)]
+    Tls(#[from] shared::tls::TlsError),
 }
 
 /// Starts the gateway on `listener` (bound already, so port 0 works), its access log drained
@@ -40,8 +44,10 @@ pub fn start(
     vault_addr: SocketAddr,
 ) -> Result<Running, StartupError> {
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
-    let gateway_root = public_url(&settings.gateway.public_url, addr);
-    let vault_root = public_url(&settings.vault.public_url, vault_addr);
+    let tls = shared::tls::for_service(&settings.tls, "gateway", addr)?;
+    let https = tls.is_some();
+    let gateway_root = public_url(&settings.gateway.public_url, addr, https);
+    let vault_root = public_url(&settings.vault.public_url, vault_addr, https);
     let gateway = service(
         settings,
         Stores::of(repo.clone()),
@@ -51,9 +57,23 @@ pub fn start(
     )?;
     let audit = AuditLog::spawn(repo);
     let limits = ClientLimits::new(&settings.server);
-    let server = crate::build(gateway, audit.clone(), listener, settings.workers, &limits)
+    let server = crate::build(
+        gateway,
+        audit.clone(),
+        listener,
+        settings.workers,
+        &limits,
+        tls.as_ref(),
+    )
+    .map_err(StartupError::Serve)?;
+    let reload = tls
+        .as_ref()
+        .map(shared::tls::ServerTls::reload_on_sighup)
+        .transpose()
         .map_err(StartupError::Serve)?;
-    Ok(Running::serve(addr, server).with_drain(move || async move { audit.flush().await }))
+    Ok(Running::serve(addr, server)
+        .with_sweepers(reload)
+        .with_drain(move || async move { audit.flush().await }))
 }
 
 /// The gateway's state: `handle_key` signs handles (the vault trusts its public half), the seal

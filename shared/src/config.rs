@@ -39,6 +39,29 @@ pub struct Settings {
     pub server: ServerSettings,
     pub delivery: DeliverySettings,
     pub egress: EgressSettings,
+    /// HTTPS served by the services themselves (see [`crate::tls`]).
+    pub tls: TlsSettings,
+}
+
+/// TLS built in: every service of the process serves HTTPS with this certificate when both
+/// files are set (`--tls-cert`/`--tls-key`, `SEALPOST__TLS__CERT_FILE`, …); the certificate
+/// is re-read on SIGHUP.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsSettings {
+    /// The certificate chain (PEM, leaf first); empty: plain HTTP.
+    pub cert_file: PathBuf,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// Plain HTTP on a non-loopback address (and an `http://` `vault.internal_url` to another
+    /// host) is refused unless this is set: for a service behind a TLS-terminating proxy.
+    pub allow_plain_http: bool,
+}
+
+impl TlsSettings {
+    /// Whether the services serve HTTPS (both files set).
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.as_os_str().is_empty() && !self.key_file.as_os_str().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,7 +86,8 @@ pub struct AuditSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ApiSettings {
     pub addr: SocketAddr,
-    /// The apiRoot written into links; empty means `http://{bound address}`.
+    /// The apiRoot written into links; empty means `http://{bound address}` (`https://` with
+    /// TLS on).
     pub public_url: String,
     pub token_ttl_secs: u64,
     pub security: SecurityMode,
@@ -117,7 +141,7 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct GatewaySettings {
     pub addr: SocketAddr,
-    /// Public base URL; empty means `http://{bound address}`.
+    /// Public base URL; empty means `http://{bound address}` (`https://` with TLS on).
     pub public_url: String,
     /// Lifetime of the handles the gateway mints.
     pub handle_ttl_secs: u64,
@@ -168,6 +192,9 @@ pub struct VaultSettings {
     pub service_token: secrecy::SecretString,
     /// Empty means `{data_dir}/vault-service-token`, created by the vault on first start.
     pub service_token_file: PathBuf,
+    /// The CA certificate(s) (PEM) the API server trusts for an `https://` `internal_url`;
+    /// empty: the system's roots.
+    pub internal_ca_file: PathBuf,
     /// Public keys (base64url, raw 32-byte Ed25519) of the handle issuers the `vault` binary
     /// trusts. Empty means the public half of `{data_dir}/gateway-key.pem`.
     pub handle_public_keys: Vec<String>,
@@ -324,6 +351,10 @@ impl Settings {
             .set_default("vault.internal_url", "")?
             .set_default("vault.service_token", "")?
             .set_default("vault.service_token_file", "")?
+            .set_default("vault.internal_ca_file", "")?
+            .set_default("tls.cert_file", "")?
+            .set_default("tls.key_file", "")?
+            .set_default("tls.allow_plain_http", false)?
             .set_default("vault.handle_public_keys", Vec::<String>::new())?
             .set_default("vault.log_flush_secs", 5)?
             .set_default("delivery.concurrency", 32)?
@@ -363,10 +394,12 @@ impl Settings {
     }
 }
 
-/// `configured` when set, else `http://{bound}`, without a trailing slash.
-pub fn public_url(configured: &str, bound: SocketAddr) -> String {
+/// `configured` when set, else `https://{bound}` when the services serve TLS and
+/// `http://{bound}` when not, without a trailing slash.
+pub fn public_url(configured: &str, bound: SocketAddr, tls: bool) -> String {
     if configured.is_empty() {
-        format!("http://{bound}")
+        let scheme = if tls { "https" } else { "http" };
+        format!("{scheme}://{bound}")
     } else {
         configured.trim_end_matches('/').to_owned()
     }
@@ -411,7 +444,11 @@ mod tests {
     #[test]
     fn public_url_defaults_to_bound_address() {
         let bound: SocketAddr = "127.0.0.1:1234".parse().unwrap();
-        assert_eq!(public_url("", bound), "http://127.0.0.1:1234");
-        assert_eq!(public_url("https://x.example/", bound), "https://x.example");
+        assert_eq!(public_url("", bound, false), "http://127.0.0.1:1234");
+        assert_eq!(public_url("", bound, true), "https://127.0.0.1:1234");
+        assert_eq!(
+            public_url("https://x.example/", bound, false),
+            "https://x.example"
+        );
     }
 }

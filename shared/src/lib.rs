@@ -26,6 +26,8 @@
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 //! - [`service`]: one start/stop shape for every service ([`service::Running`]): servers,
 //!   sweepers and audit writers stopped in the order that loses no record.
+//! - [`tls`]: HTTPS built in (rustls, certificate reloaded on SIGHUP, HSTS) and the refusal of
+//!   plain HTTP on a non-loopback address.
 
 pub mod client_addr;
 pub mod config;
@@ -46,6 +48,7 @@ pub mod secret_eq;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+pub mod tls;
 pub mod token;
 
 pub use problem::Problem;

@@ -9,7 +9,7 @@ pub mod slow_clients;
 /// `HttpServer::on_connect` hook turning Nagle's algorithm off: actix-web leaves it on, and
 /// streamed responses then stall ~40 ms each (DESIGN.md, dependency notes).
 pub fn disable_nagle(connection: &dyn Any, _extensions: &mut Extensions) {
-    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+    if let Some(stream) = crate::tls::tcp_stream(connection) {
         let _ = stream.set_nodelay(true);
     }
 }

@@ -117,18 +117,20 @@ impl TestApp {
             ("api.rate_per_sec", "1000000".into()),
             ("api.rate_burst", "1000000".into()),
         ];
+        overrides.extend(crate::wiring::tls_overrides());
         overrides.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let settings =
             Settings::load(Some(Path::new("/nonexistent/sealpost.toml")), &overrides).unwrap();
         let (settings, split_vault) = crate::wiring::prepare(settings, &overrides).await;
         crate::secrets::capture_tracing(&settings.telemetry.filter);
         let instance = Instance::start(&settings).await.unwrap();
+        let scheme = crate::wiring::scheme(&settings);
         Self {
-            api: format!("http://{}", instance.api_addr),
-            gateway: format!("http://{}", instance.gateway_addr),
-            vault: format!("http://{}", instance.vault_addr),
+            api: format!("{scheme}://{}", instance.api_addr),
+            gateway: format!("{scheme}://{}", instance.gateway_addr),
+            vault: format!("{scheme}://{}", instance.vault_addr),
             _dir: dir,
-            client: reqwest::Client::new(),
+            client: crate::wiring::client(),
             instance: Some(instance),
             split_vault,
             settings,

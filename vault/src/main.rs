@@ -23,6 +23,12 @@ struct Args {
     /// Listen address [default: vault.addr, 127.0.0.1:8082]
     #[arg(long, value_name = "ADDR")]
     addr: Option<SocketAddr>,
+    /// Serve HTTPS with this certificate chain (PEM; reloaded on SIGHUP) [default: tls.cert_file]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM) [default: tls.key_file]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -37,14 +43,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let settings = Settings::load_for_service(
+    let mut settings = Settings::load_for_service(
         args.config.as_deref(),
         args.data_dir.as_deref(),
         "vault.addr",
         args.addr,
     )?;
+    shared::tls::apply_flags(&mut settings.tls, args.tls_cert, args.tls_key);
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
     let vault = vault::standalone::start(&settings).await?;
-    println!("Vault: http://{}", vault.addr);
+    println!(
+        "Vault: {}",
+        shared::tls::base_url(&settings.tls, vault.addr)
+    );
     vault.run_until_signal().await
 }

@@ -81,6 +81,7 @@ pub fn serve(
     listener: TcpListener,
 ) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
+    let tls = shared::tls::for_service(&settings.tls, "vault", addr)?;
     let log = AccessLog::spawn(
         repo.clone(),
         Duration::from_secs(settings.vault.log_flush_secs),
@@ -94,8 +95,14 @@ pub fn serve(
         clients: shared::client_addr::ClientRule::new(&settings.api.trusted_proxies)?,
     });
     let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
-    let server = crate::http::build(service, listener, settings.workers, &limits)?;
-    Ok(Running::serve(addr, server).with_drain(move || async move { log.close().await }))
+    let server = crate::http::build(service, listener, settings.workers, &limits, tls.as_ref())?;
+    let reload = tls
+        .as_ref()
+        .map(shared::tls::ServerTls::reload_on_sighup)
+        .transpose()?;
+    Ok(Running::serve(addr, server)
+        .with_sweepers(reload)
+        .with_drain(move || async move { log.close().await }))
 }
 
 /// Creates the data directory (mode 0700) if needed.

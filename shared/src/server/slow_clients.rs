@@ -109,7 +109,8 @@ impl ClientLimits {
 
     fn accept(&self, connection: &dyn std::any::Any, extensions: &mut Extensions) {
         super::disable_nagle(connection, extensions);
-        let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+        // Plain or TLS: the cap and the watchdog hold for HTTPS too.
+        let Some(stream) = crate::tls::tcp_stream(connection) else {
             return;
         };
         let address = stream.peer_addr().ok().map(|peer| peer.ip().to_canonical());

@@ -47,13 +47,15 @@ fn is_upload(request: &actix_web::dev::ServiceRequest) -> bool {
         && request.path() == crate::internal::routes::OBJECTS_PATH
 }
 
-/// Builds the vault's server on `listener`.
+/// Builds the vault's server on `listener`; HTTPS when `tls` is given.
 pub fn build(
     service: Arc<VaultService>,
     listener: TcpListener,
     workers: usize,
     limits: &ClientLimits,
+    tls: Option<&shared::tls::ServerTls>,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let https = tls.is_some();
     let log = service.log.clone();
     let data = web::Data::from(service);
     let bodies = limits.bodies();
@@ -71,14 +73,17 @@ pub fn build(
             .default_service(web::to(handle::not_found))
             // Outermost: the record covers everything inside, including the default 404.
             .wrap_fn(move |request, service| access::around(log.clone(), request, service))
+            .wrap(shared::tls::hsts(https))
     })
     .on_connect(limits.on_connect())
     .client_request_timeout(limits.header_timeout())
     .keep_alive(limits.keep_alive())
     .max_connections(limits.max_connections())
     .workers(shared::server::workers(workers))
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .disable_signals();
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls.server_config())?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
 }

@@ -37,6 +37,8 @@ pub enum RemoteError {
     Malformed,
     #[error("calling the vault failed")]
     Transport(#[source] reqwest::Error),
+    #[error("vault.internal_ca_file holds no PEM certificate")]
+    BadCa(#[source] reqwest::Error),
 }
 
 impl From<RemoteError> for VaultError {
@@ -70,6 +72,16 @@ impl RemoteVault {
     /// A client for the vault at `base_url` (`vault.internal_url`). Redirects are never
     /// followed: the credential must not travel to another host.
     pub fn new(base_url: &str, credential: ServiceCredential) -> Result<Self, RemoteError> {
+        Self::trusting(base_url, credential, None)
+    }
+
+    /// [`Self::new`], trusting only the CA certificates in `ca_pem` (PEM, `vault.internal_ca_file`)
+    /// for an `https://` vault when given, the system's roots otherwise.
+    pub fn trusting(
+        base_url: &str,
+        credential: ServiceCredential,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, RemoteError> {
         let base = base_url.trim_end_matches('/');
         let parsed = reqwest::Url::parse(base).map_err(|_| RemoteError::BadUrl {
             url: base.to_owned(),
@@ -79,12 +91,15 @@ impl RemoteVault {
                 url: base.to_owned(),
             });
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(RemoteError::Transport)?;
+            .tcp_nodelay(true);
+        if let Some(pem) = ca_pem {
+            let roots = reqwest::Certificate::from_pem_bundle(pem).map_err(RemoteError::BadCa)?;
+            builder = builder.tls_certs_only(roots);
+        }
+        let http = builder.build().map_err(RemoteError::Transport)?;
         Ok(Self {
             http,
             objects: format!("{base}{OBJECTS_PATH}"),
