@@ -277,10 +277,20 @@ fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct TelemetrySettings {
-    /// `text` or `json`.
-    pub format: String,
+    /// `text` or `json`; anything else is refused when the settings load.
+    pub format: LogFormat,
     /// A `tracing` filter, e.g. `info,sqlx=warn`.
     pub filter: String,
+}
+
+/// How the services write their own diagnostics (stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines; coloured only on a terminal.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 impl Settings {

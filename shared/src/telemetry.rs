@@ -8,13 +8,21 @@
 
 use tracing_subscriber::EnvFilter;
 
+use crate::config::LogFormat;
+
 /// Installs the global subscriber once; later calls are no-ops (tests start many instances).
-pub fn init(format: &str, filter: &str) {
+///
+/// `format` is JSON (one JSON object a line, for a log shipper) or plain text. Plain text is coloured only when stderr is a terminal: a log file or a pipe gets no
+/// ANSI escape sequences. Redaction is the same in both formats: it is decided by what spans
+/// and events record (above), not by the formatter.
+pub fn init(format: &LogFormat, filter: &str) {
+    use std::io::IsTerminal as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    let _already_set = if format == "json" {
+    let _already_set = if *format == LogFormat::Json {
         builder.json().try_init()
     } else {
         builder.try_init()

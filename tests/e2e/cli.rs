@@ -181,11 +181,11 @@ impl Drop for Daemon {
 }
 
 /// Where a daemon's diagnostics go: beside the data directory, never inside it.
-fn stderr_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn stderr_path(data_dir: &Path) -> PathBuf {
     data_dir.with_extension("stderr.log")
 }
 
-fn sqlite_url(data_dir: &Path) -> String {
+pub(crate) fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite:{}", data_dir.join("sealpost.db").display())
 }
 

@@ -37,6 +37,7 @@ mod slow_bodies;
 mod small_points;
 mod stale_handles;
 mod storage;
+mod telemetry;
 mod tls;
 mod updates;
 mod validation;
