@@ -48,6 +48,10 @@ pub enum Command {
         /// Vault (document download) address [default: 127.0.0.1:8082]
         #[arg(long, value_name = "ADDR")]
         vault_addr: Option<SocketAddr>,
+        /// Where GET /metrics is served, for all three (never a public port)
+        /// [default: 127.0.0.1:9464]
+        #[arg(long, value_name = "ADDR")]
+        admin_addr: Option<SocketAddr>,
         /// Serve HTTPS on all three with this certificate chain (PEM; re-read on SIGHUP)
         /// [default: tls.cert_file]
         #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -80,6 +84,13 @@ pub enum Command {
     Instance {
         #[command(subcommand)]
         command: InstanceCommand,
+    },
+    /// Probe a service: GET the URL (e.g. http://127.0.0.1:8080/readyz) and exit 0 only on a
+    /// 2xx answer within 5 seconds. For container health checks (the image has no curl).
+    Healthcheck {
+        /// The URL to GET
+        #[arg(value_name = "URL")]
+        url: String,
     },
 }
 
@@ -216,6 +227,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             api_addr,
             gateway_addr,
             vault_addr,
+            admin_addr,
             tls_cert,
             tls_key,
         } => {
@@ -224,6 +236,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 addr_override("api.addr", api_addr.as_ref()),
                 addr_override("gateway.addr", gateway_addr.as_ref()),
                 addr_override("vault.addr", vault_addr.as_ref()),
+                addr_override("admin.addr", admin_addr.as_ref()),
                 path_override("tls.cert_file", tls_cert.as_ref()),
                 path_override("tls.key_file", tls_key.as_ref()),
             ]
@@ -263,7 +276,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{report}");
             Ok(())
         }
+        Command::Healthcheck { url } => healthcheck(url).await,
     }
+}
+
+/// `sealpost healthcheck URL`: `Ok` on a 2xx answer, else an error naming the status.
+async fn healthcheck(url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let status = client.get(url).send().await?.status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    Ok(())
 }
 
 /// The settings of a command whose only override is `--data-dir`.

@@ -9,6 +9,7 @@ use api_server::content_store::ContentStore;
 use shared::config::Settings;
 use shared::handle::HandleVerifier;
 use shared::keys::SigningKey;
+use shared::ops::Metrics;
 use shared::service::{Running, bind};
 use vault::internal::RemoteVault;
 use vault::{Keyring, Vault};
@@ -25,6 +26,10 @@ pub struct Instance {
     pub api_addr: SocketAddr,
     pub gateway_addr: SocketAddr,
     pub vault_addr: SocketAddr,
+    /// Where `GET /metrics` is served (`admin.addr`); `None` when it could not be bound.
+    pub admin_addr: Option<SocketAddr>,
+    /// The instance's metrics (one registry for the three services).
+    pub metrics: Metrics,
     /// Set when this start created the default producer.
     pub default_key_path: Option<PathBuf>,
     /// The API server, the gateway and (unless it runs apart) the vault, with their sweepers
@@ -45,26 +50,36 @@ impl Instance {
         let gateway_listener = bind(settings.gateway.addr)?;
         let gateway_key = SigningKey::load_or_create(&settings.data_dir.join(GATEWAY_KEY_FILE))
             .context("loading the gateway's handle-signing key")?;
-        let (vault, content) = wiring.serve(settings, repo.clone(), &gateway_key)?;
+        let metrics = Metrics::default();
+        let (vault, content) = wiring.serve(settings, repo.clone(), &gateway_key, &metrics)?;
         let gateway = gateway::startup::start(
             settings,
             repo.clone(),
             gateway_key,
             gateway_listener,
             vault.addr,
+            &metrics,
         )?;
-        let api = api_server::startup::start(settings, repo, content, api_listener, gateway.addr)?;
+        let api = api_server::startup::start(
+            settings,
+            repo,
+            content,
+            api_listener,
+            gateway.addr,
+            &metrics,
+        )?;
         let (api_addr, gateway_addr) = (api.addr, gateway.addr);
-        let services = api.join(gateway);
+        let admin = shared::ops::admin::start(settings.admin.addr, metrics.clone());
+        let admin_addr = admin.as_ref().map(|admin| admin.addr);
+        let services = [vault.served, admin].into_iter().flatten();
         Ok(Self {
             api_addr,
             gateway_addr,
             vault_addr: vault.addr,
+            admin_addr,
+            metrics,
             default_key_path,
-            services: match vault.served {
-                Some(vault) => services.join(vault),
-                None => services,
-            },
+            services: services.fold(api.join(gateway), Running::join),
         })
     }
 
@@ -108,6 +123,7 @@ impl VaultWiring {
         settings: &Settings,
         repo: Arc<dyn schema::Repository>,
         gateway_key: &SigningKey,
+        metrics: &Metrics,
     ) -> anyhow::Result<(VaultServer, ContentStore)> {
         let vault = match self {
             Self::Local(vault) => vault,
@@ -118,8 +134,15 @@ impl VaultWiring {
         };
         let listener = bind(settings.vault.addr)?;
         let handles = HandleVerifier::new([gateway_key.public_key().to_vec()]);
-        let served =
-            vault::standalone::serve(settings, repo, vault.clone(), handles, None, listener)?;
+        let served = vault::standalone::serve(
+            settings,
+            repo,
+            vault.clone(),
+            handles,
+            None,
+            listener,
+            metrics,
+        )?;
         let server = VaultServer {
             addr: served.addr,
             served: Some(served),

@@ -81,11 +81,22 @@ impl ApiAudit {
     /// Starts the writer on the current tokio runtime. It ends when every clone is gone, after
     /// writing what was queued.
     pub fn spawn(repo: Arc<dyn LogRepo>) -> Self {
-        let writer = GroupCommit::spawn("api", move |records: Vec<ApiLogRecord>| {
+        Self::spawn_metered(repo, shared::ops::Metrics::default())
+    }
+
+    /// [`spawn`](Self::spawn), counting records written and failed into `metrics`.
+    pub fn spawn_metered(repo: Arc<dyn LogRepo>, metrics: shared::ops::Metrics) -> Self {
+        let append = move |records: Vec<ApiLogRecord>| {
             let repo = repo.clone();
             async move { repo.append_api_log(&records).await.map(drop) }
-        });
+        };
+        let writer = GroupCommit::spawn_metered("api", metrics, true, append);
         Self { writer }
+    }
+
+    /// Whether the writer still takes records (the readiness probe).
+    pub fn is_alive(&self) -> bool {
+        self.writer.is_alive()
     }
 
     /// Queues `record` and waits for its commit; `false` when it could not be written.

@@ -30,6 +30,8 @@ pub struct ApiContext {
     /// Delivery (`POST /documents/{docId}/deliver`): the secrets key, and this process's
     /// worker, which stops when the context is dropped.
     pub delivery: crate::delivery::Deliveries,
+    /// Probes and metrics (`/healthz`, `/readyz`, the admin address's `/metrics`).
+    pub ops: shared::ops::Ops,
 }
 
 /// Public base URLs written into responses (no trailing slash).

@@ -86,6 +86,8 @@ pub fn build(
                     access_log::around(audit.clone(), request, next)
                 },
             ))
+            // Probes answered here (signed, never audited); every other request counted.
+            .wrap(from_fn(context.ops.middleware()))
             // Outermost of the middleware that change a body (only the request trace, which
             // counts bytes, is outside): the signature covers the bytes sent (DESIGN, "Signed
             // responses").

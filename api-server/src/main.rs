@@ -30,6 +30,9 @@ struct Args {
     /// The certificate's private key (PEM) [default: tls.key_file]
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Where GET /metrics is served (never a public port) [default: admin.addr, 127.0.0.1:9464]
+    #[arg(long, value_name = "ADDR")]
+    admin_addr: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -51,6 +54,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.addr,
     )?;
     shared::tls::apply_flags(&mut settings.tls, args.tls_cert, args.tls_key);
+    settings.admin.addr = args.admin_addr.unwrap_or(settings.admin.addr);
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
     anyhow::ensure!(
         !settings.vault.internal_url.is_empty(),
@@ -61,7 +65,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let vault = api_server::startup::remote_vault(&settings)?;
     let listener = shared::service::bind(settings.api.addr)?;
     let gateway_addr = settings.gateway.addr;
-    let api = api_server::startup::start(&settings, repo, vault.into(), listener, gateway_addr)?;
+    let metrics = shared::ops::Metrics::default();
+    let api = api_server::startup::start(
+        &settings,
+        repo,
+        vault.into(),
+        listener,
+        gateway_addr,
+        &metrics,
+    )?;
+    let api = shared::ops::admin::attach(api, settings.admin.addr, metrics);
     println!(
         "API server: {}",
         shared::tls::base_url(&settings.tls, api.addr)

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use schema::Repository;
 use shared::config::{ApiSettings, Settings, public_url};
 use shared::keys::SigningKey;
+use shared::ops::{Metrics, Ops, Readiness};
 use shared::sealed::{SEAL_KEYS_FILE, SealKeys};
 use shared::server::slow_clients::ClientLimits;
 use shared::service::Running;
@@ -34,17 +35,20 @@ pub fn start(
     vault: ContentStore,
     listener: TcpListener,
     gateway_addr: SocketAddr,
+    metrics: &Metrics,
 ) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let tls = shared::tls::for_service(&settings.tls, "api", addr)?;
-    let context = Arc::new(context(settings, repo, vault, addr, gateway_addr)?);
+    let audit = ApiAudit::spawn_metered(repo.clone(), metrics.clone());
+    let mut context = context(settings, repo, vault, addr, gateway_addr, metrics)?;
+    context.ops.readiness = readiness(&context, &audit);
+    let context = Arc::new(context);
     let expiry = crate::documents::spawn_expiry_sweeper(
         context.clone(),
         Duration::from_secs(settings.api.expiry_sweep_secs.max(1)),
     );
     let retention =
         crate::logs::retention::spawn_retention_sweeper(context.repo.clone(), &settings.audit);
-    let audit = ApiAudit::spawn(context.repo.clone());
     let limits = ClientLimits::new(&settings.server);
     let server = crate::build(
         context,
@@ -86,6 +90,7 @@ pub fn context(
     vault: ContentStore,
     api_addr: SocketAddr,
     gateway_addr: SocketAddr,
+    metrics: &Metrics,
 ) -> anyhow::Result<ApiContext> {
     let instance_key = Arc::new(
         SigningKey::load_or_create(&settings.data_dir.join(INSTANCE_KEY_FILE))
@@ -101,7 +106,8 @@ pub fn context(
     let retired = crate::signing_keys::retired(&settings.data_dir, &instance_key)
         .context("loading the retired instance keys")?;
     let first_key = crate::signing_keys::first(&instance_key, &retired);
-    let delivery = start_delivery(settings, first_key, repo.clone(), links.clone())?;
+    let delivery = start_delivery(settings, first_key, repo.clone(), links.clone(), metrics)?;
+    metrics.watch_pool(&repo);
     let signer = Signer::with_retired(instance_key.clone(), &retired);
     let token_ttl = Duration::from_secs(settings.api.token_ttl_secs);
     Ok(ApiContext {
@@ -116,7 +122,26 @@ pub fn context(
         limits: limits(&settings.api),
         security: settings.api.security,
         delivery,
+        ops: Ops::new("api", metrics.clone(), Readiness::default()),
     })
+}
+
+/// `/readyz`: the database, the audit writer and, with the vault in this process, its store
+/// (a vault of its own answers its own `/readyz`).
+fn readiness(context: &ApiContext, audit: &ApiAudit) -> Readiness {
+    let audit = audit.clone();
+    let readiness = (Readiness::default().database(context.repo.clone()))
+        .audit_writer(move || audit.is_alive());
+    match &context.vault {
+        ContentStore::InProcess(vault) => {
+            let vault = vault.clone();
+            readiness.check("object_store", move || {
+                let vault = vault.clone();
+                async move { vault.store_reachable().await.map_err(|e| e.to_string()) }
+            })
+        }
+        ContentStore::Remote(_) => readiness,
+    }
 }
 
 /// The delivery worker starts with the context, so `sealpost up` and the `api-server` binary
@@ -126,6 +151,7 @@ fn start_delivery(
     instance_key: &SigningKey,
     repo: Arc<dyn Repository>,
     links: Links,
+    metrics: &Metrics,
 ) -> anyhow::Result<crate::delivery::Deliveries> {
     crate::delivery::start(
         &settings.delivery,
@@ -134,6 +160,7 @@ fn start_delivery(
         &settings.data_dir.join(SEAL_KEYS_FILE),
         repo,
         links,
+        metrics,
     )
     .context("starting the delivery worker")
 }

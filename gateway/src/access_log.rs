@@ -35,11 +35,22 @@ impl AuditLog {
     /// Starts the writer on the current tokio runtime. It ends when every sender is gone, after
     /// writing what was queued.
     pub fn spawn(repo: Arc<dyn LogRepo>) -> Self {
-        let writer = GroupCommit::spawn("gateway", move |records: Vec<GatewayLogRecord>| {
+        Self::spawn_metered(repo, shared::ops::Metrics::default())
+    }
+
+    /// [`spawn`](Self::spawn), counting records written and failed into `metrics`.
+    pub fn spawn_metered(repo: Arc<dyn LogRepo>, metrics: shared::ops::Metrics) -> Self {
+        let append = move |records: Vec<GatewayLogRecord>| {
             let repo = repo.clone();
             async move { repo.append_gateway_log(&records).await.map(drop) }
-        });
+        };
+        let writer = GroupCommit::spawn_metered("gateway", metrics, true, append);
         Self { writer }
+    }
+
+    /// Whether the writer still takes records (the readiness probe).
+    pub fn is_alive(&self) -> bool {
+        self.writer.is_alive()
     }
 
     /// Queues `record` and waits for its commit; `false` when it could not be written.

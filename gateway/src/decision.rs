@@ -198,6 +198,7 @@ async fn admit(
             Ok(viewer)
         }
         Matched::Stranger(_) => Err(then.map_or(GatewayError::NotAMember, |refusal| {
+            service.ops.metrics.lockout();
             locked(refusal, guess.now)
         })),
     }
@@ -270,6 +271,9 @@ async fn run_http_auth(
             other => other,
         },
     };
+    if matches!(outcome, Outcome::Failed) {
+        service.ops.metrics.challenge_failed(then.is_some());
+    }
     let (verdict, give_back) = after_guess(outcome, then);
     if give_back {
         release(service, guess).await?;

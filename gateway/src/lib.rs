@@ -59,6 +59,8 @@ pub fn build(
                 slow_clients::guard_request(bodies, |_| false, request, next)
             }))
             .wrap_fn(move |request, next| access_log::around(audit.clone(), request, next))
+            // Probes answered here (never audited); every other request counted.
+            .wrap(from_fn(service.ops.middleware()))
             .wrap(shared::server::request_trace())
             .wrap(shared::tls::hsts(https))
             .configure(routes::configure)

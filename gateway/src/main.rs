@@ -24,6 +24,9 @@ struct Args {
     /// The certificate's private key (PEM) [default: tls.key_file]
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Where GET /metrics is served (never a public port) [default: admin.addr, 127.0.0.1:9464]
+    #[arg(long, value_name = "ADDR")]
+    admin_addr: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -40,6 +43,7 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     let mut settings = Settings::load(None, &[])?;
     shared::tls::apply_flags(&mut settings.tls, args.tls_cert, args.tls_key);
+    settings.admin.addr = args.admin_addr.unwrap_or(settings.admin.addr);
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
     // The record keys (record-keys.json, the same file as the API server's) open the audiences
     // and challenges the database holds sealed.
@@ -47,7 +51,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let key = SigningKey::load_or_create(&settings.data_dir.join(GATEWAY_KEY_FILE))
         .context("loading the gateway's handle-signing key")?;
     let listener = shared::service::bind(settings.gateway.addr)?;
-    let gateway = gateway::startup::start(&settings, repo, key, listener, settings.vault.addr)?;
+    let metrics = shared::ops::Metrics::default();
+    let vault_addr = settings.vault.addr;
+    let gateway = gateway::startup::start(&settings, repo, key, listener, vault_addr, &metrics)?;
+    let gateway = shared::ops::admin::attach(gateway, settings.admin.addr, metrics);
     println!(
         "Gateway: {}",
         shared::tls::base_url(&settings.tls, gateway.addr)

@@ -144,6 +144,7 @@ fn mint_handle(
         expires_at,
         nonce,
     });
+    service.ops.metrics.handle_minted();
     format!("{}/h/{handle}", service.vault_root)
 }
 

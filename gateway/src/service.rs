@@ -59,6 +59,9 @@ pub struct GatewayService {
     /// Whose address a request comes from (`api.trusted_proxies`): the address limits and the
     /// access log use it. [`GatewayService::new`] trusts no proxy; startup sets the rule.
     pub clients: ClientRule,
+    /// Probes and metrics; [`GatewayService::new`] counts into a registry nobody scrapes,
+    /// startup sets the instance's.
+    pub ops: shared::ops::Ops,
 }
 
 impl GatewayService {
@@ -110,6 +113,7 @@ impl GatewayService {
                 egress,
             ),
             clients: ClientRule::default(),
+            ops: shared::ops::Ops::new("gateway", Default::default(), Default::default()),
         }
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use schema::Repository;
 use shared::config::{Settings, public_url};
 use shared::keys::SigningKey;
+use shared::ops::{Metrics, Ops, Readiness};
 use shared::sealed::{SEAL_KEYS_FILE, SealError, SealKeys};
 use shared::server::slow_clients::ClientLimits;
 use shared::service::Running;
@@ -42,20 +43,18 @@ pub fn start(
     handle_key: SigningKey,
     listener: TcpListener,
     vault_addr: SocketAddr,
+    metrics: &Metrics,
 ) -> Result<Running, StartupError> {
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     let tls = shared::tls::for_service(&settings.tls, "gateway", addr)?;
     let https = tls.is_some();
     let gateway_root = public_url(&settings.gateway.public_url, addr, https);
     let vault_root = public_url(&settings.vault.public_url, vault_addr, https);
-    let gateway = service(
-        settings,
-        Stores::of(repo.clone()),
-        handle_key,
-        &gateway_root,
-        vault_root,
-    )?;
-    let audit = AuditLog::spawn(repo);
+    let audit = AuditLog::spawn_metered(repo.clone(), metrics.clone());
+    metrics.watch_pool(&repo);
+    let ops = Ops::new("gateway", metrics.clone(), readiness(&repo, &audit));
+    let stores = Stores::of(repo);
+    let gateway = service(settings, stores, handle_key, &gateway_root, vault_root, ops)?;
     let limits = ClientLimits::new(&settings.server);
     let server = crate::build(
         gateway,
@@ -85,6 +84,7 @@ pub fn service(
     handle_key: SigningKey,
     gateway_root: &str,
     vault_root: String,
+    ops: Ops,
 ) -> Result<Arc<GatewayService>, StartupError> {
     let seals = SealKeys::load_or_create(&settings.data_dir.join(SEAL_KEYS_FILE))
         .map_err(StartupError::SealKeys)?;
@@ -102,5 +102,12 @@ pub fn service(
     );
     // The same rule as the API's (DESIGN: the gateway and the logs use it too).
     service.clients = shared::client_addr::ClientRule::new(&settings.api.trusted_proxies)?;
+    service.ops = ops;
     Ok(Arc::new(service))
+}
+
+/// `/readyz`: the database and the audit writer (the gateway keeps no object).
+fn readiness(repo: &Arc<dyn Repository>, audit: &AuditLog) -> Readiness {
+    let audit = audit.clone();
+    (Readiness::default().database(repo.clone())).audit_writer(move || audit.is_alive())
 }

@@ -39,6 +39,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub delivery: DeliverySettings,
     pub egress: EgressSettings,
+    /// The admin address: `GET /metrics` (issue 18), never on a public port.
+    pub admin: AdminSettings,
     /// HTTPS served by the services themselves (see [`crate::tls`]).
     pub tls: TlsSettings,
 }
@@ -62,6 +64,12 @@ impl TlsSettings {
     pub fn enabled(&self) -> bool {
         !self.cert_file.as_os_str().is_empty() && !self.key_file.as_os_str().is_empty()
     }
+}
+
+/// Where `GET /metrics` is served (`--admin-addr`); port 0 picks a free port.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminSettings {
+    pub addr: SocketAddr,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -376,6 +384,7 @@ impl Settings {
             .set_default("delivery.max_attempts", 12)?
             .set_default("delivery.smtp_url", "")?
             .set_default("egress.allow", Vec::<String>::new())?
+            .set_default("admin.addr", "127.0.0.1:9464")?
             .set_default("telemetry.format", "text")?
             .set_default("telemetry.filter", "info,sqlx=warn")?;
         let file = file.unwrap_or(Path::new("sealpost.toml"));

@@ -16,6 +16,8 @@ use std::future::Future;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::ops::Metrics;
+
 /// Records per append at most.
 pub const BATCH_MAX: usize = 1024;
 /// Records waiting for the writer before requests wait to queue theirs.
@@ -55,9 +57,39 @@ impl<R: Send + 'static> GroupCommit<R> {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: std::error::Error + 'static,
     {
+        Self::start(log, None, append)
+    }
+
+    /// [`spawn`](Self::spawn), recording each batch's size into `metrics` and, for an audit
+    /// log (`audit`), its records as written or failed.
+    pub fn spawn_metered<F, Fut, E>(
+        log: &'static str,
+        metrics: Metrics,
+        audit: bool,
+        append: F,
+    ) -> Self
+    where
+        F: FnMut(Vec<R>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::error::Error + 'static,
+    {
+        Self::start(log, Some((metrics, audit)), append)
+    }
+
+    fn start<F, Fut, E>(log: &'static str, meter: Option<(Metrics, bool)>, append: F) -> Self
+    where
+        F: FnMut(Vec<R>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::error::Error + 'static,
+    {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(write_loop(log, append, receiver));
+        tokio::spawn(write_loop(log, meter, append, receiver));
         Self { sender }
+    }
+
+    /// Whether the writer still takes records (the readiness probe's audit check).
+    pub fn is_alive(&self) -> bool {
+        !self.sender.is_closed()
     }
 
     /// Queues `record` and waits for the transaction that holds it: `true` once it committed,
@@ -91,6 +123,7 @@ impl<R: Send + 'static> GroupCommit<R> {
 
 async fn write_loop<R, F, Fut, E>(
     log: &'static str,
+    meter: Option<(Metrics, bool)>,
     mut append: F,
     mut receiver: mpsc::Receiver<Message<R>>,
 ) where
@@ -112,7 +145,11 @@ async fn write_loop<R, F, Fut, E>(
             }
         }
         if !records.is_empty() {
+            let count = records.len();
             let ok = commit(log, &mut append, records).await;
+            if let Some((metrics, audit)) = &meter {
+                metrics.batch(log, count, ok, *audit);
+            }
             for done in waiting {
                 let _ = done.send(ok);
             }

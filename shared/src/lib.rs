@@ -23,6 +23,7 @@
 //! - [`client_addr`]: whose address a request comes from (the peer, or what trusted proxies
 //!   say): the one rule of the allowlist, the gateway's address limits and every log.
 //! - [`egress`]: the egress policy of every request made on a producer's behalf (SSRF defence).
+//! - [`ops`]: health and readiness probes, Prometheus metrics on the admin address.
 //! - [`server`]: small helpers every HTTP server applies (Nagle off, no signal handling of its own).
 //! - [`service`]: one start/stop shape for every service ([`service::Running`]): servers,
 //!   sweepers and audit writers stopped in the order that loses no record.
@@ -39,6 +40,7 @@ pub mod hex;
 pub mod keys;
 pub mod logline;
 pub mod logzip;
+pub mod ops;
 pub mod private_file;
 pub mod problem;
 pub mod published_keys;

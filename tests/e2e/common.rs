@@ -108,6 +108,8 @@ impl TestApp {
             ("api.addr", "127.0.0.1:0".into()),
             ("gateway.addr", "127.0.0.1:0".into()),
             ("vault.addr", "127.0.0.1:0".into()),
+            // Each instance its own admin address (GET /metrics), never the shared default.
+            ("admin.addr", "127.0.0.1:0".into()),
             ("workers", "1".into()),
             // The suite's peers (receivers, SMTP sinks, OAuth providers) listen on loopback,
             // which the egress policy refuses by default; egress tests override this with "".

@@ -29,6 +29,9 @@ struct Args {
     /// The certificate's private key (PEM) [default: tls.key_file]
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Where GET /metrics is served (never a public port) [default: admin.addr, 127.0.0.1:9464]
+    #[arg(long, value_name = "ADDR")]
+    admin_addr: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -50,8 +53,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.addr,
     )?;
     shared::tls::apply_flags(&mut settings.tls, args.tls_cert, args.tls_key);
+    settings.admin.addr = args.admin_addr.unwrap_or(settings.admin.addr);
     shared::telemetry::init(&settings.telemetry.format, &settings.telemetry.filter);
-    let vault = vault::standalone::start(&settings).await?;
+    let metrics = shared::ops::Metrics::default();
+    let vault = vault::standalone::start_metered(&settings, &metrics).await?;
+    let vault = shared::ops::admin::attach(vault, settings.admin.addr, metrics);
     println!(
         "Vault: {}",
         shared::tls::base_url(&settings.tls, vault.addr)

@@ -27,6 +27,7 @@ use object_store::prefix::PrefixStore;
 use shared::config::Settings;
 use shared::handle::HandleVerifier;
 use shared::keys::SigningKey;
+use shared::ops::{Metrics, Ops, Readiness};
 use shared::service::Running;
 use tokio::task::JoinHandle;
 
@@ -46,6 +47,11 @@ pub use shared::handle::GATEWAY_KEY_FILE;
 /// orphans older than the grace (and again every `vault.sweep_interval_secs`), then binds
 /// `vault.addr` and serves, the internal API behind the service credential.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    start_metered(settings, &Metrics::default()).await
+}
+
+/// [`start`], counting into `metrics` (the `vault` binary serves them on its admin address).
+pub async fn start_metered(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Running> {
     create_data_dir(&settings.data_dir)?;
     let handles = handle_verifier(settings)?;
     let credential = ServiceCredential::from_settings(settings, true)
@@ -65,7 +71,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let interval = Duration::from_secs(settings.vault.sweep_interval_secs);
     let sweeper = spawn_sweeper(vault.clone(), grace, interval);
     let listener = shared::service::bind(settings.vault.addr)?;
-    let served = serve(settings, repo, vault, handles, Some(credential), listener)?;
+    let served = serve(
+        settings,
+        repo,
+        vault,
+        handles,
+        Some(credential),
+        listener,
+        metrics,
+    )?;
     Ok(served.with_sweepers(sweeper))
 }
 
@@ -79,13 +93,14 @@ pub fn serve(
     handles: HandleVerifier,
     credential: Option<ServiceCredential>,
     listener: TcpListener,
+    metrics: &Metrics,
 ) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let tls = shared::tls::for_service(&settings.tls, "vault", addr)?;
-    let log = AccessLog::spawn(
-        repo.clone(),
-        Duration::from_secs(settings.vault.log_flush_secs),
-    );
+    let flush = Duration::from_secs(settings.vault.log_flush_secs);
+    let log = AccessLog::spawn_metered(repo.clone(), flush, metrics.clone());
+    metrics.watch_pool(&repo);
+    let ops = Ops::new("vault", metrics.clone(), readiness(&repo, &vault, &log));
     let service = Arc::new(VaultService {
         vault,
         documents: repo,
@@ -93,6 +108,7 @@ pub fn serve(
         credential,
         log: log.clone(),
         clients: shared::client_addr::ClientRule::new(&settings.api.trusted_proxies)?,
+        ops,
     });
     let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
     let server = crate::http::build(service, listener, settings.workers, &limits, tls.as_ref())?;
@@ -103,6 +119,18 @@ pub fn serve(
     Ok(Running::serve(addr, server)
         .with_sweepers(reload)
         .with_drain(move || async move { log.close().await }))
+}
+
+/// `/readyz`: the database, the object store and the access-log writer.
+fn readiness(repo: &Arc<dyn schema::Repository>, vault: &Vault, log: &AccessLog) -> Readiness {
+    let (vault, log) = (vault.clone(), log.clone());
+    let store = move || {
+        let vault = vault.clone();
+        async move { vault.store_reachable().await.map_err(|e| e.to_string()) }
+    };
+    (Readiness::default().database(repo.clone()))
+        .check("object_store", store)
+        .audit_writer(move || log.is_alive())
 }
 
 /// Creates the data directory (mode 0700) if needed.

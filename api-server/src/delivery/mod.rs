@@ -68,6 +68,7 @@ pub fn start(
     seal_keys_file: &Path,
     repo: Arc<dyn Repository>,
     links: Links,
+    metrics: &shared::ops::Metrics,
 ) -> anyhow::Result<Deliveries> {
     check_settings(settings)?;
     // Every request a delivery makes passes the egress policy (issue 14, finding 3).
@@ -77,8 +78,8 @@ pub fn start(
     let stop = CancellationToken::new();
     if settings.concurrency > 0 {
         let worker = Arc::new(worker::Worker {
-            audit: crate::access_log::ApiAudit::spawn(repo.clone()),
-            finisher: finisher(repo.clone()),
+            audit: crate::access_log::ApiAudit::spawn_metered(repo.clone(), metrics.clone()),
+            finisher: finisher(repo.clone(), metrics.clone()),
             queue: repo.clone(),
             records: repo,
             seal_keys: SealKeys::load_or_create(seal_keys_file)
@@ -90,6 +91,7 @@ pub fn start(
             client: http_client(settings, &egress)?,
             egress,
             documents: documents::DocumentCache::default(),
+            metrics: metrics.clone(),
         });
         tokio::spawn(worker.run(wake.clone(), stop.clone()));
     }
@@ -134,8 +136,11 @@ fn http_client(
 }
 
 /// Records finished attempts in batches (group commit), one transaction per batch.
-fn finisher(repo: Arc<dyn DeliveryRepo>) -> GroupCommit<FinishedJob> {
-    GroupCommit::spawn("deliveries", move |batch: Vec<_>| {
+fn finisher(
+    repo: Arc<dyn DeliveryRepo>,
+    metrics: shared::ops::Metrics,
+) -> GroupCommit<FinishedJob> {
+    GroupCommit::spawn_metered("deliveries", metrics, false, move |batch: Vec<_>| {
         let repo = repo.clone();
         async move {
             repo.finish_delivery_jobs(&batch, chrono::Utc::now())

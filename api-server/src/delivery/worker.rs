@@ -50,6 +50,7 @@ pub struct Worker {
     /// Records attempts' outcomes, batched (`Repository::finish_delivery_jobs`).
     pub finisher: GroupCommit<FinishedJob>,
     pub documents: super::documents::DocumentCache,
+    pub metrics: shared::ops::Metrics,
 }
 
 impl Worker {
@@ -140,6 +141,7 @@ impl Worker {
             JobOutcome::Failed(_) => "failed",
             JobOutcome::Retry { .. } => "retry",
         };
+        self.metrics.delivery(label);
         self.record(&job, log, outcome).await;
         tracing::info!(
             delivery = %job.delivery_id.as_str(),

@@ -110,6 +110,19 @@ pub trait Repository:
 {
     /// Applies this database's migrations (idempotent).
     async fn migrate(&self) -> Result<(), RepoError>;
+    /// One cheap round trip (`SELECT 1`): the readiness probes' database check.
+    async fn ping(&self) -> Result<(), RepoError>;
+    /// The connection pool now (the metrics read it at scrape time).
+    fn pool_use(&self) -> PoolUse;
+}
+
+/// A connection pool's use at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open (idle or in use).
+    pub size: u32,
+    /// Open connections nobody holds.
+    pub idle: u32,
 }
 
 mod allowlist;

@@ -92,4 +92,15 @@ impl<D: Dialect> Repository for SqlRepository<D> {
     async fn migrate(&self) -> Result<(), RepoError> {
         D::migrate(&self.pool).await
     }
+
+    async fn ping(&self) -> Result<(), RepoError> {
+        sql::<D>("SELECT 1").execute(self.db()).await.map(drop)
+    }
+
+    fn pool_use(&self) -> crate::repo::PoolUse {
+        crate::repo::PoolUse {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }
+    }
 }

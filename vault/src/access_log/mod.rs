@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use schema::{LogRepo, VaultLogRecord};
+use shared::ops::Metrics;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
@@ -46,13 +47,20 @@ pub struct AccessLog {
 impl AccessLog {
     /// Starts the writer task on the current tokio runtime.
     pub fn spawn(repo: Arc<dyn LogRepo>, flush_every: Duration) -> Self {
+        Self::spawn_metered(repo, flush_every, Metrics::default())
+    }
+
+    /// [`spawn`](Self::spawn), counting batches and records written or failed into `metrics`.
+    pub fn spawn_metered(repo: Arc<dyn LogRepo>, flush_every: Duration, metrics: Metrics) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(
-            repo,
-            receiver,
-            flush_every.max(Duration::from_millis(10)),
-        ));
+        let every = flush_every.max(Duration::from_millis(10));
+        tokio::spawn(write_loop(Writer { repo, metrics }, receiver, every));
         Self { sender }
+    }
+
+    /// Whether the writer still takes records (the readiness probe).
+    pub fn is_alive(&self) -> bool {
+        !self.sender.is_closed()
     }
 
     /// Queues one record. Never blocks; after [`close`](Self::close) the record is dropped and
@@ -85,8 +93,14 @@ impl AccessLog {
     }
 }
 
-async fn write_loop(
+/// The writer task's store, and where it counts what it writes.
+struct Writer {
     repo: Arc<dyn LogRepo>,
+    metrics: Metrics,
+}
+
+async fn write_loop(
+    repo: Writer,
     mut receiver: mpsc::UnboundedReceiver<Command>,
     flush_every: Duration,
 ) {
@@ -100,11 +114,11 @@ async fn write_loop(
                 Some(Command::Record(row)) => {
                     batch.push(row);
                     if batch.len() >= BATCH_MAX {
-                        write(repo.as_ref(), &mut batch).await;
+                        write(&repo, &mut batch).await;
                     }
                 }
                 Some(Command::Flush(done)) => {
-                    write(repo.as_ref(), &mut batch).await;
+                    write(&repo, &mut batch).await;
                     let _ = done.send(());
                 }
                 Some(Command::Close(done)) => {
@@ -117,19 +131,19 @@ async fn write_loop(
                             Command::Flush(done) | Command::Close(done) => waiting.push(done),
                         }
                     }
-                    write_at_close(repo.as_ref(), &mut batch).await;
+                    write_at_close(&repo, &mut batch).await;
                     for done in waiting {
                         let _ = done.send(());
                     }
                     return;
                 }
                 None => {
-                    write_at_close(repo.as_ref(), &mut batch).await;
+                    write_at_close(&repo, &mut batch).await;
                     return;
                 }
             },
             _ = tick.tick() => {
-                write(repo.as_ref(), &mut batch).await;
+                write(&repo, &mut batch).await;
             }
         }
     }
@@ -137,10 +151,12 @@ async fn write_loop(
 
 /// Appends `batch` in transactions of at most [`BATCH_MAX`] records, removing what was written.
 /// On failure the rest stays in `batch` for the next attempt.
-async fn write(repo: &dyn LogRepo, batch: &mut Vec<VaultLogRecord>) -> bool {
+async fn write(writer: &Writer, batch: &mut Vec<VaultLogRecord>) -> bool {
     while !batch.is_empty() {
         let len = batch.len().min(BATCH_MAX);
-        match repo.append_vault_log(&batch[..len]).await {
+        let written = writer.repo.append_vault_log(&batch[..len]).await;
+        writer.metrics.batch("vault", len, written.is_ok(), true);
+        match written {
             Ok(()) => drop(batch.drain(..len)),
             Err(error) => {
                 tracing::error!(
@@ -155,7 +171,7 @@ async fn write(repo: &dyn LogRepo, batch: &mut Vec<VaultLogRecord>) -> bool {
     true
 }
 
-async fn write_at_close(repo: &dyn LogRepo, batch: &mut Vec<VaultLogRecord>) {
+async fn write_at_close(repo: &Writer, batch: &mut Vec<VaultLogRecord>) {
     for attempt in 1..=CLOSE_ATTEMPTS {
         if write(repo, batch).await {
             return;

@@ -39,6 +39,8 @@ pub struct VaultService {
     pub log: AccessLog,
     /// Whose address a request comes from (`api.trusted_proxies`, the rule of every log).
     pub clients: shared::client_addr::ClientRule,
+    /// Probes and metrics (`/healthz`, `/readyz`; the admin address's `/metrics`).
+    pub ops: shared::ops::Ops,
 }
 
 /// An object upload over the internal API: a document body, under the idle timeout only.
@@ -73,6 +75,8 @@ pub fn build(
             .default_service(web::to(handle::not_found))
             // Outermost: the record covers everything inside, including the default 404.
             .wrap_fn(move |request, service| access::around(log.clone(), request, service))
+            // Probes answered here (never audited); every other request counted.
+            .wrap(from_fn(data.ops.middleware()))
             .wrap(shared::tls::hsts(https))
     })
     .on_connect(limits.on_connect())

@@ -117,6 +117,16 @@ impl Vault {
         self.inner.keyring.get()
     }
 
+    /// Whether the store answers: a `HEAD` of a key no object ever has ("not found" is an
+    /// answer). The readiness probe's object-store check; as cheap on S3 as on a disk.
+    pub async fn store_reachable(&self) -> Result<(), object_store::Error> {
+        let probe = Location::from(format!("{OBJECTS}/.readyz"));
+        match self.inner.store.head(&probe).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Where an object's ciphertext lives: `objects/<first two characters>/<key>`. Always built
     /// from a typed key (22 base64url characters), so no input can name another path; the
     /// fan-out keeps directories of a local store small.
