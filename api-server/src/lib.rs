@@ -14,6 +14,7 @@
 //! - [`documents`]: the domain operations behind the document routes.
 //! - [`delivery`]: fulfillment: queued deliveries and the worker that sends them.
 //! - [`logs`]: audit-log exports (`GET /logs`), streamed as they are written, signed inside the zip.
+//! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 document generated from the handlers.
 //! - [`signed_responses`]: the middleware that signs every answer with the instance key.
 //! - [`signer`]: content signing by the instance key ([`shared::content_signature`]): signed
 //!   responses, stored content, the published keys.
@@ -34,6 +35,7 @@ pub mod documents;
 pub mod error;
 pub mod form;
 pub mod logs;
+pub mod openapi;
 pub mod payload;
 pub mod representation;
 pub mod routes;

@@ -26,6 +26,7 @@ mod logs_export;
 mod logs_stream;
 mod modes_and_expiry;
 mod oauth;
+mod openapi;
 mod ops;
 mod payload_encryption;
 mod retention;

@@ -16,6 +16,7 @@ use crate::auth::{Admin, Authorized, Credential, Principal};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::form;
+use crate::openapi::schemas::{ApiKeys, CreatedApiKey, NewApiKey};
 use crate::representation::rfc3339;
 
 /// The largest `POST /keys` body.
@@ -62,6 +63,22 @@ pub fn configure(config: &mut web::ServiceConfig) {
 /// this once only, `"key": "sp_{environment}_{keyId}_{secret}"` and `"bearer"`:
 /// base64(`name:key`), for `Authorization: Bearer {bearer}`. Only an argon2id hash is kept: a
 /// lost key cannot be shown again (revoke it and create another).
+#[utoipa::path(
+    post,
+    path = "/keys",
+    operation_id = "createApiKey",
+    tag = "keys",
+    request_body(content = NewApiKey, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The key, shown this once", body = CreatedApiKey,
+            links(("RevokeApiKey" = (operation_id = "revokeApiKey", parameters(("name" = "$response.body#/name")))))),
+        (status = 400, description = "Not a JSON object, or an unknown field"),
+        (status = 409, description = "The name is taken by an unrevoked key"),
+        (status = 413, description = "Larger than 16 KiB"),
+        (status = 415, description = "Not application/json"),
+        (status = 422, description = "A field that does not validate (named in `field`)"),
+    ),
+)]
 pub async fn create(
     context: web::Data<ApiContext>,
     principal: Authorized<Admin>,
@@ -113,6 +130,13 @@ pub async fn create(
 /// "created", "expires", "lastUsed", "revoked"}, …]}`: times RFC 3339 or `null`; `lastUsed`
 /// is accurate to a minute (it is written at most once a minute per key); never a key or a
 /// hash.
+#[utoipa::path(
+    get,
+    path = "/keys",
+    operation_id = "listApiKeys",
+    tag = "keys",
+    responses((status = 200, description = "The producer's API keys", body = ApiKeys)),
+)]
 pub async fn list(
     context: web::Data<ApiContext>,
     principal: Authorized<Admin>,
@@ -129,6 +153,17 @@ pub async fn list(
 ///
 /// Response 204; 404 when the producer holds no unrevoked key of that name. A key may revoke
 /// itself.
+#[utoipa::path(
+    delete,
+    path = "/keys/{name}",
+    operation_id = "revokeApiKey",
+    tag = "keys",
+    params(("name" = String, Path, description = "The key's name")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No unrevoked key of that name"),
+    ),
+)]
 pub async fn revoke(
     context: web::Data<ApiContext>,
     principal: Authorized<Admin>,

@@ -13,6 +13,7 @@ use crate::auth::{Authenticated, Authorized, Credential, LoggedIn, Login, Proof,
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::form::{self, MAX_KEY_PART_BYTES, MAX_TEXT_PART_BYTES};
+use crate::openapi::schemas::{self, LoginForm};
 use crate::representation::rfc3339;
 
 /// Parts `key` (the producer's PEM private key) and `email` (the operator, for auditing), or
@@ -21,6 +22,23 @@ use crate::representation::rfc3339;
 /// `environment`, `live` (default) or `test`, the environment the token acts in.
 /// 200 with the token in `Authorization` and `producer`, `environment`, `expires` in the body;
 /// 400 or 422 for a bad form, naming the part; 401 for a bad or unknown key or assertion.
+#[utoipa::path(
+    post,
+    path = "/login",
+    operation_id = "login",
+    tag = "login",
+    request_body(content = LoginForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Logged in", body = schemas::LoggedIn,
+            headers(("Authorization" = String, description = "The login token, for `Authorization: Bearer {token}`"))),
+        (status = 400, description = "A malformed form, a missing or unknown part"),
+        (status = 401, description = "An invalid or unknown key or assertion"),
+        (status = 403, description = "The address is outside the producer's allowlist"),
+        (status = 413, description = "A part larger than its limit"),
+        (status = 415, description = "Not multipart/form-data"),
+        (status = 422, description = "A bad email or environment"),
+    ),
+)]
 pub async fn login(
     context: web::Data<ApiContext>,
     request: HttpRequest,
@@ -135,6 +153,16 @@ fn looks_like_email(text: &str) -> bool {
 
 /// Revokes the calling token at once. An API key is not logged out (400): it is revoked with
 /// `DELETE /keys/{name}`.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    operation_id = "logout",
+    tag = "login",
+    responses(
+        (status = 200, description = "The token is revoked"),
+        (status = 400, description = "An API key does not log out"),
+    ),
+)]
 pub async fn logout(
     context: web::Data<ApiContext>,
     principal: Authorized<Authenticated>,

@@ -12,6 +12,7 @@ use crate::context::ApiContext;
 use crate::documents;
 use crate::error::ApiError;
 use crate::logs::{self, Range};
+use crate::openapi::schemas::PublishedKeys;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
@@ -40,6 +41,19 @@ pub struct Dates {
 
 /// Every log line of the caller's documents in its environment (and, for a live credential,
 /// of its requests naming no document).
+#[utoipa::path(
+    get,
+    path = "/logs",
+    operation_id = "getLogs",
+    tag = "logs",
+    params(("start_date" = Option<String>, Query, description = "The first day (YYYY-MM-DD) or an RFC 3339 time"),
+        ("end_date" = Option<String>, Query, description = "The last day (YYYY-MM-DD) or an RFC 3339 time"),),
+    responses(
+        (status = 200, description = "A zip of the API, gateway and vault logs, signed inside (`manifest.sig`)",
+            content(("application/zip"))),
+        (status = 400, description = "A bad date or range"),
+    ),
+)]
 pub async fn all_documents(
     context: web::Data<ApiContext>,
     principal: Authorized<Logs>,
@@ -51,6 +65,20 @@ pub async fn all_documents(
 }
 
 /// The lines naming one of the caller's documents (deleted ones too); 404 for anyone else's.
+#[utoipa::path(
+    get,
+    path = "/logs/{doc_id}",
+    operation_id = "getDocumentLogs",
+    tag = "logs",
+    params(("doc_id" = String, Path, description = "The document's id"), ("start_date" = Option<String>, Query, description = "The first day (YYYY-MM-DD) or an RFC 3339 time"),
+        ("end_date" = Option<String>, Query, description = "The last day (YYYY-MM-DD) or an RFC 3339 time"),),
+    responses(
+        (status = 200, description = "A zip of the API, gateway and vault logs, signed inside (`manifest.sig`)",
+            content(("application/zip"))),
+        (status = 400, description = "A bad date or range"),
+        (status = 404, description = "No such document (or another producer's)"),
+    ),
+)]
 pub async fn one_document(
     context: web::Data<ApiContext>,
     principal: Authorized<Logs>,
@@ -86,7 +114,16 @@ fn respond(export: logs::Export) -> Result<HttpResponse, ApiError> {
         .streaming(export.body))
 }
 
-/// Public: `{"keys": [{"keyId", "alg": "Ed25519", "publicKey"}]}`.
+/// The instance's public keys, which verify signed answers, stored content signatures and
+/// log exports: the current key first, then the retired ones. Public.
+/// `{"keys": [{"keyId", "alg": "Ed25519", "publicKey"}]}`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/sealpost-keys",
+    operation_id = "getPublishedKeys",
+    tag = "meta",
+    responses((status = 200, description = "The keys", body = PublishedKeys)),
+)]
 pub async fn keys(context: web::Data<ApiContext>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))

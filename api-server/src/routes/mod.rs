@@ -15,6 +15,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/login", web::post().to(login::login))
         .route("/logout", web::post().to(login::logout))
+        .service(
+            web::resource("/openapi.json")
+                .route(web::get().to(crate::openapi::document))
+                .default_service(method_not_allowed("GET")),
+        )
         .configure(documents::configure)
         .configure(logs::configure)
         .configure(keys::configure)
@@ -24,7 +29,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 /// What a route needs of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Nothing: `POST /login`, the published keys.
+    /// Nothing: `POST /login`, the published keys, the OpenAPI document.
     Public,
     /// Any valid credential (`POST /logout`).
     Authenticated,
@@ -80,6 +85,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/logs", LOGS),
     route("GET", "/logs/{doc_id}", LOGS),
     route("GET", "/.well-known/sealpost-keys", Public),
+    route("GET", "/openapi.json", Public),
     route("GET", "/keys", ADMIN),
     route("POST", "/keys", ADMIN),
     route("DELETE", "/keys/{name}", ADMIN),

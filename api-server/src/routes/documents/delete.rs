@@ -7,7 +7,24 @@ use crate::auth::{Authorized, Write};
 use crate::context::ApiContext;
 use crate::documents::{self, Outcome};
 use crate::error::ApiError;
+use crate::openapi::schemas::Part;
 
+/// Deletes the record and its content (spec, "Delete"). With `?lastModified=` (an HTTP-date),
+/// nothing is deleted when the record changed since (304).
+#[utoipa::path(
+    delete,
+    path = "/documents/{doc_id}",
+    operation_id = "deleteDocument",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id"), ("lastModified" = Option<String>, Query, description = "An HTTP-date")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 304, description = "Changed since `lastModified`: not deleted"),
+        (status = 400, description = "`lastModified` is not an HTTP-date"),
+        (status = 404, description = "No such document (or another producer's)"),
+        (status = 410, description = "The document expired"),
+    ),
+)]
 pub async fn delete(
     context: web::Data<ApiContext>,
     principal: Authorized<Write>,
@@ -22,6 +39,18 @@ pub async fn delete(
 }
 
 /// Deleting only the content is not allowed: the whole record must be deleted (spec).
+#[utoipa::path(
+    delete,
+    path = "/documents/{doc_id}/document",
+    operation_id = "deleteContent",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id")),
+    responses(
+        (status = 409, description = "Always: DELETE the document instead"),
+        (status = 404, description = "No such document"),
+        (status = 410, description = "The document expired"),
+    ),
+)]
 pub async fn content(
     context: web::Data<ApiContext>,
     principal: Authorized<Write>,
@@ -33,6 +62,20 @@ pub async fn content(
     ))
 }
 
+/// Deletes a JSON sub-resource (it becomes `null`).
+#[utoipa::path(
+    delete,
+    path = "/documents/{doc_id}/{part}",
+    operation_id = "deletePart",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id"), ("part" = inline(Part), Path, description = "A JSON sub-resource")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such document or sub-resource"),
+        (status = 409, description = "The other objects need this one (the detail says which)"),
+        (status = 410, description = "The document expired"),
+    ),
+)]
 pub async fn part(
     context: web::Data<ApiContext>,
     principal: Authorized<Write>,

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::{Authorized, Deliver};
 use crate::context::ApiContext;
 use crate::error::ApiError;
+use crate::openapi::schemas::DeliveryStatus;
 use crate::{delivery, documents};
 
 /// Queues a delivery of the document's sealed links through its fulfillment (spec,
@@ -15,6 +16,27 @@ use crate::{delivery, documents};
 /// 202 with `Location: {apiRoot}/documents/{docId}/deliveries/{id}` and the delivery's status
 /// JSON. 404 for an unknown or another producer's document, 410 once expired, 409 without a
 /// fulfillment object, 400/413/415/422 for a malformed form (naming the field).
+#[utoipa::path(
+    post,
+    path = "/documents/{doc_id}/deliver",
+    operation_id = "deliver",
+    tag = "delivery",
+    params(("doc_id" = String, Path, description = "The document's id")),
+    request_body(content = BTreeMap<String, String>, content_type = "multipart/form-data",
+        description = "Producer-defined text fields: the fulfillment templates' variables"),
+    responses(
+        (status = 202, description = "Queued", body = DeliveryStatus,
+            headers(("Location" = String, description = "`{apiRoot}/documents/{docId}/deliveries/{id}`")),
+            links(("GetDelivery" = (operation_id = "getDelivery", parameters(("doc_id" = "$request.path.doc_id"), ("id" = "$response.body#/id")))))),
+        (status = 400, description = "A malformed form"),
+        (status = 404, description = "No such document (or another producer's)"),
+        (status = 410, description = "The document expired"),
+        (status = 409, description = "The document has no fulfillment object"),
+        (status = 413, description = "A part larger than its limit"),
+        (status = 415, description = "Not multipart/form-data"),
+        (status = 422, description = "A field the fulfillment cannot use (named in `field`)"),
+    ),
+)]
 pub async fn deliver(
     context: web::Data<ApiContext>,
     principal: Authorized<Deliver>,
@@ -34,6 +56,18 @@ pub async fn deliver(
 }
 
 /// A delivery's per-recipient status (queued, sent, failed with reason, attempts).
+#[utoipa::path(
+    get,
+    path = "/documents/{doc_id}/deliveries/{id}",
+    operation_id = "getDelivery",
+    tag = "delivery",
+    params(("doc_id" = String, Path, description = "The document's id"), ("id" = String, Path, description = "The delivery's id")),
+    responses(
+        (status = 200, description = "The delivery's status", body = DeliveryStatus),
+        (status = 404, description = "No such document or delivery"),
+        (status = 410, description = "The document expired"),
+    ),
+)]
 pub async fn status(
     context: web::Data<ApiContext>,
     principal: Authorized<Deliver>,

@@ -9,6 +9,7 @@ use crate::context::ApiContext;
 use crate::documents;
 use crate::error::ApiError;
 use crate::form;
+use crate::openapi::schemas::{LinksRequest, SealedLinks};
 
 /// Sealed links `{gateway}/l/{sealed}` for a document's viewers. Each seal holds the document's
 /// current placeholder id and one viewer's token fields, encrypted and authenticated, so no
@@ -38,6 +39,23 @@ use crate::form;
 /// `{"links": [{"href": "{gateway}/l/{sealed}", "record": 0}, …]}`, where `record` is the
 /// index of the audience record the link names (the first match, for an entry), present only
 /// for a `records` audience with a `viewerToken`.
+#[utoipa::path(
+    post,
+    path = "/documents/{doc_id}/links",
+    operation_id = "createLinks",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id")),
+    request_body(content = Option<LinksRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The sealed links", body = SealedLinks),
+        (status = 400, description = "Not JSON"),
+        (status = 404, description = "No such document (or another producer's)"),
+        (status = 410, description = "The document expired"),
+        (status = 413, description = "Larger than `api.max_json_part_bytes`"),
+        (status = 415, description = "Not application/json"),
+        (status = 422, description = "A viewer that does not fit the audience (named in `field`)"),
+    ),
+)]
 pub async fn create(
     context: web::Data<ApiContext>,
     principal: Authorized<Write>,

@@ -10,6 +10,7 @@ use crate::auth::{Authorized, Read};
 use crate::context::ApiContext;
 use crate::documents;
 use crate::error::ApiError;
+use crate::openapi::schemas::DocumentList;
 
 #[derive(Deserialize)]
 pub struct Paging {
@@ -17,6 +18,23 @@ pub struct Paging {
     after: Option<String>,
 }
 
+/// Lists the caller's documents, `{docId: name}` each, in id order (`limit`, `after` page
+/// through them). A high-security instance does not browse: 405 with `Allow: POST`.
+#[utoipa::path(
+    get,
+    path = "/documents",
+    operation_id = "listDocuments",
+    tag = "documents",
+    params(
+        ("limit" = Option<u32>, Query, description = "At most this many"),
+        ("after" = Option<String>, Query, description = "Start after this document id"),
+    ),
+    responses(
+        (status = 200, description = "The documents", body = DocumentList),
+        (status = 400, description = "A malformed query string"),
+        (status = 405, description = "A high-security instance does not browse"),
+    ),
+)]
 pub async fn list(
     context: web::Data<ApiContext>,
     principal: Authorized<Read>,

@@ -10,6 +10,18 @@ use crate::error::ApiError;
 /// Forgets every failed challenge and lock of the document's viewers, the hard cap included
 /// (after 50 failures a pair stays locked until this is called). 204 whether or not anything
 /// was locked; 404/410 as for the document itself.
+#[utoipa::path(
+    delete,
+    path = "/documents/{doc_id}/locks",
+    operation_id = "resetLocks",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id")),
+    responses(
+        (status = 204, description = "Every lock of the document's viewers forgotten"),
+        (status = 404, description = "No such document (or another producer's)"),
+        (status = 410, description = "The document expired"),
+    ),
+)]
 pub async fn reset(
     context: web::Data<ApiContext>,
     principal: Authorized<Write>,

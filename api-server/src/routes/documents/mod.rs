@@ -1,13 +1,13 @@
 //! `/documents` and `/documents/{docId}/…`.
 
-mod create;
-mod delete;
-mod deliver;
-mod links;
-mod list;
-mod locks;
-mod read;
-mod write;
+pub(crate) mod create;
+pub(crate) mod delete;
+pub(crate) mod deliver;
+pub(crate) mod links;
+pub(crate) mod list;
+pub(crate) mod locks;
+pub(crate) mod read;
+pub(crate) mod write;
 
 use actix_web::{HttpRequest, web};
 use chrono::{DateTime, Utc};

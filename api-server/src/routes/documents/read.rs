@@ -10,9 +10,23 @@ use crate::auth::{Authorized, Read};
 use crate::context::ApiContext;
 use crate::documents;
 use crate::error::ApiError;
+use crate::openapi::schemas::{DocumentRecord, Part};
 use crate::representation;
 
 /// The record (signed, as every answer, by [`crate::signed_responses`]).
+#[utoipa::path(
+    get,
+    path = "/documents/{doc_id}",
+    operation_id = "getDocument",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id")),
+    responses(
+        (status = 200, description = "The record", body = DocumentRecord,
+            headers(("Last-Modified" = String, description = "An HTTP-date"))),
+        (status = 404, description = "No such document (or another producer's)"),
+        (status = 410, description = "The document expired"),
+    ),
+)]
 pub async fn record(
     context: web::Data<ApiContext>,
     principal: Authorized<Read>,
@@ -38,6 +52,20 @@ pub async fn record(
 /// short. The whole content carries the signature stored with it at upload (DESIGN.md, "Signed
 /// responses"; none for content stored before migration 0008), as the handle endpoint's
 /// downloads do: it is streamed, not buffered to be signed again.
+#[utoipa::path(
+    get,
+    path = "/documents/{doc_id}/document",
+    operation_id = "getContent",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id")),
+    responses(
+        (status = 200, description = "The content, with its media type", content(("application/octet-stream"), ("*/*")),
+            headers(("Last-Modified" = String, description = "An HTTP-date"))),
+        (status = 405, description = "A high-security instance: content is read through the gateway only"),
+        (status = 404, description = "No such document (or another producer's)"),
+        (status = 410, description = "The document expired"),
+    ),
+)]
 pub async fn content(
     context: web::Data<ApiContext>,
     principal: Authorized<Read>,
@@ -75,6 +103,18 @@ pub async fn content(
 
 /// `audience`, `challenge`, `fulfillment`, `landingpage`, `metadata`: the stored JSON, or
 /// `null` when the object is undefined.
+#[utoipa::path(
+    get,
+    path = "/documents/{doc_id}/{part}",
+    operation_id = "getPart",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id"), ("part" = inline(Part), Path, description = "A JSON sub-resource")),
+    responses(
+        (status = 200, description = "The stored JSON object, or `null`", body = Option<Object>),
+        (status = 404, description = "No such document or sub-resource"),
+        (status = 410, description = "The document expired"),
+    ),
+)]
 pub async fn sub_resource(
     context: web::Data<ApiContext>,
     principal: Authorized<Read>,

@@ -11,8 +11,29 @@ use crate::context::ApiContext;
 use crate::documents::{self, Outcome};
 use crate::error::ApiError;
 use crate::form::{self, DocumentForm};
+use crate::openapi::schemas::{DocumentRecord, Part, UpdateDocumentForm};
 use crate::representation;
 
+/// Updates any subset of the record's fields (spec, "Update"): a new placeholder is issued,
+/// so earlier document requests and sealed links stop working. 200 with the record.
+#[utoipa::path(
+    post,
+    path = "/documents/{doc_id}",
+    operation_id = "updateDocument",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id")),
+    request_body(content = UpdateDocumentForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The updated record", body = DocumentRecord,
+            headers(("Last-Modified" = String, description = "An HTTP-date"))),
+        (status = 400, description = "A malformed form or part, an unknown or repeated part"),
+        (status = 404, description = "No such document (or another producer's)"),
+        (status = 410, description = "The document expired"),
+        (status = 413, description = "A part larger than its limit"),
+        (status = 415, description = "Not multipart/form-data"),
+        (status = 422, description = "A part that does not validate (named in `field`)"),
+    ),
+)]
 pub async fn update(
     context: web::Data<ApiContext>,
     principal: Authorized<Write>,
@@ -30,7 +51,27 @@ pub async fn update(
         .json(representation::record(&context.links, &record)))
 }
 
-/// The body is the new content and `Content-Type` its media type.
+/// Overwrites the content in place (the placeholder stays). The body is the new content and
+/// `Content-Type` its media type. With `?lastModified=`, nothing is written when the record
+/// changed since (304).
+#[utoipa::path(
+    put,
+    path = "/documents/{doc_id}/document",
+    operation_id = "replaceContent",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id"), ("lastModified" = Option<String>, Query, description = "An HTTP-date")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 204, description = "Written",
+            headers(("Location" = String, description = "`{apiRoot}/documents/{docId}/document`"))),
+        (status = 304, description = "Changed since `lastModified`: not written"),
+        (status = 400, description = "A bad `lastModified` or `Content-Type`"),
+        (status = 404, description = "No such document (or another producer's)"),
+        (status = 410, description = "The document expired"),
+        (status = 413, description = "Larger than the instance's limit"),
+        (status = 422, description = "A `Content-Type` that is not a media type"),
+    ),
+)]
 pub async fn replace_content(
     context: web::Data<ApiContext>,
     principal: Authorized<Write>,
@@ -50,7 +91,28 @@ pub async fn replace_content(
     }
 }
 
-/// The body is the new JSON object (`application/json`), or `null`.
+/// Replaces a JSON sub-resource. The body is the new JSON object (`application/json`), or
+/// `null`; the spec's conflicts (a changed audience type or viewer token, a challenge moved
+/// from `literal` to `field`) are 409.
+#[utoipa::path(
+    put,
+    path = "/documents/{doc_id}/{part}",
+    operation_id = "putPart",
+    tag = "documents",
+    params(("doc_id" = String, Path, description = "The document's id"), ("part" = inline(Part), Path, description = "A JSON sub-resource")),
+    request_body(content = Option<Object>, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Written",
+            headers(("Location" = String, description = "`{apiRoot}/documents/{docId}/{part}`"))),
+        (status = 400, description = "Not JSON"),
+        (status = 404, description = "No such document or sub-resource"),
+        (status = 409, description = "A change the spec forbids through PUT"),
+        (status = 410, description = "The document expired"),
+        (status = 413, description = "Larger than `api.max_json_part_bytes`"),
+        (status = 415, description = "Not application/json"),
+        (status = 422, description = "An object that does not validate (named in `field`)"),
+    ),
+)]
 pub async fn put_part(
     context: web::Data<ApiContext>,
     principal: Authorized<Write>,

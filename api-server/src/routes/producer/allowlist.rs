@@ -28,6 +28,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
 
 /// The producer's IP allowlist: 200 with a JSON array of CIDRs (`[]`: every address may use
 /// the producer's credentials). Scope `admin`.
+#[utoipa::path(
+    get,
+    path = "/producer/allowlist",
+    operation_id = "getAllowlist",
+    tag = "producer",
+    responses((status = 200, description = "The CIDRs", body = Vec<String>)),
+)]
 pub async fn get_allowlist(
     context: web::Data<ApiContext>,
     principal: Authorized<Admin>,
@@ -42,6 +49,21 @@ pub async fn get_allowlist(
 /// strings; 422 naming the entry that is not a CIDR; 409 when the list leaves out the address
 /// the request comes from (it would lock the caller out). Scope `admin`. Takes effect at once
 /// on this API process and within a second on the others.
+#[utoipa::path(
+    put,
+    path = "/producer/allowlist",
+    operation_id = "putAllowlist",
+    tag = "producer",
+    request_body(content = Vec<String>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The list as stored", body = Vec<String>),
+        (status = 400, description = "Not a JSON array of strings"),
+        (status = 404, description = "The producer is gone"),
+        (status = 409, description = "The list leaves out the caller's address"),
+        (status = 415, description = "Not application/json"),
+        (status = 422, description = "An entry that is not a CIDR (named in `field`)"),
+    ),
+)]
 pub async fn put_allowlist(
     context: web::Data<ApiContext>,
     request: HttpRequest,

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::auth::{Admin, Authorized};
 use crate::context::ApiContext;
 use crate::error::ApiError;
+use crate::openapi::schemas::{self, NewProducerKey, ProducerKeys};
 use crate::representation::rfc3339;
 
 /// An Ed25519 SubjectPublicKeyInfo up to the key (RFC 8410 §4): `SEQUENCE { SEQUENCE { OID
@@ -43,6 +44,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
 /// The producer's public keys, oldest first: 200 with `{"keys": [{"keyId", "publicKey",
 /// "publicKeyPem", "created"}]}` (`publicKey`: the raw 32 bytes in base64; `publicKeyPem`:
 /// the SubjectPublicKeyInfo PEM). Scope `admin`.
+#[utoipa::path(
+    get,
+    path = "/producer/keys",
+    operation_id = "listProducerKeys",
+    tag = "producer",
+    responses((status = 200, description = "The producer's public keys", body = ProducerKeys)),
+)]
 pub async fn list_keys(
     context: web::Data<ApiContext>,
     principal: Authorized<Admin>,
@@ -67,6 +75,21 @@ struct NewKey {
 /// description (its `keyId`) and `Location`; 400 for a body that is not that JSON; 422 naming
 /// `publicKey` when it is not an Ed25519 public key; 409 when the key is already a producer's
 /// (this one's or another's), or when the producer holds 20 keys already. Scope `admin`.
+#[utoipa::path(
+    post,
+    path = "/producer/keys",
+    operation_id = "addProducerKey",
+    tag = "producer",
+    request_body(content = NewProducerKey, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Added", body = schemas::ProducerKey,
+            headers(("Location" = String, description = "`{apiRoot}/producer/keys/{keyId}`"))),
+        (status = 400, description = "Not that JSON"),
+        (status = 409, description = "The key is registered already, or the producer holds 20"),
+        (status = 415, description = "Not application/json"),
+        (status = 422, description = "Not an Ed25519 public key"),
+    ),
+)]
 pub async fn add_key(
     context: web::Data<ApiContext>,
     principal: Authorized<Admin>,
@@ -108,6 +131,18 @@ pub async fn add_key(
 /// Removes one of the producer's keys: it stops logging in, and every token it issued stops
 /// working at once. 204; 404 for an unknown key id (another producer's included); 409 when it
 /// is the producer's last key. Scope `admin`.
+#[utoipa::path(
+    delete,
+    path = "/producer/keys/{key_id}",
+    operation_id = "removeProducerKey",
+    tag = "producer",
+    params(("key_id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Removed; its tokens stop working"),
+        (status = 404, description = "No such key"),
+        (status = 409, description = "The producer's last key"),
+    ),
+)]
 pub async fn remove_key(
     context: web::Data<ApiContext>,
     principal: Authorized<Admin>,

@@ -1,7 +1,7 @@
 //! `/producer/…`: the calling producer's own settings (its public keys, its allowlist).
 
-mod allowlist;
-mod keys;
+pub(crate) mod allowlist;
+pub(crate) mod keys;
 
 use actix_web::web;
 
