@@ -74,7 +74,7 @@ async fn create_answers_the_spec_record(db: Db) {
     }
     let placeholder = links["placeholder"]["href"].as_str().unwrap();
     assert_eq!(links["placeholder"]["rel"], "alternate");
-    let gateway = format!("http://{}/", app.instance.as_ref().unwrap().gateway_addr);
+    let gateway = format!("{}/", app.gateway);
     let rest = placeholder.strip_prefix(&gateway).unwrap();
     let (placeholder_id, template) = rest.split_at(22);
     assert_ne!(placeholder_id, id, "the placeholder is not the docId");

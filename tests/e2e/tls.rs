@@ -16,6 +16,7 @@ crate::common::on_both_databases!(
     https_with_the_ca_and_only_with_it,
     https_answers_carry_hsts_and_https_links,
     plain_http_answers_carry_no_hsts,
+    the_connection_cap_holds_over_https,
 );
 
 /// An instance serving HTTPS with a certificate of `pki` (in the split wiring, the API server
@@ -223,6 +224,50 @@ async fn plain_http_answers_carry_no_hsts(db: Db) {
         .await
         .unwrap();
     assert_eq!(hsts(&gateway), None);
+    app.stop().await;
+}
+
+/// The per-address connection cap counts TLS connections too (the `on_connect` hook finds the
+/// TCP socket under the TLS stream): one address holding its cap gets no more, another does.
+async fn the_connection_cap_holds_over_https(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&dir.path().join("pki"));
+    let (cert, key) = pki.issue("server", "sealpost-test");
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let ca = pki.ca().display().to_string();
+    let extra = [
+        ("tls.cert_file", cert.as_str()),
+        ("tls.key_file", key.as_str()),
+        ("vault.internal_ca_file", ca.as_str()),
+        ("server.max_connections_per_address", "2"),
+        ("server.header_timeout_secs", "60"),
+        ("server.keep_alive_secs", "60"),
+    ];
+    let mut app = TestApp::spawn_with(db, &extra).await;
+    let keys = app.url("/.well-known/sealpost-keys");
+    // Two kept-alive HTTPS connections from 127.0.0.1 (two clients: one pool each).
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let client = pki.client();
+        assert_eq!(client.get(&keys).send().await.unwrap().status(), 200);
+        held.push(client);
+    }
+    let over = pki.client().get(&keys).send().await;
+    assert!(
+        over.is_err(),
+        "a connection over the cap was served: {over:?}"
+    );
+    let other = reqwest::Client::builder()
+        .tls_certs_only(pki.roots())
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    assert_eq!(other.get(&keys).send().await.unwrap().status(), 200);
+    // The held connections still serve.
+    for client in &held {
+        assert_eq!(client.get(&keys).send().await.unwrap().status(), 200);
+    }
+    drop(held);
     app.stop().await;
 }
 
