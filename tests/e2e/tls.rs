@@ -319,3 +319,30 @@ fn plain_http_on_a_public_address_is_refused_unless_allowed() {
     let _ = allowed.wait();
     assert!(started, "did not start with tls.allow_plain_http = true");
 }
+
+/// The vault's service token never goes in clear to another host: `sealpost up` with an
+/// `http://` internal URL that is not loopback refuses to start, in one line naming the fix.
+#[test]
+fn an_http_internal_url_to_another_host_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let output = Command::new(BINARY)
+        .args(["up", "--data-dir"])
+        .arg(&data_dir)
+        .env("SEALPOST__DATABASE__URL", crate::cli::sqlite_url(&data_dir))
+        .env("SEALPOST__VAULT__INTERNAL_URL", "http://10.255.255.1:8082")
+        .env("SEALPOST__VAULT__SERVICE_TOKEN", "x".repeat(43))
+        .args(["--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("refusing vault.internal_url"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        line.contains("https://") && line.contains("vault.internal_ca_file"),
+        "{line}"
+    );
+}
