@@ -310,6 +310,9 @@ async fn up(settings: Settings) -> anyhow::Result<()> {
     println!("API server: {}", url(instance.api_addr));
     println!("Gateway:    {}", url(instance.gateway_addr));
     println!("Vault:      {}", url(instance.vault_addr));
+    if let Some(admin) = instance.admin_addr {
+        println!("Metrics:    http://{admin}/metrics");
+    }
     instance.run_until_signal().await
 }
 

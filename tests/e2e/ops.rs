@@ -17,6 +17,7 @@ use crate::gateway::{audience, basic, create, field, harry, no_redirects, placeh
 on_both_databases!(
     probes_answer_without_credentials_and_are_never_audited,
     metrics_count_a_mixed_workload_and_promtool_accepts_them,
+    sealpost_up_serves_metrics_on_its_admin_addr,
 );
 
 /// The three services' base URLs.
@@ -382,4 +383,43 @@ async fn metrics_count_a_mixed_workload_and_promtool_accepts_them(db: Db) {
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
     );
+}
+
+/// `sealpost up --admin-addr 127.0.0.1:0`: the banner names the admin address, which serves
+/// `/metrics` (the API's own requests counted under `service="api"`).
+async fn sealpost_up_serves_metrics_on_its_admin_addr(db: Db) {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let database = db.fresh_database(dir.path()).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealpost"))
+        .args(["up", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0"])
+        .args(["--vault-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+        .env("SEALPOST__DATABASE__URL", &*database)
+        .env("SEALPOST__WORKERS", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut api, mut metrics) = (None, None);
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(url) = line.strip_prefix("API server: ") {
+            api = Some(url.trim().to_owned());
+        }
+        if let Some(url) = line.strip_prefix("Metrics:") {
+            metrics = Some(url.trim().to_owned());
+            break;
+        }
+    }
+    let (api, metrics) = (api.unwrap(), metrics.unwrap());
+    assert!(metrics.starts_with("http://127.0.0.1:"), "{metrics}");
+    let ready = reqwest::get(format!("{api}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let scrape = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+    let probes = [("service", "api"), ("route", "/readyz"), ("status", "200")];
+    assert_eq!(value(&scrape, "sealpost_http_requests_total", &probes), 1.0);
+    child.kill().await.unwrap();
 }
