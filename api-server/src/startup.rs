@@ -14,7 +14,6 @@ use shared::ops::{Metrics, Ops, Readiness};
 use shared::sealed::{SEAL_KEYS_FILE, SealKeys};
 use shared::server::slow_clients::ClientLimits;
 use shared::service::Running;
-use shared::tls::ServerTls;
 use shared::token::TokenIssuer;
 use vault::internal::{RemoteVault, ServiceCredential};
 
@@ -58,9 +57,8 @@ pub fn start(
         &limits,
         tls.as_ref(),
     )?;
-    let reload = tls.as_ref().map(ServerTls::reload_on_sighup).transpose()?;
     Ok(Running::serve(addr, server)
-        .with_sweepers(std::iter::once(expiry).chain(retention).chain(reload))
+        .with_sweepers(std::iter::once(expiry).chain(retention))
         .with_drain(move || async move { audit.flush().await }))
 }
 

@@ -65,14 +65,7 @@ pub fn start(
         tls.as_ref(),
     )
     .map_err(StartupError::Serve)?;
-    let reload = tls
-        .as_ref()
-        .map(shared::tls::ServerTls::reload_on_sighup)
-        .transpose()
-        .map_err(StartupError::Serve)?;
-    Ok(Running::serve(addr, server)
-        .with_sweepers(reload)
-        .with_drain(move || async move { audit.flush().await }))
+    Ok(Running::serve(addr, server).with_drain(move || async move { audit.flush().await }))
 }
 
 /// The gateway's state: `handle_key` signs handles (the vault trusts its public half), the seal

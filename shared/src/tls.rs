@@ -5,9 +5,10 @@
 //!   suites (AEAD only: AES-GCM and ChaCha20-Poly1305, forward-secret key exchange).
 //! - **Certificate**: a chain and its key, PEM files (`[tls] cert_file`, `key_file`, or
 //!   `--tls-cert`/`--tls-key`), served through [`CertificateResolver`], which holds the current
-//!   certificate behind a lock: [`ServerTls::reload_on_sighup`] re-reads both files on SIGHUP,
-//!   so new handshakes get the new certificate while open connections carry on. A file that
-//!   does not load keeps the old certificate and logs one error line.
+//!   certificate behind a lock, re-read on SIGHUP, so new handshakes get the new certificate
+//!   while open connections carry on. A file that does not load keeps the old certificate and
+//!   logs one error line. The services of one process configured with the same files
+//!   (`sealpost up`) share one resolver, so a SIGHUP reads the files once and logs one line.
 //! - **HSTS**: every HTTPS answer carries [`HSTS`] ([`hsts`], a no-op on plain HTTP).
 //! - **Plain HTTP**: refused on a non-loopback address unless `tls.allow_plain_http = true`
 //!   ([`refuse_plain_http`], [`check_internal_url`]): Basic credentials, viewer tokens and the
@@ -17,7 +18,7 @@ use std::any::Any;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use actix_web::http::header::{HeaderValue, STRICT_TRANSPORT_SECURITY};
 use actix_web::middleware::{Condition, DefaultHeaders};
@@ -27,7 +28,6 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::task::JoinHandle;
 
 use crate::config::TlsSettings;
 
@@ -57,6 +57,8 @@ pub enum TlsError {
     },
     #[error("TLS set-up: {0}")]
     Config(#[source] rustls::Error),
+    #[error("installing the SIGHUP handler (certificate reload): {0}")]
+    Signal(#[source] std::io::Error),
     #[error(
         "refusing plain HTTP on {addr} ({service}): a non-loopback address would carry credentials \
          and tokens in clear; set tls.cert_file and tls.key_file (--tls-cert/--tls-key) to serve \
@@ -80,7 +82,7 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// Where the certificate chain and its key are read from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct CertificateFiles {
     cert: PathBuf,
     key: PathBuf,
@@ -141,6 +143,50 @@ impl CertificateResolver {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = loaded;
         Ok(())
     }
+
+    /// The live resolver of `files` in this process, else a new one (files loaded now) with its
+    /// SIGHUP task, which ends once the resolver is dropped.
+    fn shared(files: CertificateFiles) -> Result<Arc<Self>, TlsError> {
+        static LIVE: Mutex<Vec<Weak<CertificateResolver>>> = Mutex::new(Vec::new());
+        let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+        live.retain(|resolver| resolver.strong_count() > 0);
+        let mut existing = live.iter().filter_map(Weak::upgrade);
+        if let Some(resolver) = existing.find(|resolver| resolver.files == files) {
+            return Ok(resolver);
+        }
+        let resolver = Arc::new(Self {
+            current: RwLock::new(Arc::new(files.load()?)),
+            files,
+        });
+        reload_on_sighup(Arc::downgrade(&resolver)).map_err(TlsError::Signal)?;
+        live.push(Arc::downgrade(&resolver));
+        Ok(resolver)
+    }
+}
+
+/// Re-reads `resolver`'s files on every SIGHUP while it lives. A file that does not load keeps
+/// the old certificate and logs one error line.
+fn reload_on_sighup(resolver: Weak<CertificateResolver>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let Some(resolver) = resolver.upgrade() else {
+                return;
+            };
+            match resolver.reload() {
+                Ok(()) => tracing::info!(
+                    cert_file = %resolver.files.cert.display(),
+                    "TLS certificate reloaded"
+                ),
+                Err(error) => tracing::error!(
+                    error = %error,
+                    "TLS certificate reload failed; still serving the previous certificate"
+                ),
+            }
+        }
+    });
+    Ok(())
 }
 
 /// A service's TLS: cheap to clone, one resolver shared by every worker.
@@ -151,7 +197,8 @@ pub struct ServerTls {
 }
 
 impl ServerTls {
-    /// TLS from the settings: `None` when neither file is set (plain HTTP).
+    /// TLS from the settings: `None` when neither file is set (plain HTTP). Needs a tokio
+    /// runtime (the SIGHUP task).
     pub fn from_settings(settings: &TlsSettings) -> Result<Option<Self>, TlsError> {
         let (cert, key) = (&settings.cert_file, &settings.key_file);
         match (cert.as_os_str().is_empty(), key.as_os_str().is_empty()) {
@@ -163,10 +210,7 @@ impl ServerTls {
             cert: cert.clone(),
             key: key.clone(),
         };
-        let resolver = Arc::new(CertificateResolver {
-            current: RwLock::new(Arc::new(files.load()?)),
-            files,
-        });
+        let resolver = CertificateResolver::shared(files)?;
         let config = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(TlsError::Config)?
@@ -186,28 +230,6 @@ impl ServerTls {
     /// The resolver, to reload by hand.
     pub fn resolver(&self) -> &CertificateResolver {
         &self.resolver
-    }
-
-    /// Re-reads the certificate on every SIGHUP until aborted (a service's sweeper). A file
-    /// that does not load keeps the old certificate and logs one error line.
-    pub fn reload_on_sighup(&self) -> std::io::Result<JoinHandle<()>> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangups = signal(SignalKind::hangup())?;
-        let resolver = self.resolver.clone();
-        Ok(tokio::spawn(async move {
-            while hangups.recv().await.is_some() {
-                match resolver.reload() {
-                    Ok(()) => tracing::info!(
-                        cert_file = %resolver.files.cert.display(),
-                        "TLS certificate reloaded"
-                    ),
-                    Err(error) => tracing::error!(
-                        error = %error,
-                        "TLS certificate reload failed; still serving the previous certificate"
-                    ),
-                }
-            }
-        }))
     }
 }
 

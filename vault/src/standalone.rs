@@ -112,13 +112,7 @@ pub fn serve(
     });
     let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
     let server = crate::http::build(service, listener, settings.workers, &limits, tls.as_ref())?;
-    let reload = tls
-        .as_ref()
-        .map(shared::tls::ServerTls::reload_on_sighup)
-        .transpose()?;
-    Ok(Running::serve(addr, server)
-        .with_sweepers(reload)
-        .with_drain(move || async move { log.close().await }))
+    Ok(Running::serve(addr, server).with_drain(move || async move { log.close().await }))
 }
 
 /// `/readyz`: the database, the object store and the access-log writer.
