@@ -35,6 +35,7 @@ impl TlsDaemon {
             .arg("--tls-key")
             .arg(key)
             .env("SEALPOST__DATABASE__URL", database_url)
+            .env("SEALPOST__ADMIN__ADDR", "127.0.0.1:0")
             .env("SEALPOST__WORKERS", "1")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())
