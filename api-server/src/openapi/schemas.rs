@@ -22,6 +22,11 @@ pub struct Problem {
     pub field: Option<String>,
 }
 
+/// Raw bytes: a document's content.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(pub Vec<u8>);
+
 /// The environment a credential acts in and a document belongs to.
 #[derive(ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -250,6 +255,7 @@ pub struct LoginForm {
     pub email: String,
     /// `live` (the default) or `test`.
     #[serde(default)]
+    #[schema(pattern = "^(live|test)$")]
     pub environment: String,
 }
 
@@ -295,10 +301,13 @@ pub struct KeyRate {
 #[serde(rename_all = "camelCase")]
 pub struct NewApiKey {
     /// 1 to 64 of `A-Z a-z 0-9 . _ -`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
+    #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
     pub environment: Option<Environment>,
     /// RFC 3339, in the future; `null`: never.
+    #[schema(format = DateTime)]
     pub expires: Option<String>,
     pub encryption: Option<bool>,
     pub rate_limit: Option<KeyRate>,

@@ -11,7 +11,7 @@ use crate::context::ApiContext;
 use crate::documents::{self, Outcome};
 use crate::error::ApiError;
 use crate::form::{self, DocumentForm};
-use crate::openapi::schemas::{DocumentRecord, Part, UpdateDocumentForm};
+use crate::openapi::schemas::{Binary, DocumentRecord, Part, UpdateDocumentForm};
 use crate::representation;
 
 /// Updates any subset of the record's fields (spec, "Update"): a new placeholder is issued,
@@ -60,7 +60,8 @@ pub async fn update(
     operation_id = "replaceContent",
     tag = "documents",
     params(("doc_id" = String, Path, description = "The document's id"), ("lastModified" = Option<String>, Query, description = "An HTTP-date")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = inline(Binary), content_type = "application/octet-stream",
+        description = "The new content; its `Content-Type` is the document's media type"),
     responses(
         (status = 204, description = "Written",
             headers(("Location" = String, description = "`{apiRoot}/documents/{docId}/document`"))),
