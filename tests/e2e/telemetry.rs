@@ -49,7 +49,10 @@ fn assert_no_secret(log: &str, traffic: &Traffic) {
         QUERY_SECRET,
         CONTENT_SECRET,
     ] {
-        assert!(!log.contains(secret), "{secret:?} leaked into the log:\n{log}");
+        assert!(
+            !log.contains(secret),
+            "{secret:?} leaked into the log:\n{log}"
+        );
     }
 }
 
@@ -87,10 +90,17 @@ async fn plain_text_logs_to_a_file_carry_no_colour_codes() {
     let traffic = traffic(&daemon).await;
     assert!(daemon.terminate().success());
     let log = std::fs::read_to_string(stderr_path(&data_dir)).unwrap();
-    assert!(log.contains("POST /documents 201"), "requests are traced:\n{log}");
-    assert!(!log.contains('\u{1b}'), "escape codes in a log file:\n{log:?}");
     assert!(
-        log.lines().all(|line| serde_json::from_str::<serde_json::Value>(line).is_err()),
+        log.contains("POST /documents 201"),
+        "requests are traced:\n{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a log file:\n{log:?}"
+    );
+    assert!(
+        log.lines()
+            .all(|line| serde_json::from_str::<serde_json::Value>(line).is_err()),
         "plain text by default"
     );
     assert_no_secret(&log, &traffic);
@@ -108,5 +118,8 @@ fn an_unknown_log_format_is_refused_at_start_up() {
     let Err(status) = refused else {
         panic!("an unknown telemetry.format must be refused");
     };
-    assert!(status.contains("telemetry.format"), "names the setting: {status}");
+    assert!(
+        status.contains("telemetry.format"),
+        "names the setting: {status}"
+    );
 }
