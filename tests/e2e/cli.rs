@@ -315,47 +315,14 @@ async fn the_servers_own_log_carries_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let daemon = Daemon::start(&data_dir, &sqlite_url(&data_dir));
-    let token = daemon.login().await;
-    let client = reqwest::Client::new();
-    let api = format!("http://{}", daemon.api_addr);
-    let form = reqwest::multipart::Form::new().part(
-        "document",
-        reqwest::multipart::Part::bytes(b"secret-content".to_vec()).file_name("n.txt"),
-    );
-    let response = client
-        .post(format!("{api}/documents"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let response = client
-        .get(format!("{api}/documents?after=viewer-secret-value"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let key = std::fs::read_to_string(daemon.key_path()).unwrap();
+    let traffic = crate::telemetry::traffic(&daemon).await;
     assert!(daemon.terminate().success());
     let log = std::fs::read_to_string(stderr_path(&data_dir)).unwrap();
     assert!(
         log.contains("POST /documents 201"),
         "requests are traced:\n{log}"
     );
-    let key_body = key.lines().nth(1).unwrap();
-    for secret in [
-        token.as_str(),
-        key_body,
-        "viewer-secret-value",
-        "secret-content",
-    ] {
-        assert!(
-            !log.contains(secret),
-            "{secret:?} leaked into the log:\n{log}"
-        );
-    }
+    crate::telemetry::assert_no_secret(&log, &traffic);
 }
 
 #[tokio::test]

@@ -1,11 +1,12 @@
 //! The services' own diagnostics (issue 18, item 6): `telemetry.format = "json"` writes one
 //! JSON object a line with the same redaction as plain text, plain text written to a file
-//! carries no ANSI colour codes, and an unknown format is refused at start-up.
+//! carries no ANSI colour codes, and an unknown format is refused at start-up. The traffic and
+//! the secret check are shared with `cli::the_servers_own_log_carries_no_secret`.
 
 use crate::cli::{Daemon, sqlite_url, stderr_path};
 
 /// Secrets a request carries that must never reach the daemon's log, whatever its format.
-struct Traffic {
+pub(crate) struct Traffic {
     token: String,
     key_body: String,
 }
@@ -14,7 +15,7 @@ const QUERY_SECRET: &str = "viewer-secret-value";
 const CONTENT_SECRET: &str = "secret-content";
 
 /// A login, an upload and a refused request carrying a secret in its query string.
-async fn traffic(daemon: &Daemon) -> Traffic {
+pub(crate) async fn traffic(daemon: &Daemon) -> Traffic {
     let token = daemon.login().await;
     let client = reqwest::Client::new();
     let api = format!("http://{}", daemon.api_addr);
@@ -42,7 +43,7 @@ async fn traffic(daemon: &Daemon) -> Traffic {
     Traffic { token, key_body }
 }
 
-fn assert_no_secret(log: &str, traffic: &Traffic) {
+pub(crate) fn assert_no_secret(log: &str, traffic: &Traffic) {
     for secret in [
         traffic.token.as_str(),
         traffic.key_body.as_str(),

@@ -105,16 +105,7 @@ pub async fn create(
         last_used_at: None,
         revoked_at: None,
     };
-    context
-        .repo
-        .insert_api_key(&record)
-        .await
-        .map_err(|error| match error {
-            RepoError::Conflict {
-                what: UniqueKey::ApiKeyName,
-            } => ApiError::Conflict(format!("an API key named {:?} exists already", record.name)),
-            other => other.into(),
-        })?;
+    insert(&context, &record).await?;
     let bearer = Zeroizing::new(STANDARD.encode(format!("{}:{}", record.name, new.key.as_str())));
     let mut described = describe(&record);
     described["key"] = Value::String(new.key.to_string());
@@ -122,6 +113,20 @@ pub async fn create(
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(described))
+}
+
+/// Stores a new key; a name an unrevoked key holds already is 409.
+async fn insert(context: &ApiContext, record: &ApiKeyRecord) -> Result<(), ApiError> {
+    context
+        .repo
+        .insert_api_key(record)
+        .await
+        .map_err(|error| match error {
+            RepoError::Conflict {
+                what: UniqueKey::ApiKeyName,
+            } => ApiError::Conflict(format!("an API key named {:?} exists already", record.name)),
+            other => other.into(),
+        })
 }
 
 /// The producer's API keys, revoked ones included, oldest first. Scope `admin`.
