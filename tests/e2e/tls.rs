@@ -332,7 +332,7 @@ fn an_http_internal_url_to_another_host_is_refused() {
         .arg(&data_dir)
         .env("SEALPOST__DATABASE__URL", crate::cli::sqlite_url(&data_dir))
         .env("SEALPOST__ADMIN__ADDR", "127.0.0.1:0")
-        .env("SEALPOST__VAULT__INTERNAL_URL", "http://10.255.255.1:8082")
+        .env("SEALPOST__VAULT__INTERNAL_URL", "http://vault.invalid:8082")
         .env("SEALPOST__VAULT__SERVICE_TOKEN", "x".repeat(43))
         .args(["--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0"])
         .output()
