@@ -246,14 +246,7 @@ async fn run_http_auth(
 ) -> Result<(), GatewayError> {
     let check = |secret: &str| {
         let (scheme, realm) = (challenge.scheme, challenge.realm);
-        check_http_auth(
-            scheme,
-            realm,
-            secret,
-            auth,
-            &service.nonces,
-            &service.replays,
-        )
+        check_http_auth(scheme, realm, secret, auth, &service.nonces)
     };
     // First, against a secret nobody knows: no credentials, another scheme, a nonce this
     // gateway did not issue ask again without counting anything (nothing was guessed).
@@ -267,10 +260,11 @@ async fn run_http_auth(
         Some(secret) => check(secret),
         // The same work as a comparison, against a secret that cannot match.
         None => match check(&unknowable) {
-            Outcome::Pass => Outcome::Failed,
+            Outcome::Pass | Outcome::PassOnce(_) => Outcome::Failed,
             other => other,
         },
     };
+    let outcome = first_use(service, outcome, auth.now).await?;
     if matches!(outcome, Outcome::Failed) {
         service.ops.metrics.challenge_failed(then.is_some());
     }
@@ -279,6 +273,23 @@ async fn run_http_auth(
         release(service, guess).await?;
     }
     verdict_result(service, challenge, auth, verdict)
+}
+
+/// A Digest pass counts once per `(nonce, nc)` on every gateway sharing the database: a
+/// counter used before is a replay, asked again (its reservation stays counted).
+async fn first_use(
+    service: &GatewayService,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Result<Outcome, GatewayError> {
+    let Outcome::PassOnce(counter) = outcome else {
+        return Ok(outcome);
+    };
+    Ok(if service.replays.first_use(&counter, now).await? {
+        Outcome::Pass
+    } else {
+        Outcome::Ask { stale: false }
+    })
 }
 
 /// What HTTP Auth credentials lead to.
@@ -301,7 +312,7 @@ fn before_guess(outcome: Outcome) -> Option<Verdict> {
     match outcome {
         Outcome::Ask { stale } => Some(Verdict::Ask { stale }),
         Outcome::WrongUri => Some(Verdict::WrongUri),
-        Outcome::Pass | Outcome::Failed => None,
+        Outcome::Pass | Outcome::PassOnce(_) | Outcome::Failed => None,
     }
 }
 
@@ -312,8 +323,11 @@ fn after_guess(outcome: Outcome, then: Option<Refusal>) -> (Verdict, bool) {
         Outcome::Pass => (Verdict::Pass, true),
         // The right password under a stale nonce: not a failure; the browser retries.
         Outcome::Ask { stale: true } => (Verdict::Ask { stale: true }, true),
-        // A replayed Digest answer stays counted.
-        Outcome::Ask { stale: false } => (Verdict::Ask { stale: false }, false),
+        // A replayed Digest answer stays counted; so would a counter not yet recorded
+        // ([`first_use`] settles it before this).
+        Outcome::Ask { stale: false } | Outcome::PassOnce(_) => {
+            (Verdict::Ask { stale: false }, false)
+        }
         Outcome::WrongUri => (Verdict::WrongUri, false),
         Outcome::Failed => (
             then.map_or(Verdict::Ask { stale: false }, Verdict::Locked),

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use schema::{AttemptLimits, LockPolicy, LockoutRepo, OAuthRepo, Repository, ViewerRepo};
+use schema::{
+    AttemptLimits, LockPolicy, LockoutRepo, NonceUseRepo, OAuthRepo, Repository, ViewerRepo,
+};
 use shared::client_addr::ClientRule;
 use shared::config::GatewaySettings;
 use shared::handle::HandleSigner;
@@ -24,13 +26,15 @@ const COOKIE_KEY_LABEL: &[u8] = b"sealpost gateway cookie key v1";
 const AUDIENCE_INDEX_LABEL: &[u8] = b"sealpost gateway audience index key v1";
 
 /// The parts of the repository the gateway uses, and nothing else: documents as viewers see
-/// them, the brute-force state and pending sign-ins (its access log has a writer of its own).
+/// them, the brute-force state, pending sign-ins and used Digest nonce counters (its access log
+/// has a writer of its own).
 /// The gateway never sees the producers' tables.
 #[derive(Clone)]
 pub struct Stores {
     pub documents: Arc<dyn ViewerRepo>,
     pub locks: Arc<dyn LockoutRepo>,
     pub sign_ins: Arc<dyn OAuthRepo>,
+    pub nonce_uses: Arc<dyn NonceUseRepo>,
 }
 
 impl Stores {
@@ -39,7 +43,8 @@ impl Stores {
         Self {
             documents: repo.clone(),
             locks: repo.clone(),
-            sign_ins: repo,
+            sign_ins: repo.clone(),
+            nonce_uses: repo,
         }
     }
 }
@@ -80,12 +85,12 @@ impl GatewayService {
         let nonce_secs = i64::try_from(settings.digest_nonce_secs.max(1)).unwrap_or(300);
         let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
         Self {
+            replays: ReplayGuard::new(stores.nonce_uses.clone(), nonce_secs),
             stores,
             signer: HandleSigner::new(handle_key),
             vault_root: vault_root.trim_end_matches('/').to_owned(),
             seals,
             nonces: NonceKey::new(&nonce_secret, nonce_secs),
-            replays: ReplayGuard::new(nonce_secs),
             audiences: AudienceCache::new(
                 settings.audience_cache_records,
                 crate::audience::index_key(&index_secret),

@@ -65,7 +65,7 @@ pub use model::{
 };
 pub use repo::{
     AllowlistRepo, ApiKeyRepo, BoxStream, DeliveryRepo, DocumentRepo, LockoutRepo, LogRepo,
-    OAuthRepo, ObjectRepo, PoolUse, ProducerKeyRepo, ProducerRepo, RepoError, Repository,
-    ViewerRepo, connect, connect_with_records,
+    NonceUseRepo, OAuthRepo, ObjectRepo, PoolUse, ProducerKeyRepo, ProducerRepo, RepoError,
+    Repository, ViewerRepo, connect, connect_with_records,
 };
 pub use tenant::Tenant;

@@ -6,8 +6,8 @@
 //!   bound to the document request they were issued for: any gateway holding the key checks
 //!   them without a shared nonce table. An expired nonce is answered with `stale=true` so the
 //!   browser retries without asking the viewer again.
-//! - Replayed `nc` values are refused by the caller, which records `(nonce, nc)` pairs (see
-//!   [`Credentials::replay_key`]).
+//! - Replayed `nc` values are refused by the caller, which records `(nonce, nc)` pairs in the
+//!   database every gateway shares (see [`Credentials::counter_use`] and `super::replay`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,6 +17,7 @@ use ring::hmac;
 use subtle::ConstantTimeEq as _;
 
 use super::auth_params;
+use schema::repo::NONCE_HASH_LEN;
 
 /// Longest `Authorization` header value accepted.
 const MAX_HEADER: usize = 4096;
@@ -213,9 +214,25 @@ impl Credentials {
     }
 
     /// What must be recorded once to refuse a replay of this exact request counter.
-    pub fn replay_key(&self) -> String {
-        format!("{}:{}", self.nonce, self.nc.to_ascii_lowercase())
+    pub fn counter_use(&self) -> CounterUse {
+        let sha = ring::digest::digest(&ring::digest::SHA256, self.nonce.as_bytes());
+        let mut nonce_hash = [0u8; NONCE_HASH_LEN];
+        nonce_hash.copy_from_slice(&sha.as_ref()[..NONCE_HASH_LEN]);
+        CounterUse {
+            nonce_hash,
+            // `parse` checked eight hex digits, so this never falls back.
+            nc: u32::from_str_radix(&self.nc, 16).unwrap_or(u32::MAX),
+        }
     }
+}
+
+/// One request counter of one nonce: recorded once, so the same `(nonce, nc)` sent again (to
+/// any gateway) is a replay. The nonce is kept as a digest: it is not secret, but the row stays
+/// small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterUse {
+    pub nonce_hash: [u8; NONCE_HASH_LEN],
+    pub nc: u32,
 }
 
 #[cfg(test)]
@@ -306,5 +323,27 @@ mod tests {
         assert!(headers[1].contains("algorithm=MD5"));
         assert!(headers[0].contains(r#"realm="Sealpost \"docs\"""#));
         assert!(headers[0].ends_with("stale=true"));
+    }
+
+    #[test]
+    fn a_counter_use_names_the_nonce_and_the_counter_in_any_case() {
+        let c = rfc_credentials("MD5", "8ca523f5e9506fed4657c9700eebdbec");
+        let used = c.counter_use();
+        assert_eq!(used.nc, 1);
+        let upper = Credentials {
+            nc: "0000000A".into(),
+            ..c.clone()
+        };
+        let lower = Credentials {
+            nc: "0000000a".into(),
+            ..c.clone()
+        };
+        assert_eq!(upper.counter_use(), lower.counter_use());
+        assert_eq!(upper.counter_use().nc, 10);
+        let other = Credentials {
+            nonce: "another".into(),
+            ..c
+        };
+        assert_ne!(other.counter_use().nonce_hash, used.nonce_hash);
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! [`check_http_auth`] turns an `Authorization` header into an [`Outcome`]; the caller owns the
 //! brute-force limits ([`crate::limits`]: each guess is reserved before it is compared) and the
-//! response. Digest nonces' request counters are remembered in `replay` so a captured request
-//! cannot be sent again.
+//! response. A Digest pass comes back as [`Outcome::PassOnce`]: the caller records its request
+//! counter with [`ReplayGuard`] (in the database every gateway shares) so a captured request
+//! cannot be sent again, to this gateway or another.
 
 pub mod auth_params;
 pub mod basic;
@@ -17,14 +18,17 @@ use shared::secret_eq::ct_eq_digest;
 
 pub use replay::ReplayGuard;
 
-use digest::{Credentials, NonceKey, NonceState};
+use digest::{CounterUse, Credentials, NonceKey, NonceState};
 
 /// What a request's credentials amount to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The credentials prove the secret.
     Pass,
-    /// No usable credentials (none sent, a nonce this gateway did not issue, a replayed
+    /// Digest credentials prove the secret: a pass once this request counter is recorded as
+    /// used for the first time ([`ReplayGuard::first_use`]), else a replay (ask again).
+    PassOnce(CounterUse),
+    /// No usable credentials (none sent, a nonce no gateway sharing the key issued, a replayed
     /// counter): challenge again without counting a failure, since nothing was guessed.
     /// `stale` asks a browser to retry with a fresh nonce without prompting the viewer.
     Ask { stale: bool },
@@ -52,7 +56,6 @@ pub fn check_http_auth(
     secret: &str,
     request: &AuthRequest<'_>,
     nonces: &NonceKey,
-    replays: &ReplayGuard,
 ) -> Outcome {
     let Some(header) = request.authorization else {
         return Outcome::Ask { stale: false };
@@ -65,7 +68,7 @@ pub fn check_http_auth(
             None => Outcome::Ask { stale: false },
         },
         Scheme::Digest if name.eq_ignore_ascii_case("Digest") => {
-            check_digest(realm, secret, params, request, nonces, replays)
+            check_digest(realm, secret, params, request, nonces)
         }
         _ => Outcome::Ask { stale: false },
     }
@@ -99,7 +102,6 @@ fn check_digest(
     params: &str,
     request: &AuthRequest<'_>,
     nonces: &NonceKey,
-    replays: &ReplayGuard,
 ) -> Outcome {
     let Some(credentials) = Credentials::parse(params) else {
         return Outcome::Ask { stale: false };
@@ -124,8 +126,5 @@ fn check_digest(
     if nonce_state == NonceState::Stale {
         return Outcome::Ask { stale: true };
     }
-    if !replays.first_use(&credentials.replay_key(), request.now) {
-        return Outcome::Ask { stale: false };
-    }
-    Outcome::Pass
+    Outcome::PassOnce(credentials.counter_use())
 }

@@ -1,41 +1,64 @@
-//! Refusing a replayed Digest request counter (`nonce`, `nc`) within the nonce's lifetime.
+//! Refusing a replayed Digest request counter (`nonce`, `nc`) on every gateway.
 //!
-//! Kept in this gateway's memory: a nonce is good for one document request and a few minutes, so
-//! the set stays small. Behind a load balancer without sticky sessions a replay could reach
-//! another gateway within that window; README ("Decisions") says so.
+//! Each accepted pair is one row of the database (`digest_nonce_uses`, migration 0017) that
+//! every gateway shares: the insert is the check (the primary key refuses a pair seen before,
+//! whichever gateway saw it), so a counter captured from one gateway cannot be replayed to
+//! another behind a load balancer (DESIGN, "Scaled out"). Rows are deleted once their nonce is
+//! stale anyway; the prune runs on the same path, on one use in [`PRUNE_EVERY`] per process
+//! (and on its first), one indexed range delete.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+use schema::{NonceUseRepo, RepoError};
 
-/// Entries kept before expired ones are pruned.
-const PRUNE_AT: usize = 10_000;
+use super::digest::CounterUse;
+
+/// One counter use in this many (per process) also deletes expired rows.
+const PRUNE_EVERY: u64 = 256;
 
 pub struct ReplayGuard {
-    ttl_secs: i64,
-    seen: Mutex<HashMap<String, i64>>,
+    uses: Arc<dyn NonceUseRepo>,
+    /// How long a row is kept: twice the nonce lifetime, so gateways whose clocks differ a
+    /// little still refuse a replay (a nonce older than one lifetime is refused as stale).
+    keep: Duration,
+    counted: AtomicU64,
 }
 
 impl ReplayGuard {
-    pub fn new(ttl_secs: i64) -> Self {
+    pub fn new(uses: Arc<dyn NonceUseRepo>, nonce_ttl_secs: i64) -> Self {
         Self {
-            ttl_secs,
-            seen: Mutex::new(HashMap::new()),
+            uses,
+            keep: Duration::seconds(nonce_ttl_secs.saturating_mul(2)),
+            counted: AtomicU64::new(0),
         }
     }
 
-    /// Records `key`; `false` when it was already used.
-    pub fn first_use(&self, key: &str, now: DateTime<Utc>) -> bool {
-        let now = now.timestamp();
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.len() >= PRUNE_AT {
-            // Twice the nonce lifetime: a nonce older than that is refused as stale anyway.
-            seen.retain(|_, at| now - *at <= 2 * self.ttl_secs);
+    /// Records `counter`; `false` when any gateway sharing the database used it before.
+    pub async fn first_use(
+        &self,
+        counter: &CounterUse,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        let first = (self.uses)
+            .first_nonce_use(&counter.nonce_hash, counter.nc, now)
+            .await?;
+        if self
+            .counted
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PRUNE_EVERY)
+        {
+            self.prune(now).await;
         }
-        seen.insert(key.to_owned(), now).is_none()
+        Ok(first)
+    }
+
+    /// Deletes the rows older than [`Self::keep`]; a failure is logged, not the viewer's
+    /// (the next prune takes them).
+    async fn prune(&self, now: DateTime<Utc>) {
+        if let Err(error) = self.uses.prune_nonce_uses(now - self.keep).await {
+            tracing::warn!(error = %shared::telemetry::error_chain(&error), "could not prune used Digest nonce counters");
+        }
     }
 }

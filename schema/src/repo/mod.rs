@@ -106,6 +106,7 @@ pub trait Repository:
     + OAuthRepo
     + LogRepo
     + DeliveryRepo
+    + NonceUseRepo
     + 'static
 {
     /// Applies this database's migrations (idempotent).
@@ -129,10 +130,12 @@ mod allowlist;
 mod api_keys;
 mod areas;
 pub mod delivery;
+mod nonce_uses;
 mod producer_keys;
 
 pub use allowlist::AllowlistRepo;
 pub use api_keys::{ApiKeyRecord, ApiKeyRepo, KeyRate};
+pub use nonce_uses::{NONCE_HASH_LEN, NonceUseRepo};
 pub use producer_keys::{KeyRemoval, MAX_KEYS_PER_PRODUCER, ProducerKey, ProducerKeyRepo};
 
 pub use areas::{

@@ -87,6 +87,15 @@ macro_rules! embedded_migrations {
                 "environments",
                 include_str!(concat!("../../migrations/", $dir, "/0015_environments.sql")),
             ),
+            (
+                17,
+                "digest_nonce_uses",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0017_digest_nonce_uses.sql"
+                )),
+            ),
         ]
     };
 }

@@ -17,6 +17,7 @@ mod documents;
 mod lockout;
 mod logs;
 mod migrations;
+mod nonce_uses;
 mod oauth;
 mod objects;
 mod producer_keys;
