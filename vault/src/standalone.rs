@@ -21,9 +21,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
-use object_store::prefix::PrefixStore;
 use shared::config::Settings;
 use shared::handle::HandleVerifier;
 use shared::keys::SigningKey;
@@ -158,13 +156,7 @@ pub fn open_vault(
         .with_bucket_name(bucket)
         .build()
         .with_context(|| format!("opening the S3-compatible store {url}"))?;
-    let prefix = prefix.trim_matches('/');
-    let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-        Arc::new(s3)
-    } else {
-        Arc::new(PrefixStore::new(s3, prefix))
-    };
-    Ok(Vault::new(store, None, repo, keyring))
+    Ok(Vault::s3(s3, prefix.trim_matches('/'), repo, keyring))
 }
 
 /// Sweeps every `interval` (none when 0, or when the grace is 0: a periodic sweep without

@@ -42,8 +42,14 @@ pub trait ProducerRepo: Send + Sync {
 pub trait ObjectRepo: Send + Sync {
     /// Records a pending object (no size or hash yet) before any byte is written to the store.
     async fn insert_object(&self, object: &ObjectRecord) -> Result<(), RepoError>;
-    /// Sets the size and hash once the upload completed.
+    /// Sets the size and hash once the upload completed, and forgets its multipart upload id.
     async fn finish_object(&self, key: &ObjectKey, size: i64, sha1: &str) -> Result<(), RepoError>;
+    /// Records the id of the multipart upload writing a pending object (S3-compatible stores),
+    /// so that the orphan sweep can abort it should the uploading vault die.
+    async fn record_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), RepoError>;
+    /// The multipart upload id recorded for `key` while its upload is in flight; `None` once it
+    /// finished, for a local store, or when there is no such row.
+    async fn object_upload(&self, key: &ObjectKey) -> Result<Option<String>, RepoError>;
     async fn object(&self, key: &ObjectKey) -> Result<Option<ObjectRecord>, RepoError>;
     /// Deletes the object row (and with it the wrapped data key); `false` when absent.
     async fn delete_object(&self, key: &ObjectKey) -> Result<bool, RepoError>;

@@ -88,6 +88,15 @@ macro_rules! embedded_migrations {
                 include_str!(concat!("../../migrations/", $dir, "/0015_environments.sql")),
             ),
             (
+                16,
+                "object_uploads",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0016_object_uploads.sql"
+                )),
+            ),
+            (
                 17,
                 "digest_nonce_uses",
                 include_str!(concat!(

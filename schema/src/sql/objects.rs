@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Dialect, SqlRepository, sql};
-use crate::codec::{self, millis, object_columns};
+use crate::codec::{self, Columns as _, millis, object_columns};
 use crate::ids::ObjectKey;
 use crate::model::{ContentSignature, ObjectRecord};
 use crate::repo::{ObjectRepo, RepoError};
@@ -30,13 +30,33 @@ impl<D: Dialect> ObjectRepo for SqlRepository<D> {
     }
 
     async fn finish_object(&self, key: &ObjectKey, size: i64, sha1: &str) -> Result<(), RepoError> {
-        let done = sql("UPDATE objects SET size = $1, sha1 = $2 WHERE key = $3")
+        let done = sql("UPDATE objects SET size = $1, sha1 = $2, upload_id = NULL WHERE key = $3")
             .bind(size)
             .bind(sha1)
             .bind(key.as_str())
             .execute(self.db())
             .await?;
         codec::updated_one(done)
+    }
+
+    async fn record_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), RepoError> {
+        let done = sql("UPDATE objects SET upload_id = $1 WHERE key = $2")
+            .bind(upload_id)
+            .bind(key.as_str())
+            .execute(self.db())
+            .await?;
+        codec::updated_one(done)
+    }
+
+    async fn object_upload(&self, key: &ObjectKey) -> Result<Option<String>, RepoError> {
+        let row = sql("SELECT upload_id FROM objects WHERE key = $1")
+            .bind(key.as_str())
+            .fetch_optional(self.db())
+            .await?;
+        Ok(match row {
+            Some(row) => row.opt_text("upload_id")?,
+            None => None,
+        })
     }
 
     async fn object(&self, key: &ObjectKey) -> Result<Option<ObjectRecord>, RepoError> {

@@ -13,7 +13,28 @@ conformance!(
     finish_unknown_object_is_row_not_found,
     orphan_objects_are_old_and_unreferenced,
     content_signatures_replace_and_go_with_the_object,
+    multipart_upload_ids_are_recorded_until_the_object_finishes,
 );
+
+/// Issue 19: an S3 upload's id stays in the row while the upload runs (the sweep aborts it by
+/// that id should the vault die), and is forgotten once the object finished.
+async fn multipart_upload_ids_are_recorded_until_the_object_finishes(repo: Arc<dyn Repository>) {
+    let object = pending_object(now());
+    repo.insert_object(&object).await.unwrap();
+    assert_eq!(repo.object_upload(&object.key).await.unwrap(), None);
+    repo.record_upload(&object.key, "upload-1").await.unwrap();
+    assert_eq!(
+        repo.object_upload(&object.key).await.unwrap().as_deref(),
+        Some("upload-1")
+    );
+    let sha1 = "a9993e364706816aba3e25717850c26c9cd0d89d";
+    repo.finish_object(&object.key, 3, sha1).await.unwrap();
+    assert_eq!(repo.object_upload(&object.key).await.unwrap(), None);
+
+    let unknown = ObjectKey::random();
+    assert!(repo.record_upload(&unknown, "upload-2").await.is_err());
+    assert_eq!(repo.object_upload(&unknown).await.unwrap(), None);
+}
 
 async fn object_lifecycle(repo: Arc<dyn Repository>) {
     let object = pending_object(now());

@@ -3,10 +3,12 @@
 //! - `put`: streaming, encrypting, abortable upload ([`Vault::put`], [`PendingObject`]).
 //! - `read`: streaming, verified download of a whole object or a range ([`ObjectReader`]).
 //! - `sweep`: start-up clean-up of whatever a crash left behind ([`SweepReport`]).
+//! - `multipart`: S3 multipart uploads whose ids the rows record, so a sweep can abort them.
 //! - `keys`: unwrapping a row's data key and keeping new rows under the current KEK while a
 //!   rotation runs (see `crate::rotate`).
 
 mod keys;
+mod multipart;
 mod put;
 mod read;
 mod sweep;
@@ -16,8 +18,10 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use object_store::aws::AmazonS3;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as Location;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt as _};
 use schema::{ObjectKey, ObjectRepo};
 
@@ -43,6 +47,9 @@ struct Inner {
     store: Arc<dyn ObjectStore>,
     /// Directory of a local store, where crashed uploads leave staging files to sweep.
     local_root: Option<PathBuf>,
+    /// An S3 store's multipart API: uploads whose ids the rows record (`None`: the store's own
+    /// `put_multipart`, as for a local directory, where a dead upload is a staging file).
+    uploads: Option<multipart::Uploads>,
     /// The object rows (wrapped data keys); the vault never sees other tables.
     repo: Arc<dyn ObjectRepo>,
     /// Reloadable: `sealpost vault rotate-key` may replace the key file while we run.
@@ -69,9 +76,20 @@ impl Vault {
         repo: Arc<dyn ObjectRepo>,
         keyring: Keyring,
     ) -> Self {
+        Self::build(store, local_root, None, repo, keyring)
+    }
+
+    fn build(
+        store: Arc<dyn ObjectStore>,
+        local_root: Option<PathBuf>,
+        uploads: Option<multipart::Uploads>,
+        repo: Arc<dyn ObjectRepo>,
+        keyring: Keyring,
+    ) -> Self {
         let inner = Inner {
             store,
             local_root,
+            uploads,
             repo,
             keyring: LiveKeyring::new(keyring),
         };
@@ -97,6 +115,20 @@ impl Vault {
         let root = std::fs::canonicalize(root).map_err(io_error)?;
         let store = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true);
         Ok(Self::new(Arc::new(store), Some(root), repo, keyring))
+    }
+
+    /// A vault over an S3-compatible bucket, its objects under `prefix` (`""`: the bucket's
+    /// root). Uploads go through S3's multipart API with their ids recorded in the rows
+    /// (see `multipart`), so that no crash leaves a pending upload the sweep cannot abort.
+    pub fn s3(s3: AmazonS3, prefix: &str, repo: Arc<dyn ObjectRepo>, keyring: Keyring) -> Self {
+        let prefix = Location::from(prefix);
+        let uploads = multipart::Uploads::new(Arc::new(s3.clone()), prefix.clone());
+        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(PrefixStore::new(s3, prefix))
+        };
+        Self::build(store, None, Some(uploads), repo, keyring)
     }
 
     /// Uses `segment_size` plaintext bytes per segment for new objects (tests use tiny ones to
@@ -141,6 +173,19 @@ impl Vault {
     pub async fn delete(&self, key: &ObjectKey) -> Result<(), VaultError> {
         self.inner.repo.delete_object(key).await?;
         self.delete_blob(key).await
+    }
+
+    /// Discards an object that never finished (a failed upload, an orphan): aborts its
+    /// multipart upload by the id its row records, then deletes row and blob. Should the abort
+    /// fail, the row stays (with the id) for the next sweep to retry: deleting it would lose
+    /// the only record of the pending upload.
+    pub(crate) async fn discard(&self, key: &ObjectKey) -> Result<(), VaultError> {
+        if let Some(uploads) = &self.inner.uploads
+            && let Some(id) = self.inner.repo.object_upload(key).await?
+        {
+            uploads.abort(key, &id).await?;
+        }
+        self.delete(key).await
     }
 
     /// Deletes only the ciphertext, for callers that already deleted the row in their own

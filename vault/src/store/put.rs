@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt as _};
-use object_store::{ObjectStoreExt as _, WriteMultipart};
+use object_store::{MultipartUpload, ObjectStoreExt as _, WriteMultipart};
 use schema::{ObjectKey, ObjectRecord};
 use sha1::{Digest as _, Sha1};
 
@@ -50,14 +50,18 @@ impl Drop for Upload {
     }
 }
 
+/// Stops the writer's part uploads and aborts it, then [`Vault::discard`]s the object: on S3
+/// that aborts the upload again by its recorded id, which also covers a writer already consumed
+/// (`WriteMultipart::finish` does not always abort when a part failed). A second abort of the
+/// same upload is a harmless "no such upload".
 async fn cleanup(vault: Vault, key: ObjectKey, writer: Option<WriteMultipart>) {
     if let Some(writer) = writer
         && let Err(error) = writer.abort().await
     {
         tracing::warn!(object = %key, error = %error, "could not abort an upload; the next sweep will clean it");
     }
-    if let Err(error) = vault.delete(&key).await {
-        tracing::warn!(object = %key, error = %error, "could not delete a failed upload; the next sweep will");
+    if let Err(error) = vault.discard(&key).await {
+        tracing::warn!(object = %key, error = %error, "could not discard a failed upload; the next sweep will");
     }
 }
 
@@ -150,11 +154,15 @@ impl Vault {
     {
         let header = Header::new(self.segment_size).map_err(VaultError::Crypto)?;
         let mut encryptor = SegmentEncryptor::new(data_key, header).map_err(VaultError::Crypto)?;
-        let multipart = self
-            .inner
-            .store
-            .put_multipart(&Self::location(&upload.key))
-            .await?;
+        let multipart: Box<dyn MultipartUpload> = match &self.inner.uploads {
+            Some(uploads) => Box::new(uploads.start(self.inner.repo.as_ref(), &upload.key).await?),
+            None => {
+                self.inner
+                    .store
+                    .put_multipart(&Self::location(&upload.key))
+                    .await?
+            }
+        };
         let writer = upload
             .writer
             .insert(WriteMultipart::new_with_chunk_size(multipart, PART_SIZE));

@@ -26,8 +26,9 @@ pub struct SweepReport {
 }
 
 impl Vault {
-    /// Deletes orphan objects created more than `grace` ago (row first, then blob), blobs that
-    /// no row names, and stale staging files of a local store.
+    /// Deletes orphan objects created more than `grace` ago (on S3 their pending multipart
+    /// upload aborted by its recorded id first, then row, then blob), blobs that no row names,
+    /// and stale staging files of a local store.
     ///
     /// `grace` must exceed the longest upload plus the time a caller takes to commit the record
     /// that refers to a new object, or live uploads would be swept; at the start-up of the only
@@ -42,7 +43,7 @@ impl Vault {
             .and_then(|grace| now.checked_sub_signed(grace))
             .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
         for key in self.inner.repo.orphan_objects(cutoff).await? {
-            self.delete(&key).await?;
+            self.discard(&key).await?;
             report.orphan_objects += 1;
         }
 
