@@ -1,5 +1,7 @@
-//! `kill -9` of a real `vault` process mid-upload on S3: the multipart upload it leaves pending
-//! is aborted, and its row deleted, by the restarted vault's start-up sweep.
+//! Uploads interrupted on S3, through a real `vault` process: a client that goes away
+//! mid-upload leaves nothing once the vault noticed; after a `kill -9` of the vault the
+//! multipart upload it leaves pending is aborted, and its row deleted, by the restarted vault's
+//! start-up sweep.
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
@@ -10,12 +12,16 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt as _;
+use schema::ObjectKey;
 use vault::internal::{RemoteVault, ServiceCredential};
 
 use super::{new_bucket, objects, pending_uploads};
 use crate::common::{Db, on_both_databases, pseudo_random};
 
-on_both_databases!(a_killed_upload_is_aborted_by_the_restarts_sweep);
+on_both_databases!(
+    an_abandoned_upload_leaves_nothing,
+    a_killed_upload_is_aborted_by_the_restarts_sweep
+);
 
 /// The `vault` binary beside the test's own build, built first under cargo (as in
 /// `vault_process.rs`).
@@ -101,37 +107,70 @@ impl Process {
     }
 }
 
-async fn a_killed_upload_is_aborted_by_the_restarts_sweep(db: Db) {
-    let bucket = new_bucket("crash").await;
-    let store_url = format!("s3://{bucket}/vault");
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    std::fs::create_dir_all(&data_dir).unwrap();
-    let database = db.fresh_database(&data_dir).await;
-    let repo = schema::connect(&database).await.unwrap();
-
-    let vault = Process::start(&data_dir, &database, &store_url);
-    let client = vault.client(&data_dir);
-    // Six MiB (one part out), then a body that never ends.
+/// Starts an upload through `client` that sends six MiB (one part goes out) and then never
+/// ends; returns its task and the object's key once the vault recorded the upload's id.
+async fn start_endless_upload(
+    client: RemoteVault,
+    repo: &dyn schema::Repository,
+) -> (tokio::task::JoinHandle<()>, ObjectKey) {
     let first = bytes::Bytes::from(pseudo_random(6 << 20, 2));
     let endless = futures_util::stream::iter([Ok::<_, std::io::Error>(first)])
         .chain(futures_util::stream::pending());
-    let upload =
-        tokio::spawn(async move { client.put(Box::pin(endless), u64::MAX).await.map(drop) });
-
-    // Until the vault recorded the upload's id in the row.
+    let upload = tokio::spawn(async move {
+        let _ = client.put(Box::pin(endless), u64::MAX).await;
+    });
     let deadline = Instant::now() + Duration::from_secs(60);
-    let recorded = loop {
+    loop {
         let far = chrono::Utc::now() + chrono::TimeDelta::hours(1);
         if let Some(key) = repo.orphan_objects(far).await.unwrap().first()
-            && let Some(id) = repo.object_upload(key).await.unwrap()
+            && repo.object_upload(key).await.unwrap().is_some()
         {
-            break (key.clone(), id);
+            return (upload, key.clone());
         }
         assert!(Instant::now() < deadline, "the upload never started");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let (key, _) = &recorded;
+    }
+}
+
+/// A test's bucket, data directory and database.
+async fn setup(db: Db, hint: &str) -> (String, tempfile::TempDir, crate::common::FreshDatabase) {
+    let bucket = new_bucket(hint).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let database = db.fresh_database(&dir.path().join("data")).await;
+    (bucket, dir, database)
+}
+
+async fn an_abandoned_upload_leaves_nothing(db: Db) {
+    let (bucket, dir, database) = setup(db, "abandoned").await;
+    let data_dir = dir.path().join("data");
+    let repo = schema::connect(&database).await.unwrap();
+    let vault = Process::start(&data_dir, &database, &format!("s3://{bucket}"));
+    let (upload, key) = start_endless_upload(vault.client(&data_dir), repo.as_ref()).await;
+    assert_eq!(pending_uploads(&bucket).await.len(), 1);
+    // The client goes away: its connection closes mid-body.
+    upload.abort();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pending_uploads(&bucket).await.is_empty() || repo.object(&key).await.unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned upload is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(objects(&bucket).await, Vec::<String>::new());
+    vault.kill();
+}
+
+async fn a_killed_upload_is_aborted_by_the_restarts_sweep(db: Db) {
+    let (bucket, dir, database) = setup(db, "crash").await;
+    let data_dir = dir.path().join("data");
+    let store_url = format!("s3://{bucket}/vault");
+    let repo = schema::connect(&database).await.unwrap();
+
+    let vault = Process::start(&data_dir, &database, &store_url);
+    let (upload, key) = start_endless_upload(vault.client(&data_dir), repo.as_ref()).await;
+    let key = &key;
     vault.kill();
     upload.abort();
     let pending = pending_uploads(&bucket).await;
