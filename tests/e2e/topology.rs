@@ -65,14 +65,14 @@ async fn one_api_two_gateways_two_vaults_from_the_compose_file() {
         hosts: compose.hosts.clone(),
     };
     let vault = compose.service("vault");
-    let vaults = [("vault-a", 0), ("vault-b", 1)].map(|(name, i)| {
-        start(
-            &loopback,
-            vault,
-            &secrets,
-            (name, "Vault"),
-            addresses.vaults[i],
-        )
+    // Both vaults start at once on the empty volume, as `--scale vault=2` starts them: one
+    // creates the shared keyring, the other loads it (the downloads below cross them).
+    let vaults = std::thread::scope(|scope| {
+        let [a, b] = [("vault-a", 0), ("vault-b", 1)].map(|(name, i)| {
+            let (loopback, secrets, listen) = (&loopback, &secrets, addresses.vaults[i]);
+            scope.spawn(move || start(loopback, vault, secrets, (name, "Vault"), listen))
+        });
+        [a.join().unwrap(), b.join().unwrap()]
     });
     let api_service = compose.service("api");
     let api = start(
@@ -264,11 +264,14 @@ impl Running {
             .volume(&vault.volume)
             .join(sealpost::instance::KEYRING_FILE);
         let before = current_kek(&keyring);
-        let report = run_sealpost(loopback, vault, &["vault", "rotate-key"]);
-        assert_ne!(current_kek(&keyring), before, "{report}");
-        let new = self.api.upload(b"delta after the rotation", &[]).await;
         let client = no_redirects();
         let old_handle = handle_of(&client, &old.link).await;
+        let reader = self.keep_downloading(&old_handle);
+        let report =
+            tokio::task::block_in_place(|| run_sealpost(loopback, vault, &["vault", "rotate-key"]));
+        reader.stop().await;
+        assert_ne!(current_kek(&keyring), before, "{report}");
+        let new = self.api.upload(b"delta after the rotation", &[]).await;
         let new_handle = handle_of(
             &client,
             &format!("{}/{}", self.gateways[1], new.placeholder),
@@ -287,6 +290,30 @@ impl Running {
         );
         assert_eq!(self.api.content(&new.id).await, b"delta after the rotation");
         new
+    }
+
+    /// Downloads `handle` from both vaults, over and over, until stopped: every answer must be
+    /// the content (a rotation never interrupts serving).
+    fn keep_downloading(&self, handle: &str) -> Reader {
+        let urls: Vec<(String, &str)> = self
+            .vaults
+            .iter()
+            .zip(["a", "b"])
+            .map(|(vault, agent)| (on_vault(handle, &self.vault_url, vault), agent))
+            .collect();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut rounds = 0;
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                for (url, agent) in &urls {
+                    assert_eq!(download(url, agent).await, b"alpha through A, from B");
+                }
+                rounds += 1;
+            }
+            rounds
+        });
+        Reader { stop, task }
     }
 
     /// A deleted document: both gateways refuse its placeholder and both vaults a handle
@@ -359,6 +386,24 @@ impl Running {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
         panic!("the vault log never held records of both vaults");
+    }
+}
+
+/// Downloads running in the background ([`Running::keep_downloading`]).
+struct Reader {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<u32>,
+}
+
+impl Reader {
+    /// Stops it; it must have completed at least one round from both vaults.
+    async fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let rounds = self
+            .task
+            .await
+            .expect("every download during the rotation succeeded");
+        assert!(rounds >= 1, "no download completed during the rotation");
     }
 }
 
