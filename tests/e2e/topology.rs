@@ -21,8 +21,8 @@ use compose::{Compose, Service};
 use loopback::Loopback;
 use process::free_addr;
 use setup::{
-    Addresses, check_dotenv_instructions, check_environments, dotenv, make_bucket, make_key_files,
-    run_sealpost, secret_files, start,
+    Addresses, check_dotenv_instructions, check_environments, check_images_and_s3, dotenv,
+    make_bucket, make_key_files, run_sealpost, secret_files, start,
 };
 use viewer::{Api, Doc, digest_authorization, download, handle_of, on_vault};
 
@@ -52,6 +52,7 @@ async fn one_api_two_gateways_two_vaults_from_the_compose_file() {
     let compose = Compose::load(&dotenv);
     check_dotenv_instructions(&compose, &dotenv);
     check_environments(&compose);
+    check_images_and_s3(&compose, &bucket);
     let secrets = secret_files(&compose, &dir.path().join("host"));
     assert_eq!(
         compose.service("vault").env["SEALPOST__VAULT__STORE_URL"],

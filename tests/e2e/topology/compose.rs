@@ -38,6 +38,11 @@ pub struct Compose {
     pub image_env: BTreeMap<String, String>,
     /// Every service's name (the compose network's host names).
     pub hosts: BTreeSet<String>,
+    /// The `environment` of the services the test does not run (PostgreSQL, the S3 server and
+    /// its one-shot services), interpolated.
+    pub others: BTreeMap<String, BTreeMap<String, String>>,
+    /// Every service's `image`, interpolated.
+    pub images: BTreeMap<String, String>,
 }
 
 impl Compose {
@@ -50,11 +55,20 @@ impl Compose {
         let image_env = dockerfile_env(&std::fs::read_to_string(DOCKERFILE).unwrap());
         let mut services = BTreeMap::new();
         let mut hosts = BTreeSet::new();
+        let mut others = BTreeMap::new();
+        let mut images = BTreeMap::new();
         for (name, service) in doc["services"].as_mapping().unwrap() {
             let name = name.as_str().unwrap().to_owned();
             hosts.insert(name.clone());
+            let image = service["image"]
+                .as_str()
+                .expect("every service names its image");
+            images.insert(name.clone(), interpolate(image, dotenv));
             if service.get("build").is_none() {
-                continue; // postgres and the S3 server: the test brings its own
+                // PostgreSQL and the S3 server: the test brings its own.
+                let env = environment(service, dotenv).into_iter().collect();
+                others.insert(name, env);
+                continue;
             }
             services.insert(name, sealpost_service(service, &image_env, dotenv));
         }
@@ -73,6 +87,8 @@ impl Compose {
             referenced,
             image_env,
             hosts,
+            others,
+            images,
         }
     }
 
@@ -96,14 +112,7 @@ fn sealpost_service(
         .collect();
     let mut env = image_env.clone();
     let mut own_env = BTreeSet::new();
-    for (key, value) in service["environment"].as_mapping().unwrap() {
-        let key = key.as_str().unwrap().to_owned();
-        let value = match value {
-            Value::String(text) => interpolate(text, dotenv),
-            Value::Bool(flag) => flag.to_string(),
-            Value::Number(number) => number.to_string(),
-            other => panic!("{key}: unexpected value {other:?}"),
-        };
+    for (key, value) in environment(service, dotenv) {
         own_env.insert(key.clone());
         env.insert(key, value);
     }
@@ -140,6 +149,26 @@ fn sealpost_service(
         volume: volume.to_owned(),
         secrets,
     }
+}
+
+/// A service's `environment` mapping (none: empty), interpolated.
+fn environment(service: &Value, dotenv: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let Some(mapping) = service.get("environment").and_then(Value::as_mapping) else {
+        return Vec::new();
+    };
+    mapping
+        .iter()
+        .map(|(key, value)| {
+            let key = key.as_str().unwrap().to_owned();
+            let value = match value {
+                Value::String(text) => interpolate(text, dotenv),
+                Value::Bool(flag) => flag.to_string(),
+                Value::Number(number) => number.to_string(),
+                other => panic!("{key}: unexpected value {other:?}"),
+            };
+            (key, value)
+        })
+        .collect()
 }
 
 /// Compose's interpolation: `$$` is `$`, `${NAME}`, `${NAME:-default}`, `${NAME:?message}`

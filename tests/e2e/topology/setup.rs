@@ -120,6 +120,41 @@ pub fn check_environments(compose: &Compose) {
     );
 }
 
+/// Every image is pinned by version (`name:tag`, a tag with a digit, never `latest`), and
+/// the S3 server's one-shot services make the bucket and the credentials the vault uses.
+pub fn check_images_and_s3(compose: &Compose, bucket: &str) {
+    for (name, image) in &compose.images {
+        let (_, tag) = image
+            .rsplit_once(':')
+            .unwrap_or_else(|| panic!("{name}: {image}"));
+        assert!(
+            tag != "latest" && tag.contains(|c: char| c.is_ascii_digit()),
+            "{name}: {image} is not pinned"
+        );
+    }
+    let vault = &compose.service("vault").env;
+    let made = |key: &str| {
+        let values: Vec<&String> = compose
+            .others
+            .values()
+            .filter_map(|env| env.get(key))
+            .collect();
+        assert_eq!(
+            values.len(),
+            1,
+            "{key} is given to one S3 service: {values:?}"
+        );
+        values[0].clone()
+    };
+    assert_eq!(
+        made("BUCKET"),
+        bucket,
+        "the bucket the vault uses is the one made"
+    );
+    assert_eq!(made("S3_ACCESS_KEY_ID"), vault["AWS_ACCESS_KEY_ID"]);
+    assert_eq!(made("S3_SECRET_ACCESS_KEY"), vault["AWS_SECRET_ACCESS_KEY"]);
+}
+
 /// Starts one replica of `service`, named `name`, listening on `listen`.
 pub fn start(
     loopback: &Loopback,
