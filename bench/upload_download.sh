@@ -4,17 +4,26 @@
 #
 #   bench/upload_download.sh            # 1 GiB, 3 runs, median reported
 #   SIZE_MIB=256 RUNS=1 bench/upload_download.sh
+#   SIZE_MIB=256 RUNS=5 STORES="local s3" bench/upload_download.sh   # issue 19: side by side
 #
-# Each run uses a fresh data directory; the download is checked byte for byte (SHA-1).
+# Each run uses a fresh data directory; the download is checked byte for byte (SHA-1). With
+# `s3` in STORES, each run also stores the document on an S3-protocol server on loopback
+# (moto, started by tests/s3/start; `vault.store_url = s3://bench/runN`), alternating with
+# the local store so both see the same machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-1024}
 RUNS=${RUNS:-3}
+STORES=${STORES:-local}
 
 cargo build --release --quiet
 WORK=$(mktemp -d /tmp/sealpost-bench.XXXXXX)
 PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
+cleanup() {
+  [ -n "$PID" ] && kill "$PID" 2>/dev/null
+  [ -f "$WORK/s3/pid" ] && kill "$(cat "$WORK/s3/pid")" 2>/dev/null
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 head -c $((SIZE_MIB << 20)) /dev/urandom > "$WORK/doc.bin"
@@ -23,10 +32,20 @@ BYTES=$((SIZE_MIB << 20))
 
 mbps() { python3 -c "print(f'{$BYTES / $1 / 1e6:.0f}')"; }
 
+if [[ " $STORES " == *" s3 "* ]]; then
+  ENDPOINT=$(tests/s3/start "$WORK/s3")
+  curl -s -X PUT -o /dev/null "$ENDPOINT/bench"
+  export AWS_ENDPOINT=$ENDPOINT AWS_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=bench \
+    AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1
+fi
+
 results=()
 for run in $(seq "$RUNS"); do
+ for store in $STORES; do
   rm -rf "$WORK/data"
-  target/release/sealpost up --data-dir "$WORK/data" --api-addr 127.0.0.1:0 \
+  store_url=""
+  [ "$store" = s3 ] && store_url="s3://bench/run$run"
+  SEALPOST__VAULT__STORE_URL=$store_url target/release/sealpost up --data-dir "$WORK/data" --api-addr 127.0.0.1:0 \
     --gateway-addr 127.0.0.1:0 --vault-addr 127.0.0.1:0 >"$WORK/out.log" 2>"$WORK/err.log" &
   PID=$!
   for _ in $(seq 100); do grep -q '^API server:' "$WORK/out.log" && break; sleep 0.1; done
@@ -41,14 +60,24 @@ for run in $(seq "$RUNS"); do
   got=$(sha1sum "$WORK/fifo-out" | cut -d' ' -f1); rm -f "$WORK/fifo-out"
   [ "$got" = "$EXPECTED" ] || { echo "download mismatch: $got != $EXPECTED" >&2; exit 1; }
   rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+  if [ "$store" = s3 ]; then
+    # Delete it (row first, then the S3 object), so moto's memory does not grow run by run.
+    curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $TOKEN" "$API/documents/$DOC"
+  fi
   kill "$PID"; wait "$PID" || true; PID=
-  printf 'run %d: upload %s MB/s (%ss), download %s MB/s (%ss), peak RSS %d MiB\n' \
-    "$run" "$(mbps "$up")" "$up" "$(mbps "$down")" "$down" $((rss_kib / 1024))
-  results+=("$(mbps "$up") $(mbps "$down") $((rss_kib / 1024))")
+  printf 'run %d, %s store: upload %s MB/s (%ss), download %s MB/s (%ss), peak RSS %d MiB\n' \
+    "$run" "$store" "$(mbps "$up")" "$up" "$(mbps "$down")" "$down" $((rss_kib / 1024))
+  results+=("$store $(mbps "$up") $(mbps "$down") $((rss_kib / 1024))")
+ done
 done
 printf '%s\n' "${results[@]}" | python3 -c "
 import sys, statistics
-rows = [list(map(int, l.split())) for l in sys.stdin if l.strip()]
-up, down, rss = (statistics.median(c) for c in zip(*rows))
-print(f'median of {len(rows)} runs, $SIZE_MIB MiB: upload {up:.0f} MB/s, download {down:.0f} MB/s, peak RSS {max(r[2] for r in rows)} MiB (max)')
+rows = {}
+for l in sys.stdin:
+    if l.strip():
+        store, *nums = l.split()
+        rows.setdefault(store, []).append(list(map(int, nums)))
+for store, rs in rows.items():
+    up, down, rss = (statistics.median(c) for c in zip(*rs))
+    print(f'{store} store, median of {len(rs)} runs, $SIZE_MIB MiB: upload {up:.0f} MB/s, download {down:.0f} MB/s, peak RSS {max(r[2] for r in rs)} MiB (max)')
 "

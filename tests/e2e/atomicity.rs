@@ -61,10 +61,11 @@ pub async fn start_upload(api: std::net::SocketAddr, token: &str, bytes: usize) 
     socket
 }
 
-/// Waits until the object store holds a file (the upload is really under way).
-async fn wait_for_some_object(objects: &std::path::Path) {
+/// Waits until the object store holds something (the upload is really under way): a file
+/// under `objects`, or an object or pending upload of an S3 store.
+async fn wait_for_some_object(objects: impl Fn() -> Vec<std::path::PathBuf>) {
     for _ in 0..100 {
-        if !files_under(objects).is_empty() {
+        if !objects().is_empty() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -76,7 +77,7 @@ async fn a_client_disconnect_mid_upload_leaves_nothing(db: Db) {
     let app = TestApp::spawn(db).await;
     let token = app.login().await;
     let socket = start_upload(app.instance.as_ref().unwrap().api_addr, &token, 12 << 20).await;
-    wait_for_some_object(&app.data_dir().join(sealpost::instance::OBJECTS_DIR)).await;
+    wait_for_some_object(|| app.object_files()).await;
     drop(socket);
     assert!(
         app.wait_for_no_objects(10).await.is_empty(),
@@ -102,7 +103,7 @@ async fn kill_9_mid_upload_leaves_nothing_after_restart(db: Db) {
     let token = daemon.login().await;
     let socket = start_upload(daemon.api_addr, &token, 12 << 20).await;
     let objects = data_dir.join(sealpost::instance::OBJECTS_DIR);
-    wait_for_some_object(&objects).await;
+    wait_for_some_object(|| files_under(&objects)).await;
     daemon.kill_9();
     drop(socket);
     assert!(

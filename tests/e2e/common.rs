@@ -120,6 +120,7 @@ impl TestApp {
             ("api.rate_burst", "1000000".into()),
         ];
         overrides.extend(crate::wiring::tls_overrides());
+        overrides.extend(crate::s3_wiring::store_overrides());
         overrides.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let settings =
             Settings::load(Some(Path::new("/nonexistent/sealpost.toml")), &overrides).unwrap();
@@ -291,9 +292,31 @@ impl TestApp {
             .map_err(|e| e.to_string())
     }
 
-    /// Every regular file under the object store (staging files included).
+    /// Every regular file under the object store (staging files included); on an S3 store,
+    /// every object and pending multipart upload under the instance's prefix.
     pub fn object_files(&self) -> Vec<PathBuf> {
-        files_under(&self.data_dir().join(OBJECTS_DIR))
+        let store_url = self.settings.vault.store_url.trim();
+        if store_url.is_empty() {
+            files_under(&self.data_dir().join(OBJECTS_DIR))
+        } else {
+            crate::s3_wiring::object_keys(store_url)
+        }
+    }
+
+    /// The stored bytes of an object [`object_files`](Self::object_files) listed.
+    pub fn read_object(&self, path: &Path) -> Vec<u8> {
+        match path.to_str().filter(|p| p.starts_with("s3://")) {
+            Some(location) => crate::s3_wiring::read_object(location),
+            None => std::fs::read(path).unwrap(),
+        }
+    }
+
+    /// Replaces the stored bytes of an object [`object_files`](Self::object_files) listed.
+    pub fn write_object(&self, path: &Path, bytes: &[u8]) {
+        match path.to_str().filter(|p| p.starts_with("s3://")) {
+            Some(location) => crate::s3_wiring::write_object(location, bytes),
+            None => std::fs::write(path, bytes).unwrap(),
+        }
     }
 
     /// Waits up to `seconds` for the object store to hold no file at all.

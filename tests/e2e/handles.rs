@@ -443,9 +443,9 @@ async fn a_segment_failing_mid_stream_aborts_the_connection(db: Db) {
     let (_, url) = document(&app, "big.bin", content.clone()).await;
     let files = app.object_files();
     assert_eq!(files.len(), 1);
-    let mut stored = std::fs::read(&files[0]).unwrap();
+    let mut stored = app.read_object(&files[0]);
     stored[16 + 30 * (SEGMENT + 16) + 7] ^= 0x20;
-    std::fs::write(&files[0], &stored).unwrap();
+    app.write_object(&files[0], &stored);
 
     let response = get(&app, &url, &[]).await;
     assert_eq!(response.status(), 200);

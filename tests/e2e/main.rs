@@ -32,6 +32,7 @@ mod payload_encryption;
 mod retention;
 mod rotation;
 mod s3;
+mod s3_wiring;
 mod scaled_state;
 mod secrets;
 mod shredding;

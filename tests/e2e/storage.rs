@@ -95,7 +95,7 @@ async fn tampered_objects_never_read_back(db: Db) {
     let record = app.upload(&token, "t.bin", content.clone()).await;
     let id = record["id"].as_str().unwrap();
     let path = only_object(&app);
-    let original = std::fs::read(&path).unwrap();
+    let original = app.read_object(&path);
     assert_eq!(original.len(), HEADER + 4 * 16 + content.len());
 
     let mut flipped = original.clone();
@@ -111,7 +111,7 @@ async fn tampered_objects_never_read_back(db: Db) {
         ("truncate", truncated),
         ("header", header),
     ] {
-        std::fs::write(&path, &bytes).unwrap();
+        app.write_object(&path, &bytes);
         let result = app.download(&token, id).await;
         assert!(
             result.is_err(),
@@ -119,7 +119,7 @@ async fn tampered_objects_never_read_back(db: Db) {
             result.map(|b| b.len()).unwrap_or(0)
         );
     }
-    std::fs::write(&path, &original).unwrap();
+    app.write_object(&path, &original);
     assert_eq!(
         app.download(&token, id).await.unwrap(),
         content,

@@ -268,9 +268,9 @@ async fn a_broken_download_is_logged_with_what_was_sent(db: Db) {
     let record = app.upload(&token, "broken.bin", content.clone()).await;
     let url = app.handle_url(record["id"].as_str().unwrap(), 300).await;
     let files = app.object_files();
-    let mut stored = std::fs::read(&files[0]).unwrap();
+    let mut stored = app.read_object(&files[0]);
     stored[16 + 31 * (SEGMENT + 16) + 1] ^= 0x01;
-    std::fs::write(&files[0], &stored).unwrap();
+    app.write_object(&files[0], &stored);
     let response = app.client.get(&url).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.bytes().await.is_err());
