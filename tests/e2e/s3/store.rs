@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use vault::VaultError;
 
 use super::{S3Vault, body, new_bucket, objects, pending_uploads, read_all};
@@ -17,6 +17,7 @@ on_both_databases!(
     a_failed_upload_leaves_no_object_and_no_pending_upload,
     the_sweep_removes_unknown_blobs_and_keeps_live_ones,
     a_prefix_keeps_everything_under_it,
+    tampered_objects_fail_their_check,
 );
 
 const MIB: usize = 1024 * 1024;
@@ -176,4 +177,77 @@ async fn a_prefix_keeps_everything_under_it(db: Db) {
 
     s3.vault.sweep(Duration::ZERO).await.unwrap();
     assert_eq!(objects(&bucket).await, ["objects/ab/not-ours"]);
+}
+
+/// Every tampering of the stored bytes (at the S3 server, behind the vault's back) makes the
+/// read fail, promptly: a flipped bit, swapped segments, a truncation, a damaged header.
+async fn tampered_objects_fail_their_check(db: Db) {
+    let bucket = new_bucket("tamper").await;
+    let s3 = S3Vault::open(db, &format!("s3://{bucket}")).await;
+    let content = pseudo_random(3 * SEGMENT + 5, 9);
+    let stored = s3.vault.put(body(&content, 4096), u64::MAX).await.unwrap();
+    let key = stored.key().clone();
+    stored.keep();
+    let [location] = objects(&bucket).await.try_into().unwrap();
+    let url = format!("{}/{bucket}/{location}", super::endpoint());
+    let http = reqwest::Client::new();
+    let original = http.get(&url).send().await.unwrap().bytes().await.unwrap();
+    let (header, sealed) = (16, SEGMENT + 16);
+    let mut flipped = original.to_vec();
+    flipped[header + sealed + 100] ^= 1;
+    let mut swapped = original.to_vec();
+    swapped[header..header + 2 * sealed].rotate_left(sealed);
+    let truncated = original[..header + 2 * sealed].to_vec();
+    let mut damaged = original.to_vec();
+    damaged[8] ^= 0x80;
+    for (case, bytes) in [
+        ("flip", flipped),
+        ("swap", swapped),
+        ("truncate", truncated),
+        ("header", damaged),
+    ] {
+        let put = put_raw(&http, &url, bytes).await;
+        let status = put.status();
+        assert!(
+            status.is_success(),
+            "{case}: {status} {}",
+            put.text().await.unwrap()
+        );
+        let read = tokio::time::timeout(Duration::from_secs(30), async {
+            let reader = s3.vault.read(&key).await?;
+            let chunks: Vec<bytes::Bytes> = reader.stream.try_collect().await?;
+            Ok::<_, VaultError>(chunks.concat())
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{case}: the read hung"));
+        assert!(
+            read.is_err(),
+            "{case}: read back {:?} bytes",
+            read.map(|b| b.len())
+        );
+        let ranged = tokio::time::timeout(Duration::from_secs(30), async {
+            let reader = s3.vault.read_range(&key, 0, 3 * SEGMENT as u64).await?;
+            let chunks: Vec<bytes::Bytes> = reader.stream.try_collect().await?;
+            Ok::<_, VaultError>(chunks.concat())
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{case}: the ranged read hung"));
+        assert!(ranged.is_err(), "{case}: ranged read succeeded");
+    }
+    let put = put_raw(&http, &url, original.to_vec()).await;
+    assert!(put.status().is_success());
+    assert!(read_all(s3.vault.read(&key).await.unwrap()).await == content);
+}
+
+/// An unsigned PUT of raw bytes. Two things matter to moto: the content type (with curl's
+/// form default it parses the body as a form, and refuses or hangs), and the ACL (an object
+/// written anonymously is private to nobody: every later unsigned GET or PUT of it is 403).
+async fn put_raw(http: &reqwest::Client, url: &str, bytes: Vec<u8>) -> reqwest::Response {
+    http.put(url)
+        .header("content-type", "application/octet-stream")
+        .header("x-amz-acl", "public-read-write")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
 }
