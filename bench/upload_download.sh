@@ -9,7 +9,8 @@
 # Each run uses a fresh data directory; the download is checked byte for byte (SHA-1). With
 # `s3` in STORES, each run also stores the document on an S3-protocol server on loopback
 # (moto, started by tests/s3/start; `vault.store_url = s3://bench/runN`), alternating with
-# the local store so both see the same machine.
+# the local store so both see the same machine, followed by the S3 server's own pace with boto3
+# (bench/s3_ceiling.py: the ceiling of the s3 store's figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-1024}
@@ -67,7 +68,13 @@ for run in $(seq "$RUNS"); do
   kill "$PID"; wait "$PID" || true; PID=
   printf 'run %d, %s store: upload %s MB/s (%ss), download %s MB/s (%ss), peak RSS %d MiB\n' \
     "$run" "$store" "$(mbps "$up")" "$up" "$(mbps "$down")" "$down" $((rss_kib / 1024))
-  results+=("$store $(mbps "$up") $(mbps "$down") $((rss_kib / 1024))")
+  results+=("$store-store $(mbps "$up") $(mbps "$down") $((rss_kib / 1024))")
+  if [ "$store" = s3 ]; then
+    read -r c_up c_down c_ranged < <(tests/s3/.venv/bin/python bench/s3_ceiling.py "$WORK/doc.bin" bench)
+    printf 'run %d, the S3 server itself (boto3): upload %s MB/s, whole GET %s MB/s, 1 MiB ranged GET %s ms\n' \
+      "$run" "$c_up" "$c_down" "$c_ranged"
+    results+=("s3-server(boto3) $c_up $c_down 0")
+  fi
  done
 done
 printf '%s\n' "${results[@]}" | python3 -c "
@@ -79,5 +86,6 @@ for l in sys.stdin:
         rows.setdefault(store, []).append(list(map(int, nums)))
 for store, rs in rows.items():
     up, down, rss = (statistics.median(c) for c in zip(*rs))
-    print(f'{store} store, median of {len(rs)} runs, $SIZE_MIB MiB: upload {up:.0f} MB/s, download {down:.0f} MB/s, peak RSS {max(r[2] for r in rs)} MiB (max)')
+    rss = f', peak RSS {max(r[2] for r in rs)} MiB (max)' if not store.startswith('s3-server') else ''
+    print(f'{store}, median of {len(rs)} runs, $SIZE_MIB MiB: upload {up:.0f} MB/s, download {down:.0f} MB/s{rss}')
 "

@@ -11,6 +11,7 @@ mod keys;
 mod multipart;
 mod put;
 mod read;
+mod remote_read;
 mod sweep;
 
 use std::fmt;

@@ -54,9 +54,9 @@ struct Opened {
 /// Plans the batches of segments `next..end`; each batch is then fetched and decrypted on its
 /// own ([`Batch::run`]), so the next one can be read and decrypted while the current one is
 /// being sent (see [`PREFETCH`]).
-struct Segments {
-    store: Arc<dyn ObjectStore>,
-    location: Location,
+pub(super) struct Segments {
+    pub(super) store: Arc<dyn ObjectStore>,
+    pub(super) location: Location,
     decryptor: Arc<SegmentDecryptor>,
     size: u64,
     count: u64,
@@ -71,7 +71,7 @@ struct Segments {
 const PREFETCH: usize = 2;
 
 /// One batch: segments `first..upto`, whose ciphertext is `range` of the stored object.
-struct Batch {
+pub(super) struct Batch {
     store: Arc<dyn ObjectStore>,
     location: Location,
     decryptor: Arc<SegmentDecryptor>,
@@ -79,14 +79,31 @@ struct Batch {
     count: u64,
     first: u64,
     upto: u64,
-    range: Range<u64>,
+    pub(super) range: Range<u64>,
     /// The prefix fetched by `open`, when it covers `range`.
     prefix: Option<Bytes>,
+    /// The ciphertext of exactly `range`, when a streamed read already brought it
+    /// (`super::remote_read`).
+    pub(super) fetched: Option<Bytes>,
 }
 
 impl Segments {
+    /// The ciphertext of every segment not planned yet, `None` when none is left.
+    pub(super) fn remaining(&self) -> Result<Option<Range<u64>>, VaultError> {
+        if self.next >= self.end {
+            return Ok(None);
+        }
+        let header = self.decryptor.header();
+        let bounds = |index| {
+            header
+                .segment_range(self.size, index)
+                .map_err(VaultError::Integrity)
+        };
+        Ok(Some(bounds(self.next)?.start..bounds(self.end - 1)?.end))
+    }
+
     /// The next batch to fetch, `None` when every segment is planned.
-    fn plan(&mut self) -> Result<Option<Batch>, VaultError> {
+    pub(super) fn plan(&mut self) -> Result<Option<Batch>, VaultError> {
         if self.next >= self.end {
             return Ok(None);
         }
@@ -109,6 +126,7 @@ impl Segments {
             upto,
             prefix: (range.end <= prefix.len() as u64).then_some(prefix),
             range,
+            fetched: None,
         };
         self.next = upto;
         Ok(Some(batch))
@@ -119,10 +137,13 @@ impl Batch {
     /// Fetches the batch's ciphertext and decrypts it off the async workers (AES-GCM over a
     /// MiB is ~0.2 ms of CPU: on a blocking thread it overlaps with sending the previous
     /// batch). Returns each segment's whole plaintext, in order.
-    async fn run(self) -> Result<Vec<BytesMut>, VaultError> {
-        let ciphertext = match &self.prefix {
-            Some(prefix) => prefix.slice(self.range.start as usize..self.range.end as usize),
-            None => self.fetch().await?,
+    async fn run(mut self) -> Result<Vec<BytesMut>, VaultError> {
+        let ciphertext = match (self.fetched.take(), &self.prefix) {
+            (Some(fetched), _) => fetched,
+            (None, Some(prefix)) => {
+                prefix.slice(self.range.start as usize..self.range.end as usize)
+            }
+            (None, None) => self.fetch().await?,
         };
         tokio::task::spawn_blocking(move || self.decrypt(ciphertext))
             .await
@@ -201,7 +222,7 @@ fn missing() -> VaultError {
     VaultError::Integrity(CipherError::Shape { ciphertext_len: 0 })
 }
 
-fn not_found_is_integrity(error: object_store::Error) -> VaultError {
+pub(super) fn not_found_is_integrity(error: object_store::Error) -> VaultError {
     match error {
         object_store::Error::NotFound { .. } => missing(),
         other => VaultError::Store(other),
@@ -373,8 +394,13 @@ impl Vault {
         };
         // Planned lazily, read and decrypted `PREFETCH` at a time. `buffered` keeps order, and
         // the stream ends at the first error: an error is yielded only after every byte before
-        // it, and nothing after it.
-        let rest = stream::iter(std::iter::from_fn(move || plan.plan().transpose()))
+        // it, and nothing after it. A remote store streams the rest in one request.
+        let batches = if self.inner.local_root.is_none() {
+            super::remote_read::streamed(plan)
+        } else {
+            stream::iter(std::iter::from_fn(move || plan.plan().transpose())).boxed()
+        };
+        let rest = batches
             .map(|batch| async move { batch?.run().await })
             .buffered(PREFETCH)
             .scan(false, |failed, item| {
