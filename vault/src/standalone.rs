@@ -137,7 +137,7 @@ fn create_data_dir(path: &std::path::Path) -> anyhow::Result<()> {
 /// The vault over the configured store (`vault.store_url`): `{data_dir}/objects` when empty,
 /// else `s3://bucket[/prefix]` on any S3-compatible store, its endpoint and credentials taken
 /// from the standard `AWS_*` variables (`AWS_ENDPOINT`, `AWS_ALLOW_HTTP=true` for a plain-http
-/// MinIO, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`).
+/// S3 server, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`).
 pub fn open_vault(
     settings: &Settings,
     repo: Arc<dyn schema::Repository>,
