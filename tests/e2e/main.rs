@@ -35,6 +35,7 @@ mod s3;
 mod s3_wiring;
 mod scaled_state;
 mod secrets;
+mod service_binaries;
 mod shredding;
 mod signed_downloads;
 mod signed_responses;

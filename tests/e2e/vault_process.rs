@@ -1,10 +1,9 @@
 //! The real `vault` binary as its own process: `sealpost up` stores, reads and deletes through
 //! it, and a failed upload leaves nothing there.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,32 +16,6 @@ use crate::common::{Db, document_form, files_under, on_both_databases, pseudo_ra
 
 on_both_databases!(sealpost_up_stores_through_the_vault_binary);
 
-/// The `vault` binary beside the test's own build (`target/<profile>/vault`). Cargo gives a
-/// package's tests only its own binaries, so it is built here when the test runs under cargo
-/// (a no-op when `scripts/test`'s workspace build already made it).
-fn vault_binary() -> PathBuf {
-    let sealpost = Path::new(env!("CARGO_BIN_EXE_sealpost"));
-    let profile_dir = sealpost.parent().unwrap();
-    if let Ok(cargo) = std::env::var("CARGO") {
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "vault", "--bin", "vault"]);
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            build.arg("--release");
-        }
-        let status = build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the vault binary");
-    }
-    let binary = profile_dir.join("vault");
-    assert!(binary.exists(), "{} is missing", binary.display());
-    binary
-}
-
 /// `vault` as a child process, stopped with SIGTERM.
 struct VaultProcess {
     child: Child,
@@ -53,7 +26,7 @@ impl VaultProcess {
     fn start(data_dir: &Path, database_url: &str, handle_key: &str) -> Self {
         std::fs::create_dir_all(data_dir).unwrap();
         let stderr = std::fs::File::create(data_dir.with_extension("vault.log")).unwrap();
-        let mut child = Command::new(vault_binary())
+        let mut child = Command::new(crate::service_binaries::binary("vault"))
             .args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("SEALPOST__DATABASE__URL", database_url)
@@ -68,23 +41,12 @@ impl VaultProcess {
             .stderr(Stdio::from(stderr))
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(addr) = line.strip_prefix("Vault: http://") {
-                        break addr.parse().unwrap();
-                    }
-                }
-                _ => panic!(
-                    "vault exited: {:?} {}",
-                    child.wait(),
-                    std::fs::read_to_string(data_dir.with_extension("vault.log"))
-                        .unwrap_or_default()
-                ),
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
+        let url = crate::service_binaries::wait_for_banner(
+            &mut child,
+            "Vault",
+            &data_dir.with_extension("vault.log"),
+        );
+        let addr = url.strip_prefix("http://").unwrap().parse().unwrap();
         Self { child, addr }
     }
 

@@ -3,9 +3,8 @@
 //! multipart upload it leaves pending is aborted, and its row deleted, by the restarted vault's
 //! start-up sweep.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,26 +22,6 @@ on_both_databases!(
     a_killed_upload_is_aborted_by_the_restarts_sweep
 );
 
-/// The `vault` binary beside the test's own build, built first under cargo (as in
-/// `vault_process.rs`).
-fn vault_binary() -> PathBuf {
-    let sealpost = Path::new(env!("CARGO_BIN_EXE_sealpost"));
-    let profile_dir = sealpost.parent().unwrap();
-    if let Ok(cargo) = std::env::var("CARGO") {
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "vault", "--bin", "vault"]);
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            build.arg("--release");
-        }
-        let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status();
-        assert!(status.unwrap().success(), "building the vault binary");
-    }
-    profile_dir.join("vault")
-}
-
 /// A `vault` process on S3, configured through the environment only.
 struct Process {
     child: Child,
@@ -53,7 +32,7 @@ impl Process {
     fn start(data_dir: &Path, database_url: &str, store_url: &str) -> Self {
         let handle_key = URL_SAFE_NO_PAD.encode(pseudo_random(32, 1));
         let log = std::fs::File::create(data_dir.with_extension("vault.log")).unwrap();
-        let mut child = Command::new(vault_binary())
+        let mut child = Command::new(crate::service_binaries::binary("vault"))
             .args([
                 "--addr",
                 "127.0.0.1:0",
@@ -73,24 +52,12 @@ impl Process {
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        // The address is printed once the start-up sweep is done and the socket bound.
-        let addr = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(addr) = line.strip_prefix("Vault: http://") {
-                        break addr.parse().unwrap();
-                    }
-                }
-                _ => panic!(
-                    "vault exited: {:?} {}",
-                    child.wait(),
-                    std::fs::read_to_string(data_dir.with_extension("vault.log"))
-                        .unwrap_or_default()
-                ),
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
+        let url = crate::service_binaries::wait_for_banner(
+            &mut child,
+            "Vault",
+            &data_dir.with_extension("vault.log"),
+        );
+        let addr = url.strip_prefix("http://").unwrap().parse().unwrap();
         Self { child, addr }
     }
 

@@ -2,51 +2,13 @@
 //! nothing but the environment a compose service gives them.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The workspace's service binaries beside the test's own build (`target/<profile>/`). Cargo
-/// gives a package's tests only its own binaries, so they are built here when the test runs
-/// under cargo (a no-op after `scripts/test`'s workspace build).
-pub fn binary(name: &str) -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    let sealpost = Path::new(env!("CARGO_BIN_EXE_sealpost"));
-    let profile_dir = sealpost.parent().unwrap();
-    BUILT.call_once(|| {
-        let Ok(cargo) = std::env::var("CARGO") else {
-            return;
-        };
-        let mut build = Command::new(cargo);
-        build.args([
-            "build",
-            "--quiet",
-            "-p",
-            "vault",
-            "-p",
-            "api-server",
-            "-p",
-            "gateway",
-        ]);
-        build.args(["--bin", "vault", "--bin", "api-server", "--bin", "gateway"]);
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            build.arg("--release");
-        }
-        let status = build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the service binaries");
-    });
-    let binary = profile_dir.join(name);
-    assert!(binary.exists(), "{} is missing", binary.display());
-    binary
-}
+pub use crate::service_binaries::binary;
+use crate::service_binaries::wait_for_banner;
 
 /// A free loopback port (bound, then released for the service to take).
 pub fn free_addr() -> SocketAddr {
@@ -84,23 +46,7 @@ impl ServiceProcess {
             .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()))
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let prefix = format!("{banner}: ");
-        let base_url = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix(&prefix) {
-                        break url.to_owned();
-                    }
-                }
-                _ => panic!(
-                    "{name} exited: {:?} {}",
-                    child.wait(),
-                    std::fs::read_to_string(&stderr).unwrap_or_default()
-                ),
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
+        let base_url = wait_for_banner(&mut child, banner, &stderr);
         Self {
             name: name.to_owned(),
             child,
