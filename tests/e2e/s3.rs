@@ -52,7 +52,7 @@ pub async fn new_bucket(hint: &str) -> String {
 }
 
 /// The `<Key>` values of an S3 XML listing.
-fn keys_in(xml: &str) -> Vec<String> {
+pub fn keys_in(xml: &str) -> Vec<String> {
     xml.split("<Key>")
         .skip(1)
         .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_owned()))

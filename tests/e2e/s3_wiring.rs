@@ -11,10 +11,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::s3::{endpoint, keys_in};
+
 /// The environment variable choosing the S3 wiring.
 pub const S3_VAR: &str = "SEALPOST_TEST_S3";
-/// The S3 server's endpoint, exported by `scripts/test`.
-pub const ENDPOINT_VAR: &str = "SEALPOST_TEST_S3_ENDPOINT";
 /// The one bucket of the S3 wiring; instances differ by prefix.
 const BUCKET: &str = "sealpost-e2e";
 
@@ -25,15 +25,6 @@ pub fn enabled() -> bool {
         Ok("0") | Ok("") | Err(_) => false,
         Ok(other) => panic!("{S3_VAR}={other:?}: expected \"1\" or \"0\""),
     }
-}
-
-/// The S3 server's endpoint; a test that needs it fails without it (never passes on nothing).
-pub fn endpoint() -> String {
-    std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| {
-        panic!(
-            "{ENDPOINT_VAR} is not set: run the tests with scripts/test (it starts the S3 server)"
-        )
-    })
 }
 
 /// Creates `bucket` on the S3 server (an existing one is fine).
@@ -77,9 +68,8 @@ pub fn object_keys(store_url: &str) -> Vec<PathBuf> {
     );
     let (status, pending) = curl(&[&format!("{base}?uploads&prefix={prefix}")]);
     assert_eq!(status, "200", "listing uploads of {store_url}: {pending}");
-    let objects = (elements(&listed, "Key").into_iter()).map(|key| format!("s3://{bucket}/{key}"));
-    let uploads =
-        (elements(&pending, "Key").into_iter()).map(|key| format!("s3://{bucket}/{key}#upload"));
+    let objects = (keys_in(&listed).into_iter()).map(|key| format!("s3://{bucket}/{key}"));
+    let uploads = (keys_in(&pending).into_iter()).map(|key| format!("s3://{bucket}/{key}#upload"));
     objects.chain(uploads).map(PathBuf::from).collect()
 }
 
@@ -112,17 +102,6 @@ fn object_tool(action: &str, location: &str, file: &std::path::Path) {
         .status()
         .expect("running tests/s3/object.py (tests/s3/start installs its venv)");
     assert!(status.success(), "object.py {action} {location}: {status}");
-}
-
-/// The text of every `<name>…</name>` in an S3 XML answer (keys are plain base64url paths).
-fn elements(xml: &str, name: &str) -> Vec<String> {
-    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
-    (xml.split(open.as_str()).skip(1))
-        .filter_map(|rest| {
-            rest.split_once(close.as_str())
-                .map(|(text, _)| text.to_owned())
-        })
-        .collect()
 }
 
 /// Runs curl on loopback; the status code and the body.

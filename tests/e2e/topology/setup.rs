@@ -194,20 +194,10 @@ pub fn run_sealpost(loopback: &Loopback, service: &Service, args: &[&str]) -> St
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// An empty bucket of the test's own on the S3 server.
+/// An empty bucket of the test's own on the S3 server, and the server's endpoint.
 pub async fn make_bucket() -> (String, String) {
-    let endpoint = std::env::var("SEALPOST_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!("SEALPOST_TEST_S3_ENDPOINT is unset: run the topology test with scripts/test")
-    });
-    let mut id = [0u8; 6];
-    SystemRandom::new().fill(&mut id).unwrap();
-    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    let bucket = format!("topology-{hex}");
-    let response = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
-    (endpoint, bucket)
+    (
+        crate::s3::endpoint(),
+        crate::s3::new_bucket("topology").await,
+    )
 }
