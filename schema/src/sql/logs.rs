@@ -23,6 +23,12 @@ use crate::tenant::Tenant;
 #[async_trait]
 impl<D: Dialect> LogRepo for SqlRepository<D> {
     async fn append_vault_log(&self, records: &[VaultLogRecord]) -> Result<(), RepoError> {
+        if let Some(writer) = self.log_writer() {
+            return writer
+                .append(LogKind::Vault, records, lc::vault_fields)
+                .await
+                .map(drop);
+        }
         if records.is_empty() {
             return Ok(());
         }
@@ -171,12 +177,15 @@ impl<D: Dialect> LogRepo for SqlRepository<D> {
 
 impl<D: Dialect> SqlRepository<D> {
     /// Appends to a log with hit numbers (API, gateway), see `LogRepo::append_gateway_log`.
-    async fn append_numbered<R: LogEntry>(
+    async fn append_numbered<R: LogEntry + Clone + Send + 'static>(
         &self,
         kind: LogKind,
         records: &[R],
         fields: fn(&R, Option<i64>) -> String,
     ) -> Result<Vec<Option<i64>>, RepoError> {
+        if let Some(writer) = self.log_writer() {
+            return writer.append(kind, records, fields).await;
+        }
         if records.is_empty() {
             return Ok(Vec::new());
         }

@@ -46,6 +46,9 @@ pub struct SqlRepository<D: Dialect> {
     pool: Pool<D>,
     /// The record keys documents' viewer data is sealed with (`None`: tools and tests).
     records: Option<Arc<RecordCipher>>,
+    /// SQLite only: the audit logs' appends go to a connection and thread of their own
+    /// (`crate::sqlite::log_writer`); `None` on PostgreSQL and in-memory databases.
+    log_writer: Option<Arc<crate::sqlite::LogWriter>>,
 }
 
 impl<D: Dialect> Clone for SqlRepository<D> {
@@ -53,6 +56,7 @@ impl<D: Dialect> Clone for SqlRepository<D> {
         Self {
             pool: self.pool.clone(),
             records: self.records.clone(),
+            log_writer: self.log_writer.clone(),
         }
     }
 }
@@ -63,7 +67,19 @@ impl<D: Dialect> SqlRepository<D> {
         Self {
             pool,
             records: None,
+            log_writer: None,
         }
+    }
+
+    /// Sends the audit-log appends to `writer` (SQLite's own-connection writer).
+    pub(crate) fn with_log_writer(mut self, writer: Option<crate::sqlite::LogWriter>) -> Self {
+        self.log_writer = writer.map(Arc::new);
+        self
+    }
+
+    /// The log writer the audit-log appends go to, when the database has one.
+    pub(crate) fn log_writer(&self) -> Option<&crate::sqlite::LogWriter> {
+        self.log_writer.as_deref()
     }
 
     /// Seals and opens documents' viewer data and secrets with `records` ([`crate::cipher`]).

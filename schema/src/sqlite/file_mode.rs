@@ -7,17 +7,21 @@ use std::io;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
+/// Whether `database` (opened from `url`) is a file rather than an in-memory database.
+pub(super) fn is_file(url: &str, database: &Path) -> bool {
+    let name = database.to_string_lossy();
+    !(name.is_empty()
+        || name == ":memory:"
+        || name.starts_with("file:")
+        || url.contains("mode=memory"))
+}
+
 /// Creates `database` with mode 0600 when missing, before SQLite opens it (SQLite then creates
 /// `-wal` and `-shm` with the database file's mode), and narrows an existing database and its
 /// companions to 0600. In-memory databases (`sqlite::memory:`, named `file:…` by sqlx, or
 /// `?mode=memory`) have no file.
 pub(super) fn make_private(url: &str, database: &Path) -> io::Result<()> {
-    let name = database.to_string_lossy();
-    if name.is_empty()
-        || name == ":memory:"
-        || name.starts_with("file:")
-        || url.contains("mode=memory")
-    {
+    if !is_file(url, database) {
         return Ok(());
     }
     std::fs::OpenOptions::new()
