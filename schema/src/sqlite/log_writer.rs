@@ -219,3 +219,53 @@ fn open(path: &Path, busy_timeout: Duration) -> Result<Connection, Failed> {
 pub(super) fn busy(code: ErrorCode) -> bool {
     matches!(code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::ids::DocumentId;
+    use crate::model::GatewayLogRecord;
+    use crate::repo::Repository as _;
+    use crate::sqlite::SqliteRepository;
+
+    fn record(document: &DocumentId) -> GatewayLogRecord {
+        GatewayLogRecord {
+            producer_id: None,
+            document_id: Some(document.clone()),
+            time: chrono::DateTime::UNIX_EPOCH,
+            head: "-".to_owned(),
+        }
+    }
+
+    /// While another connection holds the write lock past the busy timeout (and every retry),
+    /// the append fails and writes nothing; once the lock is gone the next append numbers on
+    /// from where the committed ones stopped.
+    #[tokio::test]
+    async fn a_held_write_lock_fails_the_batch_whole_then_numbering_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sealpost.db");
+        let repo = SqliteRepository::connect(&format!("sqlite:{}", path.display()))
+            .await
+            .unwrap();
+        repo.migrate().await.unwrap();
+        let writer = LogWriter::start(path.clone(), Duration::from_millis(10)).unwrap();
+        let document = DocumentId::random();
+        let batch = [record(&document), record(&document)];
+        let fields = crate::gateway_codec::log_fields;
+        let append = || writer.append(LogKind::Gateway, &batch, fields);
+        assert_eq!(append().await.unwrap(), [Some(1), Some(2)]);
+
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        assert!(append().await.is_err());
+        holder.execute_batch("ROLLBACK").unwrap();
+
+        assert_eq!(append().await.unwrap(), [Some(3), Some(4)]);
+        let rows: i64 = holder
+            .query_row("SELECT count(*) FROM gateway_log", (), |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 4);
+    }
+}
