@@ -1,12 +1,20 @@
 //! Streaming, verified download of a whole object or of a plaintext range.
+//!
+//! - `local`: a local store's batches, one positioned read into a recycled buffer each.
+//! - `budget`: how large later batches are, from the number of downloads running.
+
+mod budget;
+mod local;
 
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+use budget::Active;
 use bytes::{Buf as _, Bytes, BytesMut};
 use futures_util::stream::{self, BoxStream};
 use futures_util::{StreamExt as _, TryStreamExt as _};
+use local::LocalObject;
 use object_store::path::Path as Location;
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt as _};
 use schema::{ObjectKey, ObjectRecord, RepoError};
@@ -15,11 +23,12 @@ use super::Vault;
 use crate::cipher::{CipherError, HEADER_LEN, Header, SegmentDecryptor, TAG_LEN};
 use crate::error::VaultError;
 
-/// Segments fetched per store request. `object_store`'s default byte stream reads a local file
-/// in 8 KiB blocks (a third of the speed of a plain read, measured); whole aligned segments
-/// fetched with `get_range` go at close to disk speed, and 16 × 64 KiB keeps a reader at ~1 MiB.
+/// Segments of the first batch, read and checked before the status line. `object_store`'s
+/// default byte stream reads a local file in 8 KiB blocks (a third of the speed of a plain read,
+/// measured); whole aligned segments go at close to disk speed, and 16 × 64 KiB keeps the
+/// first answer at ~1 MiB. Later batches are sized by [`budget`].
 const SEGMENTS_PER_READ: u64 = 16;
-/// Cap on one request for large segment sizes.
+/// Cap on the first batch for large segment sizes.
 const MAX_READ_BYTES: u64 = 4 * 1024 * 1024;
 
 /// A verified plaintext stream. An item is an `Err` (and the last one) as soon as anything fails
@@ -62,12 +71,19 @@ pub(super) struct Segments {
     count: u64,
     next: u64,
     end: u64,
+    /// Segments of the first batch; later ones are sized by [`budget::later_batch`].
     batch: u64,
     /// Ciphertext already fetched by `open`, starting at offset 0 (only useful once).
     prefix: Bytes,
+    /// A local store's open file (`None`: a remote store, read through `object_store`).
+    local: Option<Arc<LocalObject>>,
+    /// Counts this download among those running while it lives (sizes later batches).
+    active: Active,
+    /// Whether the first batch was planned.
+    started: bool,
 }
 
-/// Batches in flight at once: the one being sent and the one being read and decrypted.
+/// Batches in flight at once, read and decrypted while an earlier one is being sent.
 const PREFETCH: usize = 2;
 
 /// One batch: segments `first..upto`, whose ciphertext is `range` of the stored object.
@@ -85,6 +101,8 @@ pub(super) struct Batch {
     /// The ciphertext of exactly `range`, when a streamed read already brought it
     /// (`super::remote_read`).
     pub(super) fetched: Option<Bytes>,
+    /// A local store's open file, read directly ([`local`]).
+    local: Option<Arc<LocalObject>>,
 }
 
 impl Segments {
@@ -108,7 +126,16 @@ impl Segments {
             return Ok(None);
         }
         let header = self.decryptor.header();
-        let upto = self.end.min(self.next.saturating_add(self.batch));
+        let batch = if self.started {
+            budget::later_batch(
+                u64::from(header.segment_size()) + TAG_LEN as u64,
+                &self.active,
+            )
+        } else {
+            self.batch
+        };
+        self.started = true;
+        let upto = self.end.min(self.next.saturating_add(batch));
         let segment_range = |index| {
             header
                 .segment_range(self.size, index)
@@ -127,6 +154,7 @@ impl Segments {
             prefix: (range.end <= prefix.len() as u64).then_some(prefix),
             range,
             fetched: None,
+            local: self.local.clone(),
         };
         self.next = upto;
         Ok(Some(batch))
@@ -134,16 +162,22 @@ impl Segments {
 }
 
 impl Batch {
-    /// Fetches the batch's ciphertext and decrypts it off the async workers (AES-GCM over a
-    /// MiB is ~0.2 ms of CPU: on a blocking thread it overlaps with sending the previous
-    /// batch). Returns each segment's whole plaintext, in order.
-    async fn run(mut self) -> Result<Vec<BytesMut>, VaultError> {
-        let ciphertext = match (self.fetched.take(), &self.prefix) {
-            (Some(fetched), _) => fetched,
-            (None, Some(prefix)) => {
+    /// Fetches the batch's ciphertext and decrypts it off the async workers, so that it
+    /// overlaps with sending the previous batch. Returns each segment's whole plaintext, in
+    /// order, once every segment of the batch has authenticated (none of it otherwise).
+    async fn run(mut self) -> Result<Vec<Bytes>, VaultError> {
+        let ciphertext = match (self.fetched.take(), &self.prefix, self.local.clone()) {
+            (Some(fetched), _, _) => fetched,
+            (None, Some(prefix), _) => {
                 prefix.slice(self.range.start as usize..self.range.end as usize)
             }
-            (None, None) => self.fetch().await?,
+            // One blocking task reads and decrypts: no second hand-off.
+            (None, None, Some(local)) => {
+                return tokio::task::spawn_blocking(move || self.read_local(&local))
+                    .await
+                    .map_err(|_| VaultError::Task)?;
+            }
+            (None, None, None) => self.fetch().await?,
         };
         tokio::task::spawn_blocking(move || self.decrypt(ciphertext))
             .await
@@ -167,27 +201,52 @@ impl Batch {
         Ok(data)
     }
 
-    fn decrypt(&self, ciphertext: Bytes) -> Result<Vec<BytesMut>, VaultError> {
-        let header = self.decryptor.header();
+    /// Reads the batch from the local file into a recycled buffer and decrypts it there.
+    fn read_local(&self, local: &LocalObject) -> Result<Vec<Bytes>, VaultError> {
+        let len = usize::try_from(self.range.end - self.range.start).unwrap_or(usize::MAX);
+        let mut buffer = local.read(self.range.start, len)?;
+        let plaintext = self.open_segments(buffer.as_mut_slice())?;
+        let buffer = buffer.into_bytes();
+        Ok(plaintext
+            .into_iter()
+            .map(|part| buffer.slice(part))
+            .collect())
+    }
+
+    fn decrypt(&self, ciphertext: Bytes) -> Result<Vec<Bytes>, VaultError> {
         // A fresh read is uniquely owned: decrypt it in place without copying.
         let mut ciphertext = ciphertext
             .try_into_mut()
             .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        let plaintext = self.open_segments(&mut ciphertext)?;
+        let buffer = ciphertext.freeze();
+        Ok(plaintext
+            .into_iter()
+            .map(|part| buffer.slice(part))
+            .collect())
+    }
+
+    /// Authenticates and decrypts, in place, every segment of the batch's ciphertext; returns
+    /// where each segment's plaintext lies. Fails at the first segment that does not
+    /// authenticate, and then nothing of the batch may be used.
+    fn open_segments(&self, ciphertext: &mut [u8]) -> Result<Vec<Range<usize>>, VaultError> {
+        let header = self.decryptor.header();
         let mut plaintext = Vec::with_capacity((self.upto - self.first) as usize);
+        let mut offset = 0;
         for index in self.first..self.upto {
             let bounds = header
                 .segment_range(self.size, index)
                 .map_err(VaultError::Integrity)?;
             let segment_len = usize::try_from(bounds.end - bounds.start).unwrap_or(usize::MAX);
-            let mut segment = ciphertext.split_to(segment_len.min(ciphertext.len()));
+            let end = offset + segment_len.min(ciphertext.len() - offset);
             let is_last = index + 1 == self.count;
             let plain_len = self
                 .decryptor
-                .decrypt_in_place(index, is_last, &mut segment)
+                .decrypt_in_place(index, is_last, &mut ciphertext[offset..end])
                 .map_err(VaultError::Integrity)?
                 .len();
-            segment.truncate(plain_len);
-            plaintext.push(segment);
+            plaintext.push(offset..offset + plain_len);
+            offset = end;
         }
         Ok(plaintext)
     }
@@ -201,7 +260,7 @@ struct Trim {
 }
 
 impl Trim {
-    fn apply(&mut self, segments: Vec<BytesMut>) -> Vec<Bytes> {
+    fn apply(&mut self, segments: Vec<Bytes>) -> Vec<Bytes> {
         let mut out = Vec::with_capacity(segments.len());
         for mut segment in segments {
             segment.advance(self.skip.min(segment.len()));
@@ -209,7 +268,7 @@ impl Trim {
             segment.truncate(usize::try_from(self.remaining).unwrap_or(usize::MAX));
             self.remaining -= segment.len() as u64;
             if !segment.is_empty() {
-                out.push(segment.freeze());
+                out.push(segment);
             }
         }
         out
@@ -218,7 +277,7 @@ impl Trim {
 
 /// The row says the object exists, so a blob missing now is damage (an object cut to nothing),
 /// not absence.
-fn missing() -> VaultError {
+pub(super) fn missing() -> VaultError {
     VaultError::Integrity(CipherError::Shape { ciphertext_len: 0 })
 }
 
@@ -372,6 +431,16 @@ impl Vault {
             (span.segments, span.skip)
         };
         let stride = u64::from(header.segment_size()) + TAG_LEN as u64;
+        let first_batch = (MAX_READ_BYTES / stride).clamp(1, SEGMENTS_PER_READ);
+        // A local store's file is opened once, for the batches after the first. The location
+        // is built from a typed key (`Vault::location`: plain path characters only), so it
+        // maps onto the store's directory as `object_store` maps it.
+        let local = match &self.inner.local_root {
+            Some(root) if segments.end - segments.start > first_batch => {
+                Some(LocalObject::open(root.join(opened.location.as_ref())).await?)
+            }
+            _ => None,
+        };
         let mut plan = Segments {
             store: Arc::clone(&self.inner.store),
             location: opened.location,
@@ -380,8 +449,11 @@ impl Vault {
             count,
             next: segments.start,
             end: segments.end,
-            batch: (MAX_READ_BYTES / stride).clamp(1, SEGMENTS_PER_READ),
+            batch: first_batch,
             prefix: opened.prefix,
+            local,
+            active: Active::new(),
+            started: false,
         };
         let mut trim = Trim {
             skip: usize::try_from(skip).unwrap_or(usize::MAX),
