@@ -24,8 +24,10 @@
 use bytes::BytesMut;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
+pub mod digest;
 mod header;
 
+pub use digest::{OffThreadDigest, StreamDigest};
 pub use header::{Header, SegmentSpan};
 
 /// Length of a data key: AES-256.
