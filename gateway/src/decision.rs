@@ -180,27 +180,52 @@ pub(crate) async fn match_viewer(
 }
 
 /// A request without a password to compare, whose answer tells whether its token names a
-/// member (a handle or an OAuth redirect against 403): the token is a guess, reserved first
-/// and given back when it names a member. Without a `records` audience there is nothing to
-/// guess.
+/// member (a handle or an OAuth redirect against 403). Without a `records` audience there is
+/// nothing to guess.
+///
+/// A stranger's token is a wrong guess: reserved (counted, in its own committed transaction)
+/// before it is answered, as in issue 14. A member's token is a right guess, whose reservation
+/// used to be given back at once: two fsynced commits for a net change of zero, and the
+/// audience path's cost (~700 req/s against ~9,100 without an audience, issue 20). It is now
+/// *checked* instead ([`schema::lockout::Limiter::check`]): read, by the reservation's rules,
+/// after this process's reservations in flight (and on PostgreSQL under the reservation's row
+/// locks, rolled back). Issue 14's property holds:
+/// - a stranger's guess is still counted before it is answered, and the windows count exactly
+///   the strangers (a member's reservation never outlived its release);
+/// - once a limit is reached, a member's check and a stranger's reservation are both refused
+///   with the same 429 (the same `decide`, on the same counts), so a locked-out guesser learns
+///   nothing about its tokens;
+/// - a member checked while strangers' reservations are in flight is answered as if it
+///   arrived just before or just after them, in the order the requests came (a fair lock in
+///   the repository), as a reserve-then-release was. A plain read of the committed counts
+///   would not do: in a burst, every member would read the window before the strangers'
+///   commits filled it and get its handle while the strangers beyond the limit got 429,
+///   telling the two apart for as many tokens as the burst holds. Across processes over one
+///   SQLite file that order holds per process only (see `schema::sql::lockout`); PostgreSQL,
+///   the scaled-out database, orders every gateway's.
 async fn admit(
     service: &GatewayService,
     matched: Matched,
     guess: &Guess,
 ) -> Result<Viewer, GatewayError> {
-    if let Matched::Viewer(Viewer::Unnamed) = matched {
-        return Ok(Viewer::Unnamed);
-    }
-    let then = reserve(service, guess).await?;
     match matched {
+        Matched::Viewer(Viewer::Unnamed) => Ok(Viewer::Unnamed),
         Matched::Viewer(viewer) => {
-            release(service, guess).await?;
+            (service
+                .limiter
+                .check(service.stores.locks.as_ref(), guess)
+                .await)
+                .map_err(GatewayError::Repo)?
+                .map_err(|refusal| locked(refusal, guess.now))?;
             Ok(viewer)
         }
-        Matched::Stranger(_) => Err(then.map_or(GatewayError::NotAMember, |refusal| {
-            service.ops.metrics.lockout();
-            locked(refusal, guess.now)
-        })),
+        Matched::Stranger(_) => {
+            let then = reserve(service, guess).await?;
+            Err(then.map_or(GatewayError::NotAMember, |refusal| {
+                service.ops.metrics.lockout();
+                locked(refusal, guess.now)
+            }))
+        }
     }
 }
 

@@ -175,6 +175,25 @@ impl Limiter {
         }
     }
 
+    /// A guess found right before anything was compared (a viewer token naming a member):
+    /// `Err(refusal)` when a reservation would be refused now ([`LockoutRepo::check_attempt`]).
+    /// Writes nothing (issue 20: a member's request cost two fsynced commits, reserve then
+    /// release, for a net change of zero: ~700 req/s against ~11,000 now, same machine).
+    pub async fn check(
+        &self,
+        repo: &dyn LockoutRepo,
+        guess: &Guess,
+    ) -> Result<Result<(), Refusal>, RepoError> {
+        match repo.check_attempt(&guess.attempt(), &self.limits).await? {
+            Some(refusal) => {
+                let document = guess.document.as_str();
+                tracing::warn!(document, address = %guess.address, ?refusal, "guess refused");
+                Ok(Err(refusal))
+            }
+            None => Ok(Ok(())),
+        }
+    }
+
     /// The reserved `guess` was right: forget the pair's failures and give the windows back.
     pub async fn release(&self, repo: &dyn LockoutRepo, guess: &Guess) -> Result<(), RepoError> {
         repo.release_attempt(&guess.attempt(), self.limits.window)

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::delivery;
 use super::{BoxStream, RepoError};
 use crate::ids::{DocumentId, ObjectKey, PlaceholderId, ProducerId};
-use crate::lockout::{Attempt, AttemptLimits, ChallengeLock, LockPolicy, Reservation};
+use crate::lockout::{Attempt, AttemptLimits, ChallengeLock, LockPolicy, Refusal, Reservation};
 use crate::model::{
     ApiLogRecord, ContentSignature, DocumentRecord, Download, GatewayLogLine, GatewayLogRecord,
     LogKind, LogLine, LoginSession, OAuthPending, ObjectRecord, Producer, PurgedLines,
@@ -193,6 +193,16 @@ pub trait LockoutRepo: Send + Sync {
         attempt: &Attempt<'_>,
         limits: &AttemptLimits,
     ) -> Result<Reservation, RepoError>;
+    /// Whether a reservation of `attempt` (without a pair: `attempt.viewer` is ignored) would
+    /// be refused now, decided by the same rules as [`Self::reserve_attempt`], writing
+    /// nothing (issue 20). For a guess found right before anything was compared (a viewer
+    /// token naming a member), ordered after this process's reservations in flight; on
+    /// PostgreSQL also after every gateway's (the reservation's row locks, rolled back).
+    async fn check_attempt(
+        &self,
+        attempt: &Attempt<'_>,
+        limits: &AttemptLimits,
+    ) -> Result<Option<Refusal>, RepoError>;
     /// A granted attempt succeeded: forgets the pair's failures and locks (even `UntilReset`,
     /// which its own reservation may have set) and gives back its count in the address's and
     /// the document's windows (those holding `attempt.now`).

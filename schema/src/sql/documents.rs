@@ -1,6 +1,7 @@
 //! A producer's documents: insert, read, list, compare-and-swap replacement, and deletion
 //! with the object row (the wrapped data key) in one transaction. Reads and conditional
-//! deletes are scoped to a [`Tenant`] (producer and environment).
+//! deletes are scoped to a [`Tenant`] (producer and environment). Every committed write empties
+//! the gateway's placeholder cache (`super::viewer_cache`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,6 +21,7 @@ impl<D: Dialect> DocumentRepo for SqlRepository<D> {
             codec::bind_document_insert(sql(codec::INSERT_DOCUMENT.as_str()), document, sealed);
         if document.environment == crate::Environment::Live {
             insert.execute(self.db()).await?;
+            self.documents_changed();
             return Ok(());
         }
         // A test document is listed in the same transaction, so its log lines stay test lines
@@ -30,7 +32,9 @@ impl<D: Dialect> DocumentRepo for SqlRepository<D> {
             .bind(document.id.as_str())
             .execute(D::on_conn(&mut tx))
             .await?;
-        tx.commit().await.map_err(codec::db_error)
+        tx.commit().await.map_err(codec::db_error)?;
+        self.documents_changed();
+        Ok(())
     }
 
     async fn document(
@@ -87,6 +91,8 @@ impl<D: Dialect> DocumentRepo for SqlRepository<D> {
                 .bind(millis(expected_last_modified))
                 .execute(self.db())
                 .await?;
+        // Every PUT of a part, and every replacement, comes through here.
+        self.documents_changed();
         Ok(done == 1)
     }
 
@@ -166,6 +172,7 @@ impl<D: Dialect> SqlRepository<D> {
             .await?;
         wipe_deliveries::<D>(&mut tx, producer, id).await?;
         tx.commit().await.map_err(codec::db_error)?;
+        self.documents_changed();
         D::after_delete(&self.pool);
         Ok(Some(document))
     }

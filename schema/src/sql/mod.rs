@@ -24,6 +24,7 @@ mod producer_keys;
 pub mod query;
 mod records;
 mod texts;
+mod viewer_cache;
 mod viewers;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub(crate) use logs::chain_old_lines;
 pub(crate) use migrations::embedded_migrations;
 pub(crate) use query::sql;
 pub use texts::Texts;
+pub use viewer_cache::{VIEWER_CACHE_ENTRIES, VIEWER_CACHE_TTL};
 
 use crate::cipher::RecordCipher;
 use crate::repo::{RepoError, Repository};
@@ -49,6 +51,11 @@ pub struct SqlRepository<D: Dialect> {
     /// SQLite only: the audit logs' appends go to a connection and thread of their own
     /// (`crate::sqlite::log_writer`); `None` on PostgreSQL and in-memory databases.
     log_writer: Option<Arc<crate::sqlite::LogWriter>>,
+    /// The gateway's placeholder cache (issue 20), shared by every clone.
+    viewers: Arc<viewer_cache::ViewerCache>,
+    /// Orders this process's lockout checks after its reservations in flight (issue 20,
+    /// `lockout::check_attempt`), shared by every clone.
+    lockout_gate: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl<D: Dialect> Clone for SqlRepository<D> {
@@ -57,6 +64,8 @@ impl<D: Dialect> Clone for SqlRepository<D> {
             pool: self.pool.clone(),
             records: self.records.clone(),
             log_writer: self.log_writer.clone(),
+            viewers: self.viewers.clone(),
+            lockout_gate: self.lockout_gate.clone(),
         }
     }
 }
@@ -68,6 +77,8 @@ impl<D: Dialect> SqlRepository<D> {
             pool,
             records: None,
             log_writer: None,
+            viewers: Arc::default(),
+            lockout_gate: Arc::default(),
         }
     }
 

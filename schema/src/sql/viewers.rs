@@ -1,11 +1,13 @@
 //! Documents as the services acting for viewers read them: the gateway by placeholder (without
-//! the audience, which can hold 10,000 records), its audience on its own, and the vault by id.
+//! the audience, which can hold 10,000 records; cached up to 1 s, [`super::viewer_cache`]), its
+//! audience on its own, and the vault by id.
 
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::viewer_cache::ViewerCache;
 use super::{Dialect, SqlRepository, sql};
 use crate::codec::{self, document_columns};
 use crate::gateway_codec as gc;
@@ -48,12 +50,21 @@ impl<D: Dialect> ViewerRepo for SqlRepository<D> {
         &self,
         placeholder: &PlaceholderId,
     ) -> Result<Option<ViewerDocument>, RepoError> {
-        sql(D::texts().viewer_document.as_str())
+        if let Some(document) = self.viewers.get(placeholder) {
+            return Ok(Some(document));
+        }
+        // Read before the row: a write committing meanwhile keeps this fill out of the cache.
+        let generation = self.viewers.generation();
+        let document = sql(D::texts().viewer_document.as_str())
             .bind(placeholder.as_str())
             .fetch_optional(self.db())
             .await?
             .map(|row| gc::viewer_document(&row, self.records()))
-            .transpose()
+            .transpose()?;
+        if let Some(document) = &document {
+            self.viewers.store(document, generation);
+        }
+        Ok(document)
     }
 
     async fn document_audience(
@@ -66,6 +77,21 @@ impl<D: Dialect> ViewerRepo for SqlRepository<D> {
             .await?
             .map(|row| gc::audience(&row, id.as_str(), self.records()))
             .transpose()
+    }
+}
+
+impl<D: Dialect> SqlRepository<D> {
+    /// Keeps the gateway's placeholder cache ([`super::viewer_cache`]) `ttl` (at most
+    /// [`super::VIEWER_CACHE_TTL`], 1 s: a longer one is cut to it) and at most `entries` documents;
+    /// a zero `ttl` turns it off. The default is 1 s and [`super::VIEWER_CACHE_ENTRIES`].
+    pub fn with_viewer_cache(mut self, ttl: std::time::Duration, entries: usize) -> Self {
+        self.viewers = std::sync::Arc::new(ViewerCache::new(ttl, entries));
+        self
+    }
+
+    /// A document changed: the placeholder cache serves nothing read before.
+    pub(super) fn documents_changed(&self) {
+        self.viewers.invalidate();
     }
 }
 

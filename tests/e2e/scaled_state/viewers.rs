@@ -17,7 +17,7 @@ on_both_databases!(
     the_address_limit_counts_on_both_gateways,
     oauth_started_on_one_gateway_finishes_on_the_other,
     replaced_and_deleted_documents_lead_to_no_content_on_either_side,
-    an_audience_changed_on_one_side_is_matched_on_the_other_at_once,
+    an_audience_changed_on_one_side_is_matched_on_the_other_within_a_second,
 );
 
 /// The suite's client from 127.0.0.1 (no redirects followed).
@@ -363,7 +363,9 @@ async fn replaced_and_deleted_documents_lead_to_no_content_on_either_side(db: Db
         .await
         .unwrap();
     assert!(deleted.status().is_success(), "{}", deleted.status());
-    assert_eq!(request(&second.gateway, &new).await.status(), 404);
+    // B served `new` just before: its placeholder cache may keep it up to 1 s (issue 20).
+    let on_b = format!("{}/{new}", second.gateway);
+    assert_eq!(crate::gateway_cache::eventually(&on_b, 404).await, 404);
     assert_eq!(request(&app.gateway, &new).await.status(), 404);
     let gone = client()
         .get(&v3_handle)
@@ -376,10 +378,11 @@ async fn replaced_and_deleted_documents_lead_to_no_content_on_either_side(db: Db
     second.stop().await;
 }
 
-/// An audience changed through one API server is matched by the other gateway at once: its
-/// index is cached by document version, which every write moves, and the version is read with
-/// the document on every request.
-async fn an_audience_changed_on_one_side_is_matched_on_the_other_at_once(db: Db) {
+/// An audience changed through one API server is matched by the other gateway within a second:
+/// its index is cached by document version, which every write moves, and the version comes with
+/// the document, which that gateway's placeholder cache keeps up to 1 s (issue 20; a handle it
+/// mints meanwhile carries the old access version, which the vault refuses).
+async fn an_audience_changed_on_one_side_is_matched_on_the_other_within_a_second(db: Db) {
     let app = TestApp::spawn(db).await;
     let second = Second::start(&app).await;
     let token = app.login().await;
@@ -397,8 +400,9 @@ async fn an_audience_changed_on_one_side_is_matched_on_the_other_at_once(db: Db)
         .await
         .unwrap();
     assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let on_b = format!("{}/{harry}", second.gateway);
     assert_eq!(
-        request(&second.gateway, &harry).await.status(),
+        crate::gateway_cache::eventually(&on_b, 403).await,
         403,
         "Harry left"
     );
