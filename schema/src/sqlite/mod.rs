@@ -49,7 +49,7 @@ impl SqlRepository<Sqlite> {
     /// - foreign keys on: SQLite leaves them off unless asked.
     /// - busy timeout of 5 s: another process writing (`sealpost producer add` while
     ///   `sealpost up` runs) makes a statement wait, not fail with "database is locked".
-    /// - the audit logs' appends on a connection and thread of their own ([`LogWriter`]: one
+    /// - the audit logs' appends on a connection and thread of their own (`log_writer.rs`: one
     ///   thread hand-off per transaction instead of one per statement), same settings.
     /// - no ping before each acquire: an embedded database's connection cannot drop, and the
     ///   ping is one more round trip to sqlx's per-connection worker thread for every query
