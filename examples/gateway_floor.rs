@@ -2,7 +2,9 @@
 //! actix-web (default workers) answering `GET /{placeholder}?email=…` as the gateway does for
 //! a no-challenge document with a records audience — find the viewer by the SHA-256 of the
 //! token value in an in-memory index of 10,000 records, mint an Ed25519-signed handle (the
-//! vault's format, [`shared::handle`]) with a fresh nonce, answer 303 to it — and nothing else:
+//! vault's format, [`shared::handle`]) with a fresh nonce through the gateway's own
+//! [`HandleSigner`] (aws-lc-rs; `examples/sign_cost.rs` times it against `ring`), answer 303 to
+//! it — and nothing else:
 //! no database lookup, no audit record, no request tracing. What the real gateway adds on top
 //! is the durable, fail-closed audit record and the placeholder lookup in the database.
 //!
