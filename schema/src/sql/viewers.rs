@@ -81,9 +81,10 @@ impl<D: Dialect> ViewerRepo for SqlRepository<D> {
 }
 
 impl<D: Dialect> SqlRepository<D> {
-    /// Keeps the gateway's placeholder cache ([`super::viewer_cache`]) `ttl` (at most
-    /// [`super::VIEWER_CACHE_TTL`], 1 s: a longer one is cut to it) and at most `entries` documents;
-    /// a zero `ttl` turns it off. The default is 1 s and [`super::VIEWER_CACHE_ENTRIES`].
+    /// Keeps the gateway's placeholder cache (`sql::viewer_cache`) `ttl` (at most
+    /// [`super::VIEWER_CACHE_TTL`], 1 s: a longer one is cut to it) and at most `entries`
+    /// documents; a zero `ttl` turns it off. The default is 1 s and
+    /// [`super::VIEWER_CACHE_ENTRIES`].
     pub fn with_viewer_cache(mut self, ttl: std::time::Duration, entries: usize) -> Self {
         self.viewers = std::sync::Arc::new(ViewerCache::new(ttl, entries));
         self
