@@ -52,8 +52,34 @@ async fn a_large_export_starts_before_it_is_written(db: Db) {
     seed(&app).await;
     let keys = keys(&app).await;
 
+    // Generous: a spooled export sends its first byte only at the very end, so it fails every
+    // attempt; a streamed one may miss the ratio once on a machine busy with other work (seen
+    // in a CI run sharing its 2 cores with a release build), hence up to three attempts.
+    let mut timings = Vec::new();
+    let mut zip = Vec::new();
+    for _ in 0..3 {
+        let (to_first, total, body) = export(&app, &token).await;
+        timings.push((to_first, total));
+        zip = body;
+        if to_first * 3 < total {
+            break;
+        }
+    }
+    let streamed = timings.iter().any(|(first, total)| *first * 3 < *total);
+    assert!(streamed, "first and whole: {timings:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streamed.zip");
+    std::fs::write(&path, &zip).unwrap();
+    let manifest = verdict(&path, &keys).await.unwrap();
+    assert!(manifest.logs[0].records >= RECORDS as u64);
+}
+
+/// One `GET /logs`, checked as a streamed zip: the time to its first chunk, to its end, and
+/// the body.
+async fn export(app: &TestApp, token: &str) -> (std::time::Duration, std::time::Duration, Vec<u8>) {
     let started = Instant::now();
-    let mut response = app.get(&token, "/logs").send().await.unwrap();
+    let mut response = app.get(token, "/logs").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let headers = response.headers().clone();
     assert_eq!(headers["content-type"], "application/zip");
@@ -67,13 +93,5 @@ async fn a_large_export_starts_before_it_is_written(db: Db) {
     while let Some(chunk) = response.chunk().await.unwrap() {
         zip.extend_from_slice(&chunk);
     }
-    let total = started.elapsed();
-    // Generous: a spooled export sends its first byte only at the very end.
-    assert!(to_first * 3 < total, "first {to_first:?}, whole {total:?}");
-
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("streamed.zip");
-    std::fs::write(&path, &zip).unwrap();
-    let manifest = verdict(&path, &keys).await.unwrap();
-    assert!(manifest.logs[0].records >= RECORDS as u64);
+    (to_first, started.elapsed(), zip)
 }
