@@ -63,6 +63,13 @@ async fn replace(app: &TestApp, token: &str, doc: &Doc) -> String {
     crate::gateway::placeholder_id(&record)
 }
 
+/// Replaces the audience with one that no longer names Harry (its first record).
+async fn remove_harry(app: &TestApp, token: &str, doc: &str) {
+    let mut changed = audience();
+    changed["data"]["records"].as_array_mut().unwrap().remove(0);
+    put_json(app, token, &format!("/documents/{doc}/audience"), &changed).await;
+}
+
 async fn put_json(app: &TestApp, token: &str, path: &str, value: &Value) {
     let put = client()
         .put(app.url(path))
@@ -102,15 +109,7 @@ async fn a_new_audience_or_challenge_is_enforced_at_once(db: Db) {
     let harry = harry(&app, &doc);
     assert_eq!(status(&harry).await, 303);
     assert_eq!(status(&harry).await, 303);
-    let mut changed = audience();
-    changed["data"]["records"].as_array_mut().unwrap().remove(0);
-    put_json(
-        &app,
-        &token,
-        &format!("/documents/{}/audience", doc.id),
-        &changed,
-    )
-    .await;
+    remove_harry(&app, &token, &doc.id).await;
     assert_eq!(status(&harry).await, 403, "Harry left the audience");
     let jane = harry
         .replace("4154445511", "4154445512")
@@ -138,15 +137,7 @@ async fn another_gateway_sees_changes_within_a_second(db: Db) {
     let doc = create(&app, &token, b"members", &[("audience", audience())]).await;
     let on_second = harry(&app, &doc).replacen(&app.gateway, &second.gateway, 1);
     assert_eq!(status(&on_second).await, 303);
-    let mut changed = audience();
-    changed["data"]["records"].as_array_mut().unwrap().remove(0);
-    put_json(
-        &app,
-        &token,
-        &format!("/documents/{}/audience", doc.id),
-        &changed,
-    )
-    .await;
+    remove_harry(&app, &token, &doc.id).await;
     assert_eq!(eventually(&on_second, 403).await, 403, "Harry left");
     let jane = on_second
         .replace("4154445511", "4154445512")
