@@ -145,7 +145,7 @@ async fn a_deleted_documents_saved_ciphertext_cannot_be_decrypted(db: Db) {
     if db == Db::Sqlite {
         // The pools close just after `stop` returns; the last connection to close checkpoints
         // the write-ahead log into the database and deletes it. (While the instance runs, the
-        // log may still hold the page as it was before the delete; README, "Crypto-shredding".)
+        // log may still hold the page as it was before the delete; docs/encryption-at-rest.md, "Crypto-shredding".)
         for _ in 0..100 {
             if !data_dir.join(format!("{DATABASE_FILE}-wal")).exists() {
                 break;

@@ -178,7 +178,7 @@ async fn put_challenge_refuses_handles_issued_before(db: Db) {
 }
 
 /// Metadata, name and landing-page changes say nothing about who may read: handles stay valid
-/// (a deliberate choice; README, "Security model").
+/// (a deliberate choice; docs/security.md).
 async fn metadata_changes_keep_handles(db: Db) {
     let app = TestApp::spawn(db).await;
     let token = app.login().await;

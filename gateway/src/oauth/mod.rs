@@ -1,7 +1,7 @@
 //! The OAuth challenge (spec, "OAuth"), implemented with OAuth 2.0: the authorization-code
 //! flow with PKCE (S256), OpenID Connect when the provider is given by its issuer URL.
 //!
-//! Mapping of the spec's object (README, "OAuth challenge"): `provider.href` is the issuer
+//! Mapping of the spec's object (docs/gateway.md, "The OAuth challenge"): `provider.href` is the issuer
 //! (discovery) unless `authorize` and `token` give the endpoints; `consumer` is the client id
 //! and `access` the client secret, each `literal` or a field of the viewer's record; the
 //! redirect URI is `{gateway}/oauth/callback`.
