@@ -200,9 +200,9 @@ pub(crate) async fn match_viewer(
 ///   the repository), as a reserve-then-release was. A plain read of the committed counts
 ///   would not do: in a burst, every member would read the window before the strangers'
 ///   commits filled it and get its handle while the strangers beyond the limit got 429,
-///   telling the two apart for as many tokens as the burst holds. Across processes over one
-///   SQLite file that order holds per process only (see `schema::sql::lockout`); PostgreSQL,
-///   the scaled-out database, orders every gateway's.
+///   telling the two apart for as many tokens as the burst holds. Every gateway's
+///   reservations are ordered too: PostgreSQL's row locks, or a SQLite file's write lock under
+///   which the check reads (`schema::sqlite::read_conn`, issue 20).
 async fn admit(
     service: &GatewayService,
     matched: Matched,

@@ -1,1 +1,117 @@
-//! (being written this session)
+//! What the gateway's brute-force limits write, and that they hold across processes sharing
+//! one SQLite file (issue 20): a member's check reads under the write lock, so it waits for
+//! another process's reservation that is counted but not committed yet.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use schema::sqlite::SqliteRepository;
+use schema::{
+    Attempt, AttemptLimits, DocumentId, LockPolicy, LockoutRepo, Refusal, Repository, Reservation,
+};
+use sqlx::Connection as _;
+
+const ADDRESS: &str = "192.0.2.77";
+
+fn limits(per_address: u32) -> AttemptLimits {
+    AttemptLimits {
+        policy: LockPolicy::default(),
+        per_address,
+        per_document: 1_000,
+        window: Duration::hours(1),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(1_700_000_000_000).unwrap_or_default()
+}
+
+fn attempt(document: &DocumentId) -> Attempt<'_> {
+    Attempt {
+        document,
+        viewer: None,
+        address: ADDRESS,
+        now: now(),
+    }
+}
+
+/// Two repositories over one file: two processes as far as the lockout is concerned (each its
+/// own pool, its own in-process ordering, its own read connection).
+async fn two_processes(dir: &tempfile::TempDir) -> (String, SqliteRepository, SqliteRepository) {
+    let url = format!("sqlite:{}", dir.path().join("sealpost.db").display());
+    let first = SqliteRepository::connect(&url).await.unwrap();
+    first.migrate().await.unwrap();
+    let second = SqliteRepository::connect(&url).await.unwrap();
+    (url, first, second)
+}
+
+/// The window is one short of full; another process has counted the attempt that fills it and
+/// not committed yet. A member's check in this process must come after it (refused), as on
+/// PostgreSQL, not read the committed count and pass.
+#[tokio::test]
+async fn a_check_waits_for_another_process_uncommitted_reservation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, first, second) = two_processes(&dir).await;
+    let document = DocumentId::random();
+    let limits = limits(3);
+    for _ in 0..2 {
+        let granted = first.reserve_attempt(&attempt(&document), &limits).await;
+        assert!(matches!(
+            granted.unwrap(),
+            Reservation::Granted { then: None }
+        ));
+    }
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE address_failures SET failures = failures + 1 WHERE address = $1")
+        .bind(ADDRESS)
+        .execute(&mut other)
+        .await
+        .unwrap();
+
+    let second = Arc::new(second);
+    let checker = second.clone();
+    let check = tokio::spawn(async move {
+        let document = document;
+        checker.check_attempt(&attempt(&document), &limits).await
+    });
+    // Time for the check to read, were it to read without waiting (what this test catches).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+
+    let refusal = check.await.unwrap().unwrap();
+    assert!(matches!(refusal, Some(Refusal::Until(_))), "{refusal:?}");
+}
+
+/// Strangers' reservations from two processes and members' checks racing them: never more
+/// answers than the limit allows once the window is full, and the window counts exactly the
+/// strangers granted.
+#[tokio::test]
+async fn two_processes_racing_never_pass_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_url, first, second) = two_processes(&dir).await;
+    let (first, second) = (Arc::new(first), Arc::new(second));
+    let document = DocumentId::random();
+    let limits = limits(5);
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let repo = if i % 2 == 0 { &first } else { &second }.clone();
+        let document = document.clone();
+        tasks.push(tokio::spawn(async move {
+            let reservation = repo.reserve_attempt(&attempt(&document), &limits).await;
+            matches!(reservation.unwrap(), Reservation::Granted { .. })
+        }));
+    }
+    let mut granted = 0;
+    for task in tasks {
+        granted += usize::from(task.await.unwrap());
+    }
+    assert_eq!(granted, 5);
+    let check = second.check_attempt(&attempt(&document), &limits).await;
+    assert!(matches!(check.unwrap(), Some(Refusal::Until(_))));
+    let count = first.address_failures(ADDRESS, now(), limits.window).await;
+    assert_eq!(count.unwrap(), 5);
+}

@@ -196,8 +196,9 @@ pub trait LockoutRepo: Send + Sync {
     /// Whether a reservation of `attempt` (without a pair: `attempt.viewer` is ignored) would
     /// be refused now, decided by the same rules as [`Self::reserve_attempt`], writing
     /// nothing (issue 20). For a guess found right before anything was compared (a viewer
-    /// token naming a member), ordered after this process's reservations in flight; on
-    /// PostgreSQL also after every gateway's (the reservation's row locks, rolled back).
+    /// token naming a member), ordered after this process's reservations in flight and after
+    /// every gateway's: on PostgreSQL under the reservation's row locks (rolled back), on a
+    /// SQLite file under its write lock (`BEGIN IMMEDIATE`, read, `ROLLBACK`).
     async fn check_attempt(
         &self,
         attempt: &Attempt<'_>,

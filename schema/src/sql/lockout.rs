@@ -65,10 +65,12 @@ impl<D: Dialect> LockoutRepo for SqlRepository<D> {
         drop(self.lockout_gate.write().await);
         let (start, _) = rules::address_window(attempt.now, limits.window);
         let document_key = rules::document_window_key(attempt.document);
-        let (address, document) = if D::FOR_UPDATE.is_empty() {
-            committed_counts::<D>(self, attempt.address, &document_key, start).await?
-        } else {
-            locked_counts::<D>(self, attempt.address, &document_key, start).await?
+        let (address, document) = match self.read_conn() {
+            Some(reader) => (reader.window_counts(attempt.address, &document_key, start)).await?,
+            None if D::FOR_UPDATE.is_empty() => {
+                committed_counts::<D>(self, attempt.address, &document_key, start).await?
+            }
+            None => locked_counts::<D>(self, attempt.address, &document_key, start).await?,
         };
         // The counts as a reservation's upserts return them: including this attempt.
         let (address, document) = (address.saturating_add(1), document.saturating_add(1));
@@ -224,12 +226,9 @@ impl<D: Dialect> SqlRepository<D> {
     }
 }
 
-/// SQLite (a write transaction holds the whole database): the address's and the document's
-/// committed counts in the window starting at `start`, in one `SELECT` without the write lock
-/// (which would put every member's request in line behind the audit writer's commits:
-/// ~2,100 req/s measured). Reservations of this process were waited for
-/// ([`LockoutRepo::check_attempt`]); those of another process over the same file that have not
-/// committed yet are not (the scaled-out deployment is PostgreSQL, below).
+/// SQLite without a file of its own (an in-memory database: one process): the committed
+/// counts, after this process's reservations in flight. A SQLite file reads them under its
+/// write lock instead (`crate::sqlite::read_conn`), strict across processes.
 async fn committed_counts<D: Dialect>(
     repo: &SqlRepository<D>,
     address: &str,

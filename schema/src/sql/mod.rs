@@ -51,6 +51,8 @@ pub struct SqlRepository<D: Dialect> {
     /// SQLite only: the audit logs' appends go to a connection and thread of their own
     /// (`crate::sqlite::log_writer`); `None` on PostgreSQL and in-memory databases.
     log_writer: Option<Arc<crate::sqlite::LogWriter>>,
+    /// SQLite files only: the lockout checks' strict reads (`crate::sqlite::read_conn`).
+    read_conn: Option<Arc<crate::sqlite::ReadConn>>,
     /// The gateway's placeholder cache (issue 20), shared by every clone.
     viewers: Arc<viewer_cache::ViewerCache>,
     /// Orders this process's lockout checks after its reservations in flight (issue 20,
@@ -64,6 +66,7 @@ impl<D: Dialect> Clone for SqlRepository<D> {
             pool: self.pool.clone(),
             records: self.records.clone(),
             log_writer: self.log_writer.clone(),
+            read_conn: self.read_conn.clone(),
             viewers: self.viewers.clone(),
             lockout_gate: self.lockout_gate.clone(),
         }
@@ -77,6 +80,7 @@ impl<D: Dialect> SqlRepository<D> {
             pool,
             records: None,
             log_writer: None,
+            read_conn: None,
             viewers: Arc::default(),
             lockout_gate: Arc::default(),
         }
@@ -86,6 +90,17 @@ impl<D: Dialect> SqlRepository<D> {
     pub(crate) fn with_log_writer(mut self, writer: Option<crate::sqlite::LogWriter>) -> Self {
         self.log_writer = writer.map(Arc::new);
         self
+    }
+
+    /// Sends the lockout checks' reads to `conn` (SQLite's strict read connection).
+    pub(crate) fn with_read_conn(mut self, conn: Option<crate::sqlite::ReadConn>) -> Self {
+        self.read_conn = conn.map(Arc::new);
+        self
+    }
+
+    /// The strict read connection of a SQLite file, when the database has one.
+    pub(crate) fn read_conn(&self) -> Option<&crate::sqlite::ReadConn> {
+        self.read_conn.as_deref()
     }
 
     /// The log writer the audit-log appends go to, when the database has one.

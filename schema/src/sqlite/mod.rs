@@ -5,8 +5,10 @@
 mod file_mode;
 mod log_append;
 mod log_writer;
+mod read_conn;
 
 pub(crate) use log_writer::LogWriter;
+pub(crate) use read_conn::ReadConn;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -51,6 +53,8 @@ impl SqlRepository<Sqlite> {
     ///   `sealpost up` runs) makes a statement wait, not fail with "database is locked".
     /// - the audit logs' appends on a connection and thread of their own (`log_writer.rs`: one
     ///   thread hand-off per transaction instead of one per statement), same settings.
+    /// - the lockout checks' reads under the write lock on another (`read_conn.rs`): strict
+    ///   across every process sharing the file.
     /// - no ping before each acquire: an embedded database's connection cannot drop, and the
     ///   ping is one more round trip to sqlx's per-connection worker thread for every query
     ///   (measured: those thread hand-offs were the largest cost of a gateway request).
@@ -72,14 +76,22 @@ impl SqlRepository<Sqlite> {
             .connect_with(options)
             .await
             .map_err(RepoError::Database)?;
-        let log_writer = match path {
-            path if file_mode::is_file(url, &path) && !url.contains("mode=ro") => Some(
-                LogWriter::start(path, BUSY_TIMEOUT)
-                    .map_err(|error| RepoError::Database(sqlx::Error::Io(error)))?,
+        let (log_writer, read_conn) = match path {
+            path if file_mode::is_file(url, &path) && !url.contains("mode=ro") => (
+                Some(
+                    LogWriter::start(path.clone(), BUSY_TIMEOUT)
+                        .map_err(|error| RepoError::Database(sqlx::Error::Io(error)))?,
+                ),
+                Some(
+                    ReadConn::start(path)
+                        .map_err(|error| RepoError::Database(sqlx::Error::Io(error)))?,
+                ),
             ),
-            _ => None,
+            _ => (None, None),
         };
-        Ok(Self::over(pool).with_log_writer(log_writer))
+        Ok(Self::over(pool)
+            .with_log_writer(log_writer)
+            .with_read_conn(read_conn))
     }
 
     /// Applies the migrations up to `target` only (all when `None`); the chaining of old log
