@@ -18,6 +18,7 @@
 //!   SHA-256 (records, stored content, exports): sign and verify.
 //! - [`published_keys`]: the instance's public keys (`GET /.well-known/sealpost-keys`) that
 //!   signed content and exports are checked against.
+//! - [`e2e`]: `sealpost-e2e-v1`, the producer-encrypted format of top-secret documents.
 //! - [`hex`]: lowercase hex and SHA-256 digests as hex.
 //! - [`secret_eq`]: comparing secrets in constant time, whatever their lengths.
 //! - [`client_addr`]: whose address a request comes from (the peer, or what trusted proxies
@@ -33,6 +34,7 @@
 pub mod client_addr;
 pub mod config;
 pub mod content_signature;
+pub mod e2e;
 pub mod egress;
 pub mod group_commit;
 pub mod handle;
@@ -44,6 +46,7 @@ pub mod ops;
 pub mod private_file;
 pub mod problem;
 pub mod published_keys;
+pub mod receipt;
 pub mod record_keys;
 pub mod sealed;
 pub mod secret_eq;
