@@ -279,8 +279,10 @@ async fn run_http_auth(
     if let Some(verdict) = before_guess(check(&unknowable)) {
         return verdict_result(service, challenge, auth, verdict);
     }
-    // A guess: counted before it is compared, or refused uncompared.
-    let then = reserve(service, guess).await?;
+    // A guess: counted before it is compared (held open while comparing), or refused
+    // uncompared; settled by the outcome (`crate::limits`).
+    let held = crate::limits::hold(service, guess).await?;
+    let then = held.then;
     let outcome = match challenge.secret {
         Some(secret) => check(secret),
         // The same work as a comparison, against a secret that cannot match.
@@ -289,32 +291,12 @@ async fn run_http_auth(
             other => other,
         },
     };
-    let outcome = first_use(service, outcome, auth.now).await?;
+    let give_back = after_guess(outcome, then).1;
+    let outcome = crate::limits::settle(service, held, outcome, give_back, guess).await?;
     if matches!(outcome, Outcome::Failed) {
         service.ops.metrics.challenge_failed(then.is_some());
     }
-    let (verdict, give_back) = after_guess(outcome, then);
-    if give_back {
-        release(service, guess).await?;
-    }
-    verdict_result(service, challenge, auth, verdict)
-}
-
-/// A Digest pass counts once per `(nonce, nc)` on every gateway sharing the database: a
-/// counter used before is a replay, asked again (its reservation stays counted).
-async fn first_use(
-    service: &GatewayService,
-    outcome: Outcome,
-    now: DateTime<Utc>,
-) -> Result<Outcome, GatewayError> {
-    let Outcome::PassOnce(counter) = outcome else {
-        return Ok(outcome);
-    };
-    Ok(if service.replays.first_use(&counter, now).await? {
-        Outcome::Pass
-    } else {
-        Outcome::Ask { stale: false }
-    })
+    verdict_result(service, challenge, auth, after_guess(outcome, then).0)
 }
 
 /// What HTTP Auth credentials lead to.
@@ -348,8 +330,8 @@ fn after_guess(outcome: Outcome, then: Option<Refusal>) -> (Verdict, bool) {
         Outcome::Pass => (Verdict::Pass, true),
         // The right password under a stale nonce: not a failure; the browser retries.
         Outcome::Ask { stale: true } => (Verdict::Ask { stale: true }, true),
-        // A replayed Digest answer stays counted; so would a counter not yet recorded
-        // ([`first_use`] settles it before this).
+        // A replayed Digest answer stays counted ([`crate::limits::settle`] resolves a
+        // counter before this).
         Outcome::Ask { stale: false } | Outcome::PassOnce(_) => {
             (Verdict::Ask { stale: false }, false)
         }
@@ -392,14 +374,6 @@ async fn reserve(service: &GatewayService, guess: &Guess) -> Result<Option<Refus
         .await)
         .map_err(GatewayError::Repo)?
         .map_err(|refusal| locked(refusal, guess.now))
-}
-
-async fn release(service: &GatewayService, guess: &Guess) -> Result<(), GatewayError> {
-    (service
-        .limiter
-        .release(service.stores.locks.as_ref(), guess)
-        .await)
-        .map_err(GatewayError::Repo)
 }
 
 fn locked(refusal: Refusal, now: DateTime<Utc>) -> GatewayError {

@@ -125,6 +125,69 @@ pub enum Reservation {
     Granted { then: Option<Refusal> },
 }
 
+/// What holding an attempt gave ([`LockoutRepo::hold_attempt`]).
+pub enum Hold {
+    /// A limit is reached: nothing was counted, nothing may be compared.
+    Refused(Refusal),
+    /// Counted, not yet committed: compare now, then settle it.
+    Granted(Held),
+}
+
+/// A granted attempt whose count is held open (issue 20): counted in a transaction that keeps
+/// the counted rows locked (SQLite: the database's write lock) until it is settled, so racing
+/// guesses are still decided one after the other, each seeing the last's count. A wrong guess
+/// commits it ([`Held::count`]) before it is answered; a right one rolls it back
+/// ([`Held::give_back`]): a success writes nothing unless there were failures to clear.
+/// Dropped unsettled, it rolls back (the request was abandoned before any answer).
+pub struct Held {
+    /// The refusal a wrong guess answers with, if counting it reached a limit.
+    pub then: Option<Refusal>,
+    /// Whether the (document, viewer) pair had failures before this guess: a success clears
+    /// them ([`Limiter::clear`]).
+    pub had_failures: bool,
+    count: Box<dyn HeldCount>,
+}
+
+impl Held {
+    pub(crate) fn new(
+        then: Option<Refusal>,
+        had_failures: bool,
+        count: Box<dyn HeldCount>,
+    ) -> Self {
+        Self {
+            then,
+            had_failures,
+            count,
+        }
+    }
+
+    /// A wrong guess: the count commits (durably) before the answer.
+    pub async fn count(self) -> Result<(), RepoError> {
+        self.count.commit().await
+    }
+
+    /// A right guess: the count is rolled back, nothing was written.
+    pub async fn give_back(self) -> Result<(), RepoError> {
+        self.count.rollback().await
+    }
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held")
+            .field("then", &self.then)
+            .field("had_failures", &self.had_failures)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The open transaction behind a [`Held`] attempt.
+#[async_trait::async_trait]
+pub(crate) trait HeldCount: Send {
+    async fn commit(self: Box<Self>) -> Result<(), RepoError>;
+    async fn rollback(self: Box<Self>) -> Result<(), RepoError>;
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limiter {
     pub limits: AttemptLimits,
@@ -175,6 +238,38 @@ impl Limiter {
         }
     }
 
+    /// Holds `guess` ([`Held`]): `Err(refusal)` when a limit is reached (nothing may be
+    /// compared), otherwise the count, held open while the guess is compared.
+    pub async fn hold(
+        &self,
+        repo: &dyn LockoutRepo,
+        guess: &Guess,
+    ) -> Result<Result<Held, Refusal>, RepoError> {
+        let document = guess.document.as_str();
+        let viewer = guess.viewer.as_deref().unwrap_or("-");
+        match repo.hold_attempt(&guess.attempt(), &self.limits).await? {
+            Hold::Refused(refusal) => {
+                tracing::warn!(document, viewer, address = %guess.address, ?refusal, "guess refused");
+                Ok(Err(refusal))
+            }
+            Hold::Granted(held) => {
+                if let Some(refusal) = held.then {
+                    tracing::warn!(document, viewer, address = %guess.address, ?refusal, "limit reached");
+                }
+                Ok(Ok(held))
+            }
+        }
+    }
+
+    /// A right guess whose pair had failures ([`Held::had_failures`]): forget them (not a
+    /// hard-cap lock, which only the producer's reset opens).
+    pub async fn clear(&self, repo: &dyn LockoutRepo, guess: &Guess) -> Result<(), RepoError> {
+        match guess.viewer.as_deref() {
+            Some(viewer) => repo.clear_challenge_failures(&guess.document, viewer).await,
+            None => Ok(()),
+        }
+    }
+
     /// A guess found right before anything was compared (a viewer token naming a member):
     /// `Err(refusal)` when a reservation would be refused now ([`LockoutRepo::check_attempt`]).
     /// Writes nothing (issue 20: a member's request cost two fsynced commits, reserve then
@@ -222,6 +317,11 @@ pub(crate) fn failure_counts(row: &impl Columns) -> Result<FailureCounts, RepoEr
         locked_until: row.opt_int("locked_until")?,
         until_reset: row.int("until_reset")? != 0,
     })
+}
+
+/// Whether the pair had failures (or locks) before the attempt these counts include.
+pub(crate) fn had_failures(counts: &FailureCounts) -> bool {
+    counts.total > 1 || counts.locks > 0 || counts.until_reset
 }
 
 /// The state of a pair at `now`; no row is a pair that never failed.

@@ -1,6 +1,8 @@
 //! What the gateway's brute-force limits write, and that they hold across processes sharing
 //! one SQLite file (issue 20): a member's check reads under the write lock, so it waits for
-//! another process's reservation that is counted but not committed yet.
+//! another process's reservation that is counted but not committed yet; an HTTP Auth success
+//! with no failure to clear writes nothing to the lockout tables (its count is held open while
+//! comparing, then rolled back), a failure stays counted, a success after failures clears them.
 
 use std::sync::Arc;
 
@@ -10,6 +12,11 @@ use schema::{
     Attempt, AttemptLimits, DocumentId, LockPolicy, LockoutRepo, Refusal, Repository, Reservation,
 };
 use sqlx::Connection as _;
+
+use crate::common::{Db, TestApp, on_both_databases};
+use crate::gateway::{audience, basic, create, field, harry, no_redirects};
+
+on_both_databases!(a_basic_success_writes_nothing_to_the_lockout_tables);
 
 const ADDRESS: &str = "192.0.2.77";
 
@@ -114,4 +121,63 @@ async fn two_processes_racing_never_pass_the_window() {
     assert!(matches!(check.unwrap(), Some(Refusal::Until(_))));
     let count = first.address_failures(ADDRESS, now(), limits.window).await;
     assert_eq!(count.unwrap(), 5);
+}
+
+/// Rows of `table` in the instance's database.
+async fn rows(app: &TestApp, db: Db, table: &str) -> i64 {
+    let url = app.settings.database_url();
+    // A table name (and condition) of this file's, never input.
+    let query = || sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
+    match db {
+        Db::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(query())
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(query())
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+async fn lockout_rows(app: &TestApp, db: Db) -> (i64, i64) {
+    (
+        rows(app, db, "address_failures").await,
+        rows(app, db, "challenge_failures").await,
+    )
+}
+
+async fn a_basic_success_writes_nothing_to_the_lockout_tables(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let objects = [
+        ("audience", audience()),
+        ("challenge", basic(field("code"))),
+    ];
+    let doc = create(&app, &token, b"held", &objects).await;
+    let client = no_redirects();
+    let status = |password: &'static str| {
+        let request = client.get(harry(&app, &doc)).basic_auth("", Some(password));
+        async move { request.send().await.unwrap().status() }
+    };
+
+    for _ in 0..3 {
+        assert_eq!(status("tiger").await, 303);
+    }
+    assert_eq!(lockout_rows(&app, db).await, (0, 0), "a success wrote");
+
+    // A failure is counted (the address's and the document's windows, the pair).
+    assert_eq!(status("wrong").await, 401);
+    assert_eq!(lockout_rows(&app, db).await, (2, 1));
+    // A success after it clears the pair's failures; the windows keep the failure.
+    assert_eq!(status("tiger").await, 303);
+    assert_eq!(lockout_rows(&app, db).await, (2, 0));
+    let counted = "address_failures WHERE failures = 1";
+    assert_eq!(rows(&app, db, counted).await, 2);
 }

@@ -193,6 +193,15 @@ pub trait LockoutRepo: Send + Sync {
         attempt: &Attempt<'_>,
         limits: &AttemptLimits,
     ) -> Result<Reservation, RepoError>;
+    /// [`Self::reserve_attempt`] with its transaction held open (issue 20): the count, its
+    /// rows' locks (SQLite: the write lock) and the refusal it caused stay pending until the
+    /// caller compares the guess and settles it ([`crate::lockout::Held`]): committed for a
+    /// wrong guess, rolled back for a right one, so a success writes nothing.
+    async fn hold_attempt(
+        &self,
+        attempt: &Attempt<'_>,
+        limits: &AttemptLimits,
+    ) -> Result<crate::lockout::Hold, RepoError>;
     /// Whether a reservation of `attempt` (without a pair: `attempt.viewer` is ignored) would
     /// be refused now, decided by the same rules as [`Self::reserve_attempt`], writing
     /// nothing (issue 20). For a guess found right before anything was compared (a viewer

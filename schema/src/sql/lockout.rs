@@ -9,8 +9,8 @@ use super::{Dialect, SqlRepository, sql};
 use crate::codec::{self, Columns as _};
 use crate::ids::{DocumentId, ProducerId};
 use crate::lockout::{
-    self as rules, AfterFailure, Attempt, AttemptLimits, ChallengeLock, Decision, LockPolicy,
-    Refusal, Reservation, failure_columns,
+    self as rules, AfterFailure, Attempt, AttemptLimits, ChallengeLock, Decision, Held, HeldCount,
+    Hold, LockPolicy, Refusal, Reservation, failure_columns,
 };
 use crate::repo::{LockoutRepo, RepoError};
 
@@ -21,8 +21,24 @@ impl<D: Dialect> LockoutRepo for SqlRepository<D> {
         attempt: &Attempt<'_>,
         limits: &AttemptLimits,
     ) -> Result<Reservation, RepoError> {
-        // Many reservations at once; a check waits for those that began before it.
-        let _gate = self.lockout_gate.read().await;
+        match self.hold_attempt(attempt, limits).await? {
+            Hold::Refused(refusal) => Ok(Reservation::Refused(refusal)),
+            Hold::Granted(held) => {
+                let then = held.then;
+                held.count().await?;
+                Ok(Reservation::Granted { then })
+            }
+        }
+    }
+
+    async fn hold_attempt(
+        &self,
+        attempt: &Attempt<'_>,
+        limits: &AttemptLimits,
+    ) -> Result<Hold, RepoError> {
+        // Many reservations at once; a check waits for those that began before it (until
+        // they are settled).
+        let gate = self.lockout_gate.clone().read_owned().await;
         let (start, length) = rules::address_window(attempt.now, limits.window);
         // SQLite holds the write lock from the first count to the commit or rollback; on
         // PostgreSQL each counting upsert locks its row until then, always in the order
@@ -40,17 +56,23 @@ impl<D: Dialect> LockoutRepo for SqlRepository<D> {
         match rules::decide(pair.as_ref(), address, document, attempt.now, limits)? {
             Decision::Refuse(refusal) => {
                 tx.rollback().await.map_err(codec::db_error)?;
-                Ok(Reservation::Refused(refusal))
+                Ok(Hold::Refused(refusal))
             }
             Decision::Grant { step, then } => {
                 if let Some(viewer) = attempt.viewer {
                     write_step::<D>(&mut tx, attempt.document, viewer, step).await?;
                 }
-                tx.commit().await.map_err(codec::db_error)?;
-                if address == 1 {
-                    self.prune_windows(start, length).await;
-                }
-                Ok(Reservation::Granted { then })
+                let count = HeldTx {
+                    tx,
+                    prune: (address == 1).then(|| (self.pool.clone(), start, length)),
+                    gate,
+                };
+                let had_failures = pair.as_ref().is_some_and(rules::had_failures);
+                Ok(Hold::Granted(Held::new(
+                    then,
+                    had_failures,
+                    Box::new(count),
+                )))
             }
         }
     }
@@ -213,16 +235,46 @@ impl<D: Dialect> LockoutRepo for SqlRepository<D> {
 }
 
 impl<D: Dialect> SqlRepository<D> {
-    /// A new window for an address: a good moment to drop every address's windows older than
-    /// the previous one (rare, and an index range that is usually empty). Best effort.
     async fn prune_windows(&self, start: i64, length: i64) {
-        if let Err(error) = sql("DELETE FROM address_failures WHERE window_start < $1")
-            .bind(start.saturating_sub(length))
-            .execute(self.db())
-            .await
-        {
-            tracing::warn!(%error, "pruning old address failure windows failed");
+        prune_windows(&self.pool, start, length).await;
+    }
+}
+
+/// A new window for an address: a good moment to drop every address's windows older than the
+/// previous one (rare, and an index range that is usually empty). Best effort.
+async fn prune_windows<D: Dialect>(pool: &sqlx::Pool<D>, start: i64, length: i64) {
+    if let Err(error) = sql("DELETE FROM address_failures WHERE window_start < $1")
+        .bind(start.saturating_sub(length))
+        .execute(D::on_pool(pool))
+        .await
+    {
+        tracing::warn!(%error, "pruning old address failure windows failed");
+    }
+}
+
+/// A held attempt's transaction ([`Held`]): committed for a failure, rolled back for a success
+/// (nothing written, nothing fsynced). Keeps this process's lockout checks waiting until then.
+struct HeldTx<D: Dialect> {
+    tx: sqlx::Transaction<'static, D>,
+    /// The pool and window to prune after the commit, when this count opened a window.
+    prune: Option<(sqlx::Pool<D>, i64, i64)>,
+    gate: tokio::sync::OwnedRwLockReadGuard<()>,
+}
+
+#[async_trait]
+impl<D: Dialect> HeldCount for HeldTx<D> {
+    async fn commit(self: Box<Self>) -> Result<(), RepoError> {
+        let HeldTx { tx, prune, gate } = *self;
+        tx.commit().await.map_err(codec::db_error)?;
+        drop(gate);
+        if let Some((pool, start, length)) = prune {
+            prune_windows(&pool, start, length).await;
         }
+        Ok(())
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<(), RepoError> {
+        self.tx.rollback().await.map_err(codec::db_error)
     }
 }
 
