@@ -4,6 +4,9 @@
 //! Sizes around each of those boundaries round-trip byte for byte with the right SHA-1 and a
 //! content signature over the right SHA-256; concurrent uploads never mix their digests; a
 //! body that breaks off mid-document and a body over the limit leave no row and no blob.
+//! A local store's objects are written with direct I/O in 4 KiB-aligned pieces (1 MiB
+//! hand-overs, the tail padded and the file cut back): each stored file is exactly the
+//! ciphertext, and no staging file (`<key>#<n>`) remains.
 
 use std::time::Duration;
 
@@ -22,6 +25,7 @@ use crate::logs_export::keys;
 on_both_databases!(
     sizes_around_the_pipeline_boundaries_round_trip,
     concurrent_uploads_keep_their_own_digests,
+    stored_files_hold_exactly_the_ciphertext,
     a_body_broken_off_mid_document_leaves_nothing,
     over_the_limit_is_refused_and_leaves_nothing,
 );
@@ -74,6 +78,47 @@ async fn sizes_around_the_pipeline_boundaries_round_trip(db: Db) {
     for (n, size) in sizes.into_iter().enumerate() {
         round_trip(&app, &token, pseudo_random(size, n as u64 + 11)).await;
     }
+}
+
+/// Stored length of a `plaintext`-byte object: header, plaintext, one tag per segment (an
+/// empty object still has its one empty segment).
+fn ciphertext_len(plaintext: usize) -> u64 {
+    let segments = plaintext.div_ceil(SEGMENT).max(1);
+    (16 + plaintext + 16 * segments) as u64
+}
+
+async fn stored_files_hold_exactly_the_ciphertext(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    // Ciphertext of exactly 4 KiB (a direct write without padding) and of exactly one local
+    // hand-over (1 MiB), each with a neighbour on either side; and several hand-overs.
+    let (page, hand_over) = (4096 - 32, MIB - 16 - 16 * (MIB / SEGMENT));
+    let sizes = [
+        page - 1,
+        page,
+        page + 1,
+        hand_over - 1,
+        hand_over,
+        hand_over + 1,
+        3 * MIB + 4097,
+    ];
+    for (n, size) in sizes.into_iter().enumerate() {
+        round_trip(&app, &token, pseudo_random(size, n as u64 + 31)).await;
+    }
+    let files = app.object_files();
+    let staging: Vec<_> = files
+        .iter()
+        .filter(|path| path.to_string_lossy().contains('#'))
+        .collect();
+    assert!(staging.is_empty(), "staging files left: {staging:?}");
+    let mut stored: Vec<u64> = files
+        .iter()
+        .map(|path| app.read_object(path).len() as u64)
+        .collect();
+    let mut expected: Vec<u64> = sizes.into_iter().map(ciphertext_len).collect();
+    stored.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(stored, expected);
 }
 
 async fn concurrent_uploads_keep_their_own_digests(db: Db) {

@@ -55,8 +55,9 @@ pub enum VaultError {
     RotationRunning { path: PathBuf },
     #[error("the operating system's random number generator failed")]
     Random,
-    /// A decryption task on the blocking pool panicked or was cancelled (runtime shutting down).
-    #[error("a decryption task did not complete")]
+    /// Work handed to the blocking pool (decrypting a download's batch, an upload's SHA-1 or
+    /// SHA-256, a local store's file write) panicked or was cancelled (runtime shutting down).
+    #[error("a task on the blocking pool (decryption, digest or file write) did not complete")]
     Task,
     #[error("local store directory {}", path.display())]
     Io {

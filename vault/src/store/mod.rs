@@ -4,10 +4,12 @@
 //! - `read`: streaming, verified download of a whole object or a range ([`ObjectReader`]).
 //! - `sweep`: start-up clean-up of whatever a crash left behind ([`SweepReport`]).
 //! - `multipart`: S3 multipart uploads whose ids the rows record, so a sweep can abort them.
+//! - `local_write`: a local store's uploads, written with direct I/O around the page cache.
 //! - `keys`: unwrapping a row's data key and keeping new rows under the current KEK while a
 //!   rotation runs (see `crate::rotate`).
 
 mod keys;
+mod local_write;
 mod multipart;
 mod put;
 mod read;

@@ -7,6 +7,7 @@ use object_store::{MultipartUpload, ObjectStoreExt as _, WriteMultipart};
 use schema::{ObjectKey, ObjectRecord};
 use sha1::{Digest as _, Sha1};
 
+use super::local_write::{self, LocalWriter};
 use super::{Vault, spawn_cleanup};
 use crate::cipher::{Header, KEY_LEN, OffThreadDigest, SegmentEncryptor};
 use crate::error::VaultError;
@@ -25,13 +26,83 @@ const FLUSH_AT: usize = 256 * 1024;
 /// and copied at each doubling: 10 % of the parsing thread's samples on a 256 MiB upload.
 const OUT_CAPACITY: usize = FLUSH_AT + 128 * 1024;
 
+/// Where an upload's ciphertext goes.
+enum Sink {
+    /// A local directory: our own writer, direct I/O around the page cache (`local_write`).
+    Local(LocalWriter),
+    /// Any other store (S3): multipart parts, two in flight.
+    Parts(WriteMultipart),
+}
+
+impl Sink {
+    /// An empty buffer for the sealed bytes of the next hand-over.
+    fn buffer(&self) -> BytesMut {
+        match self {
+            Self::Local(_) => LocalWriter::buffer(),
+            Self::Parts(_) => BytesMut::with_capacity(OUT_CAPACITY),
+        }
+    }
+
+    /// Whether enough ciphertext is gathered to hand it over.
+    fn full(&self, out: &BytesMut) -> bool {
+        out.len()
+            >= match self {
+                Self::Local(_) => local_write::FLUSH_AT,
+                Self::Parts(_) => FLUSH_AT,
+            }
+    }
+
+    /// Hands the gathered ciphertext over, first waiting until few enough writes or parts are
+    /// in flight: this is the back-pressure that keeps a fast client from filling memory.
+    async fn send(&mut self, out: &mut BytesMut) -> Result<(), VaultError> {
+        match self {
+            Self::Local(writer) => writer.send(out).await,
+            Self::Parts(writer) => {
+                if !out.is_empty() {
+                    writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await?;
+                    writer.put(out.split().freeze());
+                    out.reserve(OUT_CAPACITY);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the rest and makes the object durable under its key. Should this fail, the
+    /// writer has removed its staging file or aborted its upload, and the caller's clean-up
+    /// deletes the row (and any blob).
+    async fn finish(self, mut out: BytesMut) -> Result<(), VaultError> {
+        match self {
+            Self::Local(writer) => writer.finish(out).await,
+            Self::Parts(mut writer) => {
+                if !out.is_empty() {
+                    writer.put(out.split().freeze());
+                }
+                writer.finish().await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn abort(self, key: &ObjectKey) {
+        match self {
+            Self::Local(writer) => writer.abort().await,
+            Self::Parts(writer) => {
+                if let Err(error) = writer.abort().await {
+                    tracing::warn!(object = %key, error = %error, "could not abort an upload; the next sweep will clean it");
+                }
+            }
+        }
+    }
+}
+
 /// An upload in progress. Created before the object's row exists; until it is disarmed, its
-/// drop (the `put` future dropped by a client disconnect) aborts the multipart upload and
-/// deletes row and blob in a spawned task.
+/// drop (the `put` future dropped by a client disconnect) aborts the multipart upload (or
+/// removes the staging file) and deletes row and blob in a spawned task.
 struct Upload {
     vault: Vault,
     key: ObjectKey,
-    writer: Option<WriteMultipart>,
+    writer: Option<Sink>,
     armed: bool,
 }
 
@@ -54,15 +125,13 @@ impl Drop for Upload {
     }
 }
 
-/// Stops the writer's part uploads and aborts it, then [`Vault::discard`]s the object: on S3
-/// that aborts the upload again by its recorded id, which also covers a writer already consumed
-/// (`WriteMultipart::finish` does not always abort when a part failed). A second abort of the
-/// same upload is a harmless "no such upload".
-async fn cleanup(vault: Vault, key: ObjectKey, writer: Option<WriteMultipart>) {
-    if let Some(writer) = writer
-        && let Err(error) = writer.abort().await
-    {
-        tracing::warn!(object = %key, error = %error, "could not abort an upload; the next sweep will clean it");
+/// Stops the writer's part uploads and aborts it (or removes the local staging file), then
+/// [`Vault::discard`]s the object: on S3 that aborts the upload again by its recorded id, which
+/// also covers a writer already consumed (`WriteMultipart::finish` does not always abort when
+/// a part failed). A second abort of the same upload is a harmless "no such upload".
+async fn cleanup(vault: Vault, key: ObjectKey, writer: Option<Sink>) {
+    if let Some(writer) = writer {
+        writer.abort(&key).await;
     }
     if let Err(error) = vault.discard(&key).await {
         tracing::warn!(object = %key, error = %error, "could not discard a failed upload; the next sweep will");
@@ -158,22 +227,11 @@ impl Vault {
     {
         let header = Header::new(self.segment_size).map_err(VaultError::Crypto)?;
         let mut encryptor = SegmentEncryptor::new(data_key, header).map_err(VaultError::Crypto)?;
-        let multipart: Box<dyn MultipartUpload> = match &self.inner.uploads {
-            Some(uploads) => Box::new(uploads.start(self.inner.repo.as_ref(), &upload.key).await?),
-            None => {
-                self.inner
-                    .store
-                    .put_multipart(&Self::location(&upload.key))
-                    .await?
-            }
-        };
-        let writer = upload
-            .writer
-            .insert(WriteMultipart::new_with_chunk_size(multipart, PART_SIZE));
+        let writer = upload.writer.insert(self.sink(&upload.key).await?);
         // SHA-1 on the blocking pool while this task seals: the hash costs ~3x the seal.
         let hasher = OffThreadDigest::spawn(Sha1::new());
         let mut size = 0u64;
-        let mut out = BytesMut::with_capacity(OUT_CAPACITY);
+        let mut out = writer.buffer();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(VaultError::source_error)?;
             size = size.saturating_add(chunk.len() as u64);
@@ -184,28 +242,32 @@ impl Vault {
             encryptor
                 .update(&chunk, &mut out)
                 .map_err(VaultError::Crypto)?;
-            if out.len() >= FLUSH_AT {
-                send(writer, &mut out).await?;
+            if writer.full(&out) {
+                writer.send(&mut out).await?;
             }
         }
         encryptor.finish(&mut out).map_err(VaultError::Crypto)?;
-        send(writer, &mut out).await?;
-        // Taken out of the guard to complete it; should completion fail, `finish` has already
-        // aborted the upload and the caller's clean-up deletes the row (and any blob).
+        // Taken out of the guard to complete it (see `Sink::finish` for a failure).
         if let Some(writer) = upload.writer.take() {
-            writer.finish().await?;
+            writer.finish(out).await?;
         }
         Ok((size, hasher.finish().await?))
     }
-}
 
-/// Hands the gathered ciphertext to the writer, first waiting until few enough parts are in
-/// flight: this is the back-pressure that keeps a fast client from filling memory.
-async fn send(writer: &mut WriteMultipart, out: &mut BytesMut) -> Result<(), VaultError> {
-    if !out.is_empty() {
-        writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await?;
-        writer.put(out.split().freeze());
-        out.reserve(OUT_CAPACITY);
+    /// The writer of a new object: S3 multipart through the recorded uploads, our own direct
+    /// writer on a local directory, the store's own multipart upload otherwise.
+    async fn sink(&self, key: &ObjectKey) -> Result<Sink, VaultError> {
+        let multipart: Box<dyn MultipartUpload> =
+            match (&self.inner.uploads, &self.inner.local_root) {
+                (Some(uploads), _) => Box::new(uploads.start(self.inner.repo.as_ref(), key).await?),
+                (None, Some(root)) => {
+                    let dest = root.join(Self::location(key).as_ref());
+                    return Ok(Sink::Local(LocalWriter::create(dest).await?));
+                }
+                (None, None) => self.inner.store.put_multipart(&Self::location(key)).await?,
+            };
+        Ok(Sink::Parts(WriteMultipart::new_with_chunk_size(
+            multipart, PART_SIZE,
+        )))
     }
-    Ok(())
 }
