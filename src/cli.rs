@@ -80,6 +80,11 @@ pub enum Command {
         #[command(subcommand)]
         command: LogsCommand,
     },
+    /// Check signed view receipts (GET /documents/{docId}/views/{n}/receipt).
+    Receipt {
+        #[command(subcommand)]
+        command: crate::receipt::ReceiptCommand,
+    },
     /// Administer the instance's own keys.
     Instance {
         #[command(subcommand)]
@@ -276,6 +281,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{report}");
             Ok(())
         }
+        Command::Receipt { command } => command.run().await,
         Command::Healthcheck { url } => healthcheck(url).await,
     }
 }

@@ -12,4 +12,5 @@ pub mod cli;
 pub mod instance;
 pub mod logs;
 pub mod producers;
+pub mod receipt;
 pub mod rotation;

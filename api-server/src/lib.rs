@@ -43,6 +43,7 @@ pub mod signed_responses;
 pub mod signer;
 pub mod signing_keys;
 pub mod startup;
+pub mod views;
 
 use std::net::TcpListener;
 use std::sync::Arc;

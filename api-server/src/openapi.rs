@@ -60,6 +60,8 @@ pub const API_KEY: &str = "api_key";
         routes::logs::all_documents,
         routes::logs::one_document,
         routes::logs::keys,
+        routes::views::report,
+        routes::views::receipt,
         routes::keys::list,
         routes::keys::create,
         routes::keys::revoke,

@@ -6,7 +6,17 @@
 //! grouped ([`shared::group_commit`]): one writer task takes every record queued while the previous
 //! transaction ran and commits them together, so the cost of a commit is shared by concurrent
 //! requests.
+//!
+//! Viewer attribution (DESIGN.md, "The auditor's report"): a request that matched a record of
+//! a `records` audience carries a [`GatewayView`] (the record's index, what the challenge
+//! decided, the handle's nonce) to the writer with its record, and the repository writes it to
+//! `gateway_views` in the same transaction as the log line; the line keeps its nine columns.
+//! The decision reports the record and the challenge's verdict through [`attribute`] into a
+//! task-local slot this middleware opens around each request ([`Attribution`]), so the
+//! handlers' signatures stay as they are; a request without an audience leaves it empty and
+//! writes nothing more than its line.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,6 +26,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
+use schema::views::{GatewayView, ViewOutcome};
 use schema::{DocumentId, GatewayLogRecord, LogRepo, ProducerId};
 use shared::group_commit::GroupCommit;
 use shared::handle::Nonce;
@@ -28,7 +39,37 @@ const MAX_PATH: usize = 512;
 /// The gateway's group-commit writer ([`shared::group_commit::GroupCommit`]); clone it freely.
 #[derive(Clone, Debug)]
 pub struct AuditLog {
-    writer: GroupCommit<GatewayLogRecord>,
+    writer: GroupCommit<Entry>,
+}
+
+/// One request's record and, when it matched an audience record, its attribution.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub record: GatewayLogRecord,
+    pub view: Option<GatewayView>,
+}
+
+/// What the decision learned about the audience record a request matched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// The record's index in the audience.
+    pub record: Option<usize>,
+    /// What the challenge decided (`None`: nothing was decided).
+    pub verdict: Option<ViewOutcome>,
+}
+
+tokio::task_local! {
+    /// The running request's [`Attribution`], opened by [`around`].
+    static ATTRIBUTION: Cell<Attribution>;
+}
+
+/// Updates the running request's attribution; nothing outside a request (unit tests).
+pub fn attribute(change: impl FnOnce(&mut Attribution)) {
+    let _ = ATTRIBUTION.try_with(|slot| {
+        let mut attribution = slot.get();
+        change(&mut attribution);
+        slot.set(attribution);
+    });
 }
 
 impl AuditLog {
@@ -40,9 +81,19 @@ impl AuditLog {
 
     /// [`spawn`](Self::spawn), counting records written and failed into `metrics`.
     pub fn spawn_metered(repo: Arc<dyn LogRepo>, metrics: shared::ops::Metrics) -> Self {
-        let append = move |records: Vec<GatewayLogRecord>| {
+        let append = move |entries: Vec<Entry>| {
             let repo = repo.clone();
-            async move { repo.append_gateway_log(&records).await.map(drop) }
+            async move {
+                let viewed = entries.iter().any(|entry| entry.view.is_some());
+                let (records, views): (Vec<_>, Vec<_>) = (entries.into_iter())
+                    .map(|entry| (entry.record, entry.view))
+                    .unzip();
+                match viewed {
+                    true => repo.append_gateway_log_viewed(&records, &views).await,
+                    false => repo.append_gateway_log(&records).await,
+                }
+                .map(drop)
+            }
         };
         let writer = GroupCommit::spawn_metered("gateway", metrics, true, append);
         Self { writer }
@@ -55,7 +106,12 @@ impl AuditLog {
 
     /// Queues `record` and waits for its commit; `false` when it could not be written.
     pub async fn write(&self, record: GatewayLogRecord) -> bool {
-        self.writer.write(record).await
+        self.write_viewed(record, None).await
+    }
+
+    /// [`write`](Self::write), with the audience record the request matched.
+    pub async fn write_viewed(&self, record: GatewayLogRecord, view: Option<GatewayView>) -> bool {
+        self.writer.write(Entry { record, view }).await
     }
 
     /// Returns once every record queued so far is written: called at shutdown, after the
@@ -133,9 +189,14 @@ where
     let start = Utc::now();
     let remote = crate::GatewayService::client_address(request.request());
     let (method, path) = (request.method().to_string(), request.path().to_owned());
-    let call = service.call(request);
+    let service_call = service.call(request);
+    let call = ATTRIBUTION.scope(Cell::default(), async move {
+        let response = service_call.await;
+        (response, ATTRIBUTION.with(Cell::get))
+    });
     async move {
-        let response = call.await?.map_into_boxed_body();
+        let (response, attribution) = call.await;
+        let response = response?.map_into_boxed_body();
         let facts = response
             .request()
             .extensions()
@@ -152,7 +213,8 @@ where
                 .clone()
                 .filter(|_| facts.producer_id.is_some()),
         };
-        if log.write(record).await {
+        let view = view_of(attribution, &facts, remote);
+        if log.write_viewed(record, view).await {
             return Ok(response);
         }
         let status = StatusCode::SERVICE_UNAVAILABLE;
@@ -160,6 +222,19 @@ where
         let refused = pages::respond(status, pages::problem(status), None);
         Ok(ServiceResponse::new(request, refused))
     }
+}
+
+/// The attribution of a request that matched an audience record of a document.
+fn view_of(attribution: Attribution, facts: &Facts, remote: Option<IpAddr>) -> Option<GatewayView> {
+    let record = attribution.record?;
+    facts.producer_id.as_ref()?;
+    facts.document_id.as_ref()?;
+    Some(GatewayView {
+        record: i64::try_from(record).ok()?,
+        outcome: attribution.verdict.unwrap_or(ViewOutcome::Opened),
+        nonce: facts.handle_nonce.as_ref().map(ToString::to_string),
+        address: remote.map(|address| address.to_string()),
+    })
 }
 
 #[cfg(test)]

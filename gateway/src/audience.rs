@@ -29,6 +29,9 @@ pub enum Viewer {
     /// The one record the viewer token selected.
     Member {
         record: Arc<Record>,
+        /// The record's index in the audience (0-based): what the access log attributes the
+        /// request to (`schema::views`).
+        index: usize,
         /// Keyed digest of the viewer-token values ([`token_key`]): names the viewer in handles
         /// and in the limiter without putting the values, or a reversible hash of them, anywhere.
         key: [u8; 32],
@@ -54,6 +57,14 @@ impl Viewer {
             Viewer::Member { record, .. } => Some(record),
         }
     }
+
+    /// The record's index in the audience, `None` when unnamed.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            Viewer::Unnamed => None,
+            Viewer::Member { index, .. } => Some(*index),
+        }
+    }
 }
 
 /// A document's audience, ready for lookups.
@@ -74,7 +85,8 @@ pub enum Membership {
 /// (the spec expects a single match; the gateway refuses to guess).
 #[derive(Debug)]
 pub enum Slot {
-    One(Arc<Record>),
+    /// The record and its index in the audience.
+    One(Arc<Record>, usize),
     Ambiguous,
 }
 
@@ -90,7 +102,7 @@ impl Membership {
         };
         let variables = token.variables().to_vec();
         let mut index = HashMap::with_capacity(records.len());
-        for record in records.iter() {
+        for (position, record) in records.iter().enumerate() {
             let values: Vec<&str> = variables
                 .iter()
                 .map(|name| record.get(name).unwrap_or_default())
@@ -98,7 +110,7 @@ impl Membership {
             index
                 .entry(token_key(key, &values))
                 .and_modify(|slot| *slot = Slot::Ambiguous)
-                .or_insert_with(|| Slot::One(Arc::new(record.clone())));
+                .or_insert_with(|| Slot::One(Arc::new(record.clone()), position));
         }
         Membership::Records {
             variables,
@@ -136,8 +148,9 @@ impl Membership {
         }
         let key = token_key(index_key, &values);
         match index.get(&key)? {
-            Slot::One(record) => Some(Viewer::Member {
+            Slot::One(record, index) => Some(Viewer::Member {
                 record: record.clone(),
+                index: *index,
                 key,
             }),
             Slot::Ambiguous => None,
@@ -291,6 +304,7 @@ mod tests {
             ]))
             .unwrap();
         assert_eq!(found.record().unwrap().get("pw"), Some("a"));
+        assert_eq!(found.index(), Some(0));
         // Duplicated records, a missing variable, a repeated one, a wrong value: no member.
         assert!(
             membership

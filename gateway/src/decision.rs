@@ -16,6 +16,7 @@
 use chrono::{DateTime, Utc};
 use schema::ViewerDocument;
 use schema::objects::{Challenge, Scheme, Source};
+use schema::views::ViewOutcome;
 use shared::handle::Nonce;
 
 use crate::GatewayService;
@@ -134,6 +135,7 @@ async fn oauth_sign_in<'c>(
     let viewer = admit(service, matched, &visit.guess(document, None)).await?;
     let now = visit.auth.now;
     if oauth::session_valid(&service.oauth, visit.session, document, &viewer, now) {
+        crate::access_log::attribute(|a| a.verdict = Some(ViewOutcome::Passed));
         Ok(Decision::Handle(viewer))
     } else {
         Ok(Decision::SignIn(viewer, challenge))
@@ -174,7 +176,11 @@ pub(crate) async fn match_viewer(
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect();
     Ok(match membership.find(&pairs) {
-        Some(viewer) => Matched::Viewer(viewer),
+        Some(viewer) => {
+            // The record the access log attributes this request to (`access_log::attribute`).
+            crate::access_log::attribute(|a| a.record = viewer.index());
+            Matched::Viewer(viewer)
+        }
         None => Matched::Stranger(membership.guess_key(&pairs)),
     })
 }
@@ -293,10 +299,21 @@ async fn run_http_auth(
     };
     let give_back = after_guess(outcome, then).1;
     let outcome = crate::limits::settle(service, held, outcome, give_back, guess).await?;
+    attribute_verdict(&outcome);
     if matches!(outcome, Outcome::Failed) {
         service.ops.metrics.challenge_failed(then.is_some());
     }
     verdict_result(service, challenge, auth, after_guess(outcome, then).0)
+}
+
+/// What the access log attributes to the request: a compared guess passed or failed.
+fn attribute_verdict(outcome: &Outcome) {
+    let verdict = match outcome {
+        Outcome::Pass => ViewOutcome::Passed,
+        Outcome::Failed => ViewOutcome::Failed,
+        Outcome::PassOnce(_) | Outcome::Ask { .. } | Outcome::WrongUri => return,
+    };
+    crate::access_log::attribute(|a| a.verdict = Some(verdict));
 }
 
 /// What HTTP Auth credentials lead to.

@@ -51,6 +51,7 @@ pub mod repo;
 pub mod sql;
 pub mod sqlite;
 pub mod tenant;
+pub mod views;
 // Test helpers only: kept out of release builds (`testing` is a dev-dependency feature).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -5,6 +5,7 @@ pub mod keys;
 pub mod login;
 pub mod logs;
 pub mod producer;
+pub mod views;
 
 use actix_web::{HttpResponse, web};
 use schema::Scope;
@@ -20,6 +21,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::get().to(crate::openapi::document))
                 .default_service(method_not_allowed("GET")),
         )
+        .configure(views::configure)
         .configure(documents::configure)
         .configure(logs::configure)
         .configure(keys::configure)
@@ -79,6 +81,8 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/documents/{doc_id}/deliver", DELIVER),
     route("GET", "/documents/{doc_id}/deliveries/{id}", DELIVER),
     route("DELETE", "/documents/{doc_id}/locks", WRITE),
+    route("GET", "/documents/{doc_id}/views", LOGS),
+    route("GET", "/documents/{doc_id}/views/{n}/receipt", LOGS),
     route("GET", "/documents/{doc_id}/{part}", READ),
     route("PUT", "/documents/{doc_id}/{part}", WRITE),
     route("DELETE", "/documents/{doc_id}/{part}", WRITE),

@@ -320,6 +320,25 @@ pub trait LogRepo: Send + Sync {
         &self,
         records: &[GatewayLogRecord],
     ) -> Result<Vec<Option<i64>>, RepoError>;
+    /// [`append_gateway_log`](LogRepo::append_gateway_log), writing `views[i]` (the audience
+    /// record `records[i]` matched, when it matched one) to `gateway_views` in the same
+    /// transaction, under the line's hit-number (migration 0019, [`crate::views`]).
+    async fn append_gateway_log_viewed(
+        &self,
+        records: &[GatewayLogRecord],
+        views: &[Option<crate::views::GatewayView>],
+    ) -> Result<Vec<Option<i64>>, RepoError>;
+    /// The auditor's report of `document`, grouped by audience record (the caller checked
+    /// that the document is the caller's).
+    async fn view_report(
+        &self,
+        document: &DocumentId,
+    ) -> Result<crate::views::ViewReport, RepoError>;
+    /// Every request and download of one audience record, for its receipt.
+    async fn record_history(
+        &self,
+        of: crate::views::RecordOf<'_>,
+    ) -> Result<crate::views::RecordHistory, RepoError>;
     /// Gateway log lines with `from <= time <= to`, in write order; scoped to `producer` when
     /// given (`None` = every line, for operators and tests), optionally to one document.
     async fn gateway_log(

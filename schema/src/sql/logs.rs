@@ -19,13 +19,14 @@ use crate::model::{
 };
 use crate::repo::{LogRepo, RepoError};
 use crate::tenant::Tenant;
+use crate::views::{GatewayView, RecordHistory, RecordOf, ViewReport};
 
 #[async_trait]
 impl<D: Dialect> LogRepo for SqlRepository<D> {
     async fn append_vault_log(&self, records: &[VaultLogRecord]) -> Result<(), RepoError> {
         if let Some(writer) = self.log_writer() {
             return writer
-                .append(LogKind::Vault, records, lc::vault_fields)
+                .append(LogKind::Vault, records, lc::vault_fields, Vec::new())
                 .await
                 .map(drop);
         }
@@ -35,6 +36,7 @@ impl<D: Dialect> LogRepo for SqlRepository<D> {
         let mut lines = lc::new_lines(records, &vec![None; records.len()], lc::vault_fields);
         let mut tx = D::begin_write(&self.pool).await?;
         write_chained::<D>(&mut tx, LogKind::Vault, &mut lines).await?;
+        super::views::write_vault_downloads::<D>(&mut tx, &lines).await?;
         tx.commit().await.map_err(codec::db_error)
     }
 
@@ -65,8 +67,30 @@ impl<D: Dialect> LogRepo for SqlRepository<D> {
         &self,
         records: &[GatewayLogRecord],
     ) -> Result<Vec<Option<i64>>, RepoError> {
-        self.append_numbered(LogKind::Gateway, records, gc::log_fields)
+        self.append_numbered(LogKind::Gateway, records, gc::log_fields, Vec::new())
             .await
+    }
+
+    async fn append_gateway_log_viewed(
+        &self,
+        records: &[GatewayLogRecord],
+        views: &[Option<GatewayView>],
+    ) -> Result<Vec<Option<i64>>, RepoError> {
+        if views.len() != records.len() {
+            return Err(RepoError::Corrupt(
+                "one attribution per gateway record".into(),
+            ));
+        }
+        self.append_numbered(LogKind::Gateway, records, gc::log_fields, views.to_vec())
+            .await
+    }
+
+    async fn view_report(&self, document: &DocumentId) -> Result<ViewReport, RepoError> {
+        self.read_view_report(document).await
+    }
+
+    async fn record_history(&self, of: RecordOf<'_>) -> Result<RecordHistory, RepoError> {
+        self.read_record_history(of).await
     }
 
     async fn gateway_log(
@@ -110,7 +134,7 @@ impl<D: Dialect> LogRepo for SqlRepository<D> {
         &self,
         records: &[ApiLogRecord],
     ) -> Result<Vec<Option<i64>>, RepoError> {
-        self.append_numbered(LogKind::Api, records, lc::api_fields)
+        self.append_numbered(LogKind::Api, records, lc::api_fields, Vec::new())
             .await
     }
 
@@ -176,15 +200,17 @@ impl<D: Dialect> LogRepo for SqlRepository<D> {
 }
 
 impl<D: Dialect> SqlRepository<D> {
-    /// Appends to a log with hit numbers (API, gateway), see `LogRepo::append_gateway_log`.
+    /// Appends to a log with hit numbers (API, gateway), see `LogRepo::append_gateway_log`;
+    /// `views` (gateway only; empty for none) are written with the lines.
     async fn append_numbered<R: LogEntry + Clone + Send + 'static>(
         &self,
         kind: LogKind,
         records: &[R],
         fields: fn(&R, Option<i64>) -> String,
+        views: Vec<Option<GatewayView>>,
     ) -> Result<Vec<Option<i64>>, RepoError> {
         if let Some(writer) = self.log_writer() {
-            return writer.append(kind, records, fields).await;
+            return writer.append(kind, records, fields, views).await;
         }
         if records.is_empty() {
             return Ok(Vec::new());
@@ -208,6 +234,9 @@ impl<D: Dialect> SqlRepository<D> {
         let hits = lc::number_records(records, &counts, &totals)?;
         let mut lines = lc::new_lines(records, &hits, fields);
         write_chained::<D>(&mut tx, kind, &mut lines).await?;
+        if !views.is_empty() {
+            super::views::write_gateway_views::<D>(&mut tx, &lines, &views).await?;
+        }
         tx.commit().await.map_err(codec::db_error)?;
         Ok(hits)
     }

@@ -105,6 +105,15 @@ macro_rules! embedded_migrations {
                     "/0017_digest_nonce_uses.sql"
                 )),
             ),
+            (
+                19,
+                "view_attribution",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0019_view_attribution.sql"
+                )),
+            ),
         ]
     };
 }

@@ -26,6 +26,7 @@ mod records;
 mod texts;
 mod viewer_cache;
 mod viewers;
+mod views;
 
 use std::sync::Arc;
 

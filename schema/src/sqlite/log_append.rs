@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use crate::log_codec::{self as lc, Head, LogEntry, NewLine, log_sql};
 use crate::model::LogKind;
 use crate::repo::RepoError;
+use crate::views::{GatewayView, VaultDownload};
 
 /// Why a transaction of the log writer failed.
 #[derive(Debug)]
@@ -59,13 +60,16 @@ pub(super) fn repo_error(message: &str) -> RepoError {
     RepoError::Database(sqlx::Error::Io(std::io::Error::other(message.to_owned())))
 }
 
-/// Appends `records` to `kind`'s log in the open transaction `tx`; returns each record's hit
-/// number (`None` for the vault log and for records naming no document).
+/// Appends `records` to `kind`'s log in the open transaction `tx`, with their side rows
+/// (`views[i]`: `records[i]`'s attribution, gateway only, empty for none; the vault lines'
+/// downloads: [`crate::views`]); returns each record's hit number (`None` for the vault log
+/// and for records naming no document).
 pub(super) fn append<R: LogEntry>(
     tx: &Connection,
     kind: LogKind,
     records: &[R],
     fields: fn(&R, Option<i64>) -> String,
+    views: &[Option<GatewayView>],
 ) -> Result<Vec<Option<i64>>, Failed> {
     let hits = match kind {
         LogKind::Vault => vec![None; records.len()],
@@ -76,6 +80,11 @@ pub(super) fn append<R: LogEntry>(
     lc::link(&mut lines, &mut heads).map_err(Failed::Repo)?;
     insert(tx, kind, &lines)?;
     store_heads(tx, kind, &heads)?;
+    match kind {
+        LogKind::Gateway => insert_views(tx, &lines, views)?,
+        LogKind::Vault => insert_downloads(tx, &lines)?,
+        LogKind::Api => {}
+    }
     Ok(hits)
 }
 
@@ -167,6 +176,78 @@ fn insert(tx: &Connection, kind: LogKind, lines: &[NewLine<'_>]) -> Result<(), F
                 insert.execute((producer_id, document_id, time, hit, fields, prev, chain))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The attributions of the gateway lines just inserted (`lines[i]` is `views[i]`'s).
+fn insert_views(
+    tx: &Connection,
+    lines: &[NewLine<'_>],
+    views: &[Option<GatewayView>],
+) -> Result<(), Failed> {
+    if views.is_empty() {
+        return Ok(());
+    }
+    if views.len() != lines.len() {
+        return Err(Failed::Other("one attribution per gateway record".into()));
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO gateway_views (document_id, record, hit, time, outcome, nonce, address) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (line, view) in lines.iter().zip(views) {
+        let (Some(view), Some(document), Some(hit)) = (view, line.document_id, line.hit) else {
+            continue;
+        };
+        let (nonce, address) = (view.nonce.as_deref(), view.address.as_deref());
+        let outcome = view.outcome.as_str();
+        insert.execute((
+            document,
+            view.record,
+            hit,
+            line.time,
+            outcome,
+            nonce,
+            address,
+        ))?;
+    }
+    Ok(())
+}
+
+/// A `vault_downloads` row for each vault line recording a download through a handle that
+/// `gateway_views` knows (the record comes from there).
+fn insert_downloads(tx: &Connection, lines: &[NewLine<'_>]) -> Result<(), Failed> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO vault_downloads \
+         (document_id, record, nonce, time, status, bytes_sent, object_size, complete) \
+         SELECT document_id, record, nonce, ?3, ?4, ?5, ?6, ?7 FROM gateway_views \
+         WHERE nonce = ?1 AND document_id = ?2",
+    )?;
+    for line in lines {
+        let Some(document) = line.document_id else {
+            continue;
+        };
+        let Some(download) = VaultDownload::of_line(&line.fields) else {
+            continue;
+        };
+        let VaultDownload {
+            nonce,
+            status,
+            bytes_sent,
+            object_size,
+        } = &download;
+        let complete = i64::from(download.complete());
+        let row = (
+            nonce,
+            document,
+            line.time,
+            status,
+            bytes_sent,
+            object_size,
+            complete,
+        );
+        insert.execute(row)?;
     }
     Ok(())
 }

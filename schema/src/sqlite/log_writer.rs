@@ -39,6 +39,7 @@ use super::log_append::{self, Failed};
 use crate::log_codec::LogEntry;
 use crate::model::LogKind;
 use crate::repo::RepoError;
+use crate::views::GatewayView;
 
 /// Callers' batches per transaction at most (each at most a group commit's batch).
 const JOBS_MAX: usize = 16;
@@ -60,13 +61,16 @@ struct Append<R> {
     kind: LogKind,
     records: Vec<R>,
     fields: fn(&R, Option<i64>) -> String,
+    /// The gateway records' attributions (empty: none), written with the lines.
+    views: Vec<Option<GatewayView>>,
     hits: Vec<Option<i64>>,
     reply: oneshot::Sender<Result<Vec<Option<i64>>, RepoError>>,
 }
 
 impl<R: LogEntry + Send> Job for Append<R> {
     fn write(&mut self, tx: &Connection) -> Result<(), Failed> {
-        self.hits = log_append::append(tx, self.kind, &self.records, self.fields)?;
+        let (kind, fields) = (self.kind, self.fields);
+        self.hits = log_append::append(tx, kind, &self.records, fields, &self.views)?;
         Ok(())
     }
 
@@ -96,12 +100,15 @@ impl LogWriter {
     }
 
     /// Appends `records` to `kind`'s log in one durable transaction (numbered per document
-    /// unless it is the vault log); see `LogRepo::append_gateway_log`.
+    /// unless it is the vault log), with their side rows (`views`: the gateway records'
+    /// attributions, empty for none; the vault's downloads); see
+    /// `LogRepo::append_gateway_log_viewed`.
     pub(crate) async fn append<R>(
         &self,
         kind: LogKind,
         records: &[R],
         fields: fn(&R, Option<i64>) -> String,
+        views: Vec<Option<GatewayView>>,
     ) -> Result<Vec<Option<i64>>, RepoError>
     where
         R: LogEntry + Clone + Send + 'static,
@@ -114,6 +121,7 @@ impl LogWriter {
             kind,
             records: records.to_vec(),
             fields,
+            views,
             hits: Vec::new(),
             reply,
         };
@@ -254,7 +262,7 @@ mod tests {
         let document = DocumentId::random();
         let batch = [record(&document), record(&document)];
         let fields = crate::gateway_codec::log_fields;
-        let append = || writer.append(LogKind::Gateway, &batch, fields);
+        let append = || writer.append(LogKind::Gateway, &batch, fields, Vec::new());
         assert_eq!(append().await.unwrap(), [Some(1), Some(2)]);
 
         let holder = Connection::open(&path).unwrap();
