@@ -52,7 +52,10 @@ pub fn sign(key: &SigningKey, mut receipt: Map<String, Value>) -> Result<Value, 
 
 /// Checks `receipt` (the parsed file) against `keys`; the key id it names must be among them.
 pub fn verify(receipt: &Value, keys: &KeySet) -> Result<(), ReceiptError> {
-    let mut body = receipt.as_object().ok_or(ReceiptError::NotAnObject)?.clone();
+    let mut body = receipt
+        .as_object()
+        .ok_or(ReceiptError::NotAnObject)?
+        .clone();
     let signature = body.remove("signature").ok_or(ReceiptError::NoSignature)?;
     let field = |name: &str| signature.get(name).and_then(Value::as_str);
     let (Some(alg), Some(key_id), Some(value)) = (field("alg"), field("keyId"), field("value"))
@@ -151,7 +154,10 @@ mod tests {
         assert!(verify(&signed, &other).is_err());
         let mut unsigned = signed.clone();
         unsigned.as_object_mut().unwrap().remove("signature");
-        assert!(matches!(verify(&unsigned, &keys), Err(ReceiptError::NoSignature)));
+        assert!(matches!(
+            verify(&unsigned, &keys),
+            Err(ReceiptError::NoSignature)
+        ));
         let fraction = json!({"n": 1.5}).as_object().cloned().unwrap();
         assert!(matches!(sign(&key, fraction), Err(ReceiptError::Fraction)));
     }
