@@ -90,6 +90,15 @@ pub enum Command {
         #[command(subcommand)]
         command: InstanceCommand,
     },
+    /// Upload a document to a remote instance (POST /documents): the file streamed, the form
+    /// parts from the flags; prints the record JSON. See `sealpost upload --help`.
+    Upload(crate::client::args::Upload),
+    /// Print a document's sealed links, one a line (or CSV with the audience's fields).
+    Links(crate::client::args::Links),
+    /// Start a delivery of a document's links through its fulfillment (POST …/deliver).
+    Deliver(crate::client::args::Deliver),
+    /// Download a document from the vault by its handle URL (decrypting a top-secret one).
+    Get(crate::client::args::Get),
     /// Probe a service: GET the URL (e.g. http://127.0.0.1:8080/readyz) and exit 0 only on a
     /// 2xx answer within 5 seconds. For container health checks (the image has no curl).
     Healthcheck {
@@ -129,6 +138,9 @@ pub enum LogsCommand {
         #[arg(long, value_name = "URL-or-FILE")]
         key: String,
     },
+    /// Download the audit logs (GET /logs) from a remote instance into FILE.zip, kept only
+    /// once it verified as `logs verify` checks it (otherwise deleted, exit 1).
+    Get(crate::client::args::LogsGet),
 }
 
 #[derive(Debug, Subcommand)]
@@ -281,8 +293,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{report}");
             Ok(())
         }
+        Command::Logs {
+            command: LogsCommand::Get(args),
+        } => crate::client::logs_get::run(args).await,
         Command::Receipt { command } => command.run().await,
+        Command::Upload(args) => crate::client::upload::run(args).await,
+        Command::Links(args) => crate::client::links::run(args).await,
+        Command::Deliver(args) => crate::client::deliver::run(args).await,
+        Command::Get(args) => crate::client::get::run(args).await,
         Command::Healthcheck { url } => healthcheck(url).await,
+    }
+}
+
+impl Cli {
+    /// Whether the command asked for `--json` output (its failures are JSON too).
+    pub fn json_output(&self) -> bool {
+        match &self.command {
+            Command::Upload(args) => args.remote.json,
+            Command::Links(args) => args.remote.json,
+            Command::Deliver(args) => args.remote.json,
+            Command::Get(args) => args.json,
+            Command::Logs {
+                command: LogsCommand::Get(args),
+            } => args.remote.json,
+            _ => false,
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`cli`]: the command-line contract (DESIGN.md, "Command-line contract").
+//! - [`client`]: the producer's commands (`upload`, `links`, `deliver`, `logs get`, `get`)
+//!   against a remote instance.
 //! - [`instance`]: `sealpost up`: one process running the API server, the gateway and the vault
 //!   on the embedded defaults, built with the same `build` functions the tests call.
 //! - [`logs`]: `sealpost logs verify`, the offline check of a `GET /logs` export.
@@ -9,6 +11,7 @@
 //! - [`rotation`]: `sealpost vault rotate-key`.
 
 pub mod cli;
+pub mod client;
 pub mod instance;
 pub mod logs;
 pub mod producers;

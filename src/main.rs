@@ -4,11 +4,11 @@ use clap::Parser as _;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match sealpost::cli::run(sealpost::cli::Cli::parse()).await {
+    let cli = sealpost::cli::Cli::parse();
+    let json = cli.json_output();
+    match sealpost::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sealpost: {error:#}");
-            ExitCode::FAILURE
-        }
+        // Exit 1 (refused or failed) or 2 (usage): see `sealpost::client`.
+        Err(error) => sealpost::client::report_failure(&error, json),
     }
 }
