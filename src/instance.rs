@@ -51,7 +51,9 @@ impl Instance {
         let gateway_key = SigningKey::load_or_create(&settings.data_dir.join(GATEWAY_KEY_FILE))
             .context("loading the gateway's handle-signing key")?;
         let metrics = Metrics::default();
-        let (vault, content) = wiring.serve(settings, repo.clone(), &gateway_key, &metrics)?;
+        let gateway_addr = gateway_listener.local_addr()?;
+        let (vault, content) =
+            wiring.serve(settings, repo.clone(), &gateway_key, &metrics, gateway_addr)?;
         let gateway = gateway::startup::start(
             settings,
             repo.clone(),
@@ -124,6 +126,7 @@ impl VaultWiring {
         repo: Arc<dyn schema::Repository>,
         gateway_key: &SigningKey,
         metrics: &Metrics,
+        gateway_addr: SocketAddr,
     ) -> anyhow::Result<(VaultServer, ContentStore)> {
         let vault = match self {
             Self::Local(vault) => vault,
@@ -142,6 +145,7 @@ impl VaultWiring {
             None,
             listener,
             metrics,
+            gateway_addr,
         )?;
         let server = VaultServer {
             addr: served.addr,

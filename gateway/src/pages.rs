@@ -1,5 +1,6 @@
-//! The gateway's pages: server-rendered HTML, no external assets, no JavaScript, `lang` set,
-//! readable on a phone. Every value is escaped by `maud`.
+//! The gateway's pages: server-rendered HTML, no external assets, no JavaScript (but the one
+//! script of a top-secret document's page, [`top_secret`]), `lang` set, readable on a phone.
+//! Every value is escaped by `maud`.
 //!
 //! The one stylesheet is inline and allowed by its hash in the Content-Security-Policy
 //! ([`csp`]), so the policy can forbid everything else.
@@ -13,13 +14,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use maud::{DOCTYPE, Markup, html};
 
+pub mod top_secret;
+
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;padding:1rem;line-height:1.5;color:#1b1b1b;background:#fafafa}\
 main{max-width:40rem;margin:0 auto}\
 h1{font-size:1.4rem}\
 a.open{display:inline-block;padding:.7rem 1.2rem;background:#0b5cad;color:#fff;border-radius:.3rem;text-decoration:none;font-weight:600}\
 iframe{width:100%;min-height:70vh;border:1px solid #ccc;margin-top:1rem;background:#fff}\
 p.small{font-size:.9rem;color:#555}\
-p.test{padding:.6rem .8rem;background:#fff4d6;border:1px solid #d9a400;border-radius:.3rem;font-weight:600}";
+p.test{padding:.6rem .8rem;background:#fff4d6;border:1px solid #d9a400;border-radius:.3rem;font-weight:600}\
+p.alert{padding:.6rem .8rem;background:#fde8e8;border:1px solid #c0392b;border-radius:.3rem;font-weight:600}\
+input{font:inherit;padding:.5rem;border:1px solid #888;border-radius:.3rem;margin:.3rem 0;width:100%;box-sizing:border-box}\
+button{font:inherit;padding:.6rem 1.1rem;background:#0b5cad;color:#fff;border:0;border-radius:.3rem;font-weight:600}";
 
 static STYLE_HASH: LazyLock<String> = LazyLock::new(|| {
     let digest = ring::digest::digest(&ring::digest::SHA256, STYLE.as_bytes());
@@ -159,6 +165,11 @@ pub fn sign_in_problem(failure: crate::error::SignInFailure) -> Markup {
 
 /// Sets the headers every gateway page carries.
 pub fn respond(status: StatusCode, page: Markup, frame_origin: Option<&str>) -> HttpResponse {
+    respond_with_policy(status, page, &csp(frame_origin))
+}
+
+/// [`respond`] with a policy of the caller's (the top-secret page's, which runs its script).
+fn respond_with_policy(status: StatusCode, page: Markup, policy: &str) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response
         .content_type("text/html; charset=utf-8")
@@ -166,7 +177,7 @@ pub fn respond(status: StatusCode, page: Markup, frame_origin: Option<&str>) -> 
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"));
-    if let Ok(value) = HeaderValue::from_str(&csp(frame_origin)) {
+    if let Ok(value) = HeaderValue::from_str(policy) {
         response.insert_header((header::CONTENT_SECURITY_POLICY, value));
     }
     response.body(page.into_string())

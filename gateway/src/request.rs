@@ -112,8 +112,13 @@ fn hand_over(
     let frame = landing_frame(document, viewer);
     let minutes = u64::try_from(service.handle_ttl.num_minutes().max(1)).unwrap_or(5);
     let frame_href = frame.as_ref().map(|f| f.0.as_str());
-    let page = pages::landing(&handle_url, minutes, frame_href, test);
-    let mut response = pages::respond(StatusCode::OK, page, frame.as_ref().map(|f| f.1.as_str()));
+    let mut response = if document.media_type == shared::e2e::MEDIA_TYPE {
+        // Top secret: the page whose script decrypts the document in the browser.
+        pages::top_secret::respond(&handle_url, minutes, test, &service.vault_root)
+    } else {
+        let page = pages::landing(&handle_url, minutes, frame_href, test);
+        pages::respond(StatusCode::OK, page, frame.as_ref().map(|f| f.1.as_str()))
+    };
     if test {
         response.headers_mut().insert(
             header::HeaderName::from_static(TEST_HEADER),

@@ -20,6 +20,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
+            // The top-secret page's script (pages::top_secret).
+            web::resource(crate::pages::top_secret::SCRIPT_PATH)
+                .route(web::get().to(crate::pages::top_secret::script))
+                .route(web::head().to(crate::pages::top_secret::script))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
             web::resource("/oauth/callback")
                 .route(web::get().to(crate::oauth::callback))
                 .default_service(web::to(method_not_allowed)),

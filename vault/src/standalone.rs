@@ -77,13 +77,20 @@ pub async fn start_metered(settings: &Settings, metrics: &Metrics) -> anyhow::Re
         Some(credential),
         listener,
         metrics,
+        settings.gateway.addr,
     )?;
     Ok(served.with_sweepers(sweeper))
 }
 
 /// Serves `vault` on `listener` (bound already), with its access log, closed (every record
 /// written) once the server stopped. `credential` mounts the internal object API; `sealpost up`
-/// passes `None` (its services share the vault in-process).
+/// passes `None` (its services share the vault in-process). `gateway_addr` is where the gateway
+/// listens: unless `gateway.public_url` is set, its origin may read handles cross-origin (the
+/// top-secret page, [`crate::http::Cors`]).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each part is built apart by its two callers"
+)]
 pub fn serve(
     settings: &Settings,
     repo: Arc<dyn schema::Repository>,
@@ -92,6 +99,7 @@ pub fn serve(
     credential: Option<ServiceCredential>,
     listener: TcpListener,
     metrics: &Metrics,
+    gateway_addr: std::net::SocketAddr,
 ) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let tls = shared::tls::for_service(&settings.tls, "vault", addr)?;
@@ -107,6 +115,7 @@ pub fn serve(
         log: log.clone(),
         clients: shared::client_addr::ClientRule::new(&settings.api.trusted_proxies)?,
         ops,
+        cors: crate::http::Cors::from_settings(settings, gateway_addr),
     });
     let limits = shared::server::slow_clients::ClientLimits::new(&settings.server);
     let server = crate::http::build(service, listener, settings.workers, &limits, tls.as_ref())?;

@@ -5,8 +5,10 @@
 //! - `handle`: the viewer's download ([`ViewError`] is its error type).
 //! - `access`: the middleware that gives every request one access-log record and its tracing
 //!   line; `redact`: what of a request may be logged (never a handle).
+//! - `cors`: [`Cors`], the gateway's top-secret page reading handles cross-origin.
 
 mod access;
+mod cors;
 mod handle;
 mod redact;
 
@@ -18,6 +20,7 @@ use actix_web::{App, HttpServer, web};
 use shared::handle::HandleVerifier;
 use shared::server::slow_clients::{self, ClientLimits};
 
+pub use cors::Cors;
 pub use handle::{ViewError, content_headers};
 
 use crate::Vault;
@@ -41,6 +44,8 @@ pub struct VaultService {
     pub clients: shared::client_addr::ClientRule,
     /// Probes and metrics (`/healthz`, `/readyz`; the admin address's `/metrics`).
     pub ops: shared::ops::Ops,
+    /// The gateway origin whose top-secret page may read handles cross-origin.
+    pub cors: Cors,
 }
 
 /// An object upload over the internal API: a document body, under the idle timeout only.
@@ -59,16 +64,20 @@ pub fn build(
 ) -> std::io::Result<actix_web::dev::Server> {
     let https = tls.is_some();
     let log = service.log.clone();
+    let cors = service.cors.clone();
     let data = web::Data::from(service);
     let bodies = limits.bodies();
     let server = HttpServer::new(move || {
-        let log = log.clone();
+        let (log, cors) = (log.clone(), cors.clone());
         App::new()
             .app_data(data.clone())
             // Innermost: the access log records its 408. Object uploads over the internal
             // API have the idle timeout only (they may be gigabytes).
             .wrap(from_fn(move |request, next| {
                 slow_clients::guard_request(bodies, is_upload, request, next)
+            }))
+            .wrap(from_fn(move |request, next| {
+                cors::around(cors.clone(), request, next)
             }))
             .configure(crate::internal::routes)
             .configure(handle::routes)
