@@ -3,7 +3,10 @@
 //! it only once the download is whole. A top-secret document (media type
 //! `application/vnd.sealpost.e2e`) is decrypted on the way with the key or passphrase, and
 //! renamed only after its last segment verified: never a partial or unverified plaintext.
-//! Without a key or passphrase such a document is refused (exit 1), nothing written.
+//! Without a key or passphrase such a document is refused (exit 1), nothing written. A viewer's
+//! link to a top-secret document answers the gateway's landing page, which carries the handle
+//! URL (`data-handle`): `get` follows it, so `get 'LINK#k=…' -o F` works as the browser does.
+//! Any other web page (a challenge) is refused: open such a link in a browser.
 
 use std::path::Path;
 
@@ -26,15 +29,10 @@ pub async fn run(args: &Get) -> anyhow::Result<()> {
     };
     reqwest::Url::parse(&url).map_err(|e| usage(format!("{url}: {e}")))?;
     let source = key_source(args, fragment.as_deref())?;
-    let response = client()?
-        .get(&url)
-        .send()
-        .await
-        .context("network error talking to the vault")?;
-    let status = response.status();
-    if !status.is_success() {
-        let body = response.bytes().await.unwrap_or_default();
-        return Err(refused(status, &body).into());
+    let client = client()?;
+    let mut response = fetch(&client, &url).await?;
+    if let Some(handle) = landing_page_handle(&mut response).await? {
+        response = fetch(&client, &handle).await?;
     }
     let media_type = response
         .headers()
@@ -72,6 +70,68 @@ pub async fn run(args: &Get) -> anyhow::Result<()> {
     let text = format!("{}\n", args.output.display());
     print_result(args.json, &value, Some(text));
     Ok(())
+}
+
+/// `GET url` (redirects followed): the 2xx answer, else [`super::Refused`].
+async fn fetch(client: &reqwest::Client, url: &str) -> anyhow::Result<reqwest::Response> {
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .context("network error talking to the gateway or the vault")?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.bytes().await.unwrap_or_default();
+        return Err(refused(status, &body).into());
+    }
+    Ok(response)
+}
+
+/// The longest landing page read to find its handle.
+const MAX_PAGE_BYTES: usize = 1 << 20;
+
+/// When `response` is the gateway's landing page of a top-secret document (a viewer's link
+/// answers it instead of redirecting), the vault handle URL it carries (`data-handle`); the
+/// page is consumed then. A vault answer (`/h/…`) or any other type is left alone.
+async fn landing_page_handle(response: &mut reqwest::Response) -> anyhow::Result<Option<String>> {
+    let html = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if !html || response.url().path().starts_with("/h/") {
+        return Ok(None);
+    }
+    let mut page = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        page.extend_from_slice(&chunk);
+        anyhow::ensure!(
+            page.len() <= MAX_PAGE_BYTES,
+            "the link answered a page too large to read"
+        );
+    }
+    let page = String::from_utf8_lossy(&page);
+    let handle = page
+        .split_once("data-handle=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(value, _)| unescape(value));
+    match handle {
+        Some(handle) => Ok(Some(handle)),
+        None => anyhow::bail!(
+            "the link answered a web page, not a document (a challenge? open it in a browser); \
+             nothing was written"
+        ),
+    }
+}
+
+/// An HTML attribute value's text (the five entities an HTML writer escapes).
+fn unescape(value: &str) -> String {
+    value
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// The key or passphrase given: `--key`, `--passphrase-file`, or the URL's `#k=…`.

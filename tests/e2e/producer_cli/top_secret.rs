@@ -123,6 +123,14 @@ async fn small_top_secret_files_round_trip_only_with_their_key(db: Db) {
             std::fs::read(producer.path(&format!("out-{i}.txt"))).unwrap(),
             content
         );
+        // A viewer's link with its #k=… (the gateway's landing page, or its redirect) works too.
+        get(&producer, &links[0], &format!("link-{i}.txt"), &[])
+            .await
+            .ok();
+        assert_eq!(
+            std::fs::read(producer.path(&format!("link-{i}.txt"))).unwrap(),
+            content
+        );
         // `links --key-file` gives the same fragment again.
         let again = producer
             .run(&["links", id, "--key-file", key_file.to_str().unwrap()])
