@@ -279,3 +279,58 @@ fn sign_assertion(key: &shared::keys::SigningKey, producer: &str, audience: &str
     let signature = URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()));
     format!("{input}.{signature}")
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn server_errors_are_retried_with_doubling_backoff_and_client_errors_are_final() {
+        let none = reqwest::header::HeaderMap::new();
+        assert_eq!(
+            retry_wait(StatusCode::SERVICE_UNAVAILABLE, &none, 1),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            retry_wait(StatusCode::BAD_GATEWAY, &none, 3),
+            Some(Duration::from_secs(1))
+        );
+        for status in [
+            StatusCode::BAD_REQUEST,
+            StatusCode::CONFLICT,
+            StatusCode::CREATED,
+        ] {
+            assert_eq!(retry_wait(status, &none, 1), None, "{status}");
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(
+            retry_wait(StatusCode::TOO_MANY_REQUESTS, &headers, 1),
+            Some(Duration::from_secs(2))
+        );
+        headers.insert(reqwest::header::RETRY_AFTER, "3600".parse().unwrap());
+        assert_eq!(retry_wait(StatusCode::TOO_MANY_REQUESTS, &headers, 1), None);
+    }
+
+    #[test]
+    fn the_producer_comes_from_the_flag_or_the_key_file_name() {
+        let path = Path::new("/keys/producer-acme.pem");
+        assert_eq!(producer_name(None, path), "acme");
+        assert_eq!(producer_name(Some("other"), path), "other");
+        assert_eq!(producer_name(None, Path::new("key.pem")), "default");
+    }
+
+    #[test]
+    fn a_refusal_keeps_the_problem_or_makes_one() {
+        let problem = refused(
+            StatusCode::NOT_FOUND,
+            br#"{"status":404,"title":"Not Found"}"#,
+        );
+        assert_eq!(problem.problem["title"], "Not Found");
+        let made = refused(StatusCode::BAD_GATEWAY, b"<html>proxy</html>");
+        assert_eq!(made.problem["status"], 502);
+        assert_eq!(made.problem["detail"], "<html>proxy</html>");
+    }
+}
