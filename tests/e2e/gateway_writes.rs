@@ -93,6 +93,36 @@ async fn a_check_waits_for_another_process_uncommitted_reservation() {
     assert!(matches!(refusal, Some(Refusal::Until(_))), "{refusal:?}");
 }
 
+/// Far from the limits, a check needs no lock: with another process holding the write lock
+/// (and at most one attempt uncommitted under it), the committed counts decide, and the check
+/// is answered at once rather than waiting for the lock.
+#[tokio::test]
+async fn a_check_far_from_the_limits_takes_no_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, first, second) = two_processes(&dir).await;
+    let document = DocumentId::random();
+    let limits = limits(3);
+    let granted = first.reserve_attempt(&attempt(&document), &limits).await;
+    assert!(matches!(
+        granted.unwrap(),
+        Reservation::Granted { then: None }
+    ));
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE address_failures SET failures = failures + 1 WHERE address = $1")
+        .bind(ADDRESS)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    // One committed, at most one more in flight: two below the limit of 3 either way.
+    let check = second.check_attempt(&attempt(&document), &limits).await;
+    assert_eq!(check.unwrap(), None);
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+}
+
 /// Strangers' reservations from two processes and members' checks racing them: never more
 /// answers than the limit allows once the window is full, and the window counts exactly the
 /// strangers granted.

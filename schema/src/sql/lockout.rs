@@ -88,7 +88,13 @@ impl<D: Dialect> LockoutRepo for SqlRepository<D> {
         let (start, _) = rules::address_window(attempt.now, limits.window);
         let document_key = rules::document_window_key(attempt.document);
         let (address, document) = match self.read_conn() {
-            Some(reader) => (reader.window_counts(attempt.address, &document_key, start)).await?,
+            Some(reader) => {
+                let limits = (
+                    i64::from(limits.per_address),
+                    i64::from(limits.per_document),
+                );
+                (reader.window_counts(attempt.address, &document_key, start, limits)).await?
+            }
             None if D::FOR_UPDATE.is_empty() => {
                 committed_counts::<D>(self, attempt.address, &document_key, start).await?
             }

@@ -15,6 +15,14 @@
 //! the same transaction (one write lock taken for many reads; a rollback writes and fsyncs
 //! nothing). The busy handler polls briefly instead of SQLite's default sleeps of 1, 2, 5 ms…,
 //! so a check waiting behind an audit commit resumes soon after it.
+//!
+//! Most checks need no lock at all: SQLite's single writer means at most one transaction is
+//! uncommitted at any moment, and one transaction counts at most one attempt per window (a
+//! reservation, or a recorded failure). So when the committed counts (a plain read, no lock)
+//! are at least two short of both limits, the strict read could only find one more: it would
+//! pass too, and the plain read's answer is the strict one. Only a window within one attempt
+//! of its limit is read again under the write lock (issue 20: the audience path had paid a
+//! wait behind an audit commit on every member's request).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -39,12 +47,22 @@ const BUSY_RETRIES: u32 = 2;
 /// The committed failures of a window key pair: `(address, document)`.
 pub(crate) type WindowCounts = (i64, i64);
 
-/// One check: the two keys of `address_failures` in the window starting at `start`.
+/// One check: the two keys of `address_failures` in the window starting at `start`, and their
+/// limits (a count that stays below it passes).
 struct Job {
     address: String,
     document_key: String,
     start: i64,
+    limits: WindowCounts,
     reply: oneshot::Sender<Result<WindowCounts, RepoError>>,
+}
+
+impl Job {
+    /// Whether `counts` read without the lock decide this check as the strict read would: one
+    /// more attempt (the one uncommitted transaction there can be) still leaves room in both.
+    fn settled_by(&self, counts: WindowCounts) -> bool {
+        counts.0.saturating_add(1) < self.limits.0 && counts.1.saturating_add(1) < self.limits.1
+    }
 }
 
 /// The sending side; the thread ends when it is dropped.
@@ -65,19 +83,23 @@ impl ReadConn {
         Ok(Self { jobs })
     }
 
-    /// The address's and the document's failures in the window starting at `start`, read
-    /// under the database's write lock: after every reservation (any process) that holds it.
+    /// The address's and the document's failures in the window starting at `start`, as read
+    /// under the database's write lock (after every reservation, in any process, holding it);
+    /// `limits` are the windows' limits (`per_address`, `per_document`): counts read without
+    /// the lock that stay two below them are the strict answer already (see the module).
     pub(crate) async fn window_counts(
         &self,
         address: &str,
         document_key: &str,
         start: i64,
+        limits: WindowCounts,
     ) -> Result<WindowCounts, RepoError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             address: address.to_owned(),
             document_key: document_key.to_owned(),
             start,
+            limits,
             reply,
         };
         self.jobs.send(job).map_err(|_| gone())?;
@@ -104,19 +126,67 @@ fn run(path: &Path, queue: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        match read_jobs(&mut conn, path, &jobs) {
+        let strict = match answer_unlocked(&mut conn, path, jobs) {
+            Ok(strict) => strict,
+            Err((jobs, error)) => {
+                fail_all(jobs, &error);
+                continue;
+            }
+        };
+        if strict.is_empty() {
+            continue;
+        }
+        match read_jobs(&mut conn, path, &strict) {
             Ok(counts) => {
-                for (job, counts) in jobs.into_iter().zip(counts) {
+                for (job, counts) in strict.into_iter().zip(counts) {
                     let _ = job.reply.send(Ok(counts));
                 }
             }
-            Err(error) => {
-                tracing::error!(%error, "a strict lockout read failed");
-                for job in jobs {
-                    let _ = job.reply.send(Err(repo_error(error.to_string())));
-                }
-            }
+            Err(error) => fail_all(strict, &error),
         }
+    }
+}
+
+/// Answers every job whose committed counts settle it ([`Job::settled_by`]); returns the others
+/// (for the write-locked read), or every job and the error.
+fn answer_unlocked(
+    conn: &mut Option<Connection>,
+    path: &Path,
+    jobs: Vec<Job>,
+) -> Result<Vec<Job>, (Vec<Job>, rusqlite::Error)> {
+    let counts = match connected(conn, path).and_then(|c| select_all(c, &jobs)) {
+        Ok(counts) => counts,
+        Err(error) => {
+            *conn = None;
+            return Err((jobs, error));
+        }
+    };
+    let mut strict = Vec::new();
+    for (job, counts) in jobs.into_iter().zip(counts) {
+        if job.settled_by(counts) {
+            let _ = job.reply.send(Ok(counts));
+        } else {
+            strict.push(job);
+        }
+    }
+    Ok(strict)
+}
+
+fn fail_all(jobs: Vec<Job>, error: &rusqlite::Error) {
+    tracing::error!(%error, "a lockout read failed");
+    for job in jobs {
+        let _ = job.reply.send(Err(repo_error(error.to_string())));
+    }
+}
+
+/// The connection, opened when there is none.
+fn connected<'c>(
+    conn: &'c mut Option<Connection>,
+    path: &Path,
+) -> Result<&'c mut Connection, rusqlite::Error> {
+    match conn {
+        Some(connection) => Ok(connection),
+        None => Ok(conn.insert(open(path)?)),
     }
 }
 
@@ -129,11 +199,7 @@ fn read_jobs(
 ) -> Result<Vec<WindowCounts>, rusqlite::Error> {
     let mut attempt = 0;
     loop {
-        let connection = match conn {
-            Some(connection) => connection,
-            None => conn.insert(open(path)?),
-        };
-        match transaction(connection, jobs) {
+        match transaction(connected(conn, path)?, jobs) {
             Err(error) if is_busy(&error) && attempt < BUSY_RETRIES => attempt += 1,
             Err(error) => {
                 *conn = None;
@@ -146,22 +212,25 @@ fn read_jobs(
 
 fn transaction(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<WindowCounts>, rusqlite::Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let counts = {
-        let mut select = tx.prepare_cached(
-            "SELECT coalesce(sum(failures) FILTER (WHERE address = ?1), 0), \
-             coalesce(sum(failures) FILTER (WHERE address = ?2), 0) \
-             FROM address_failures WHERE window_start = ?3 AND address IN (?1, ?2)",
-        )?;
-        jobs.iter()
-            .map(|job| {
-                select.query_row((&job.address, &job.document_key, job.start), |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?
-    };
+    let counts = select_all(&tx, jobs)?;
     tx.rollback()?;
     Ok(counts)
+}
+
+/// Every job's counts, in one read transaction (a `BEGIN IMMEDIATE` one when `conn` is in it).
+fn select_all(conn: &Connection, jobs: &[Job]) -> Result<Vec<WindowCounts>, rusqlite::Error> {
+    let mut select = conn.prepare_cached(
+        "SELECT coalesce(sum(failures) FILTER (WHERE address = ?1), 0), \
+         coalesce(sum(failures) FILTER (WHERE address = ?2), 0) \
+         FROM address_failures WHERE window_start = ?3 AND address IN (?1, ?2)",
+    )?;
+    jobs.iter()
+        .map(|job| {
+            select.query_row((&job.address, &job.document_key, job.start), |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+        })
+        .collect()
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {
