@@ -166,9 +166,8 @@
     return (bytes / 1048576).toFixed(1);
   }
 
-  // Downloads and decrypts the whole document; returns the verified plaintext parts and metadata.
-  async function decrypt(secret) {
-    status('Downloading and decrypting…');
+  // Starts the download of the handle: its body's reader and announced length.
+  async function download() {
     let response;
     try {
       response = await fetch(handle, { mode: 'cors', credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer' });
@@ -176,8 +175,23 @@
       throw new Failure('The document could not be downloaded (network error). Try again.');
     }
     if (!response.ok) throw httpFailure(response.status);
-    const total = Number(response.headers.get('Content-Length')) || 0;
-    const reader = response.body.getReader();
+    return { reader: response.body.getReader(), total: Number(response.headers.get('Content-Length')) || 0 };
+  }
+
+  // Downloads and decrypts the whole document; returns the verified plaintext parts and metadata.
+  // On any failure the download is cancelled.
+  async function decrypt(secret) {
+    status('Downloading and decrypting…');
+    const { reader, total } = await download();
+    try {
+      return await decryptStream(reader, total, secret);
+    } catch (error) {
+      reader.cancel().catch(() => {});
+      throw error;
+    }
+  }
+
+  async function decryptStream(reader, total, secret) {
     const parts = [];
     let pending = new Uint8Array(0);
     let header = null;
@@ -218,10 +232,7 @@
       // A segment that more bytes follow is not the last one.
       while (pending.length > STRIDE) {
         const plain = await openSegment(key, header, index, false, pending.subarray(0, STRIDE));
-        if (!plain) {
-          await reader.cancel();
-          throw new Failure(WRONG);
-        }
+        if (!plain) throw new Failure(WRONG);
         keep(plain);
         pending = pending.slice(STRIDE);
       }
