@@ -11,6 +11,7 @@
 //! - [`auth`]: who is calling and what they may do: credentials (login tokens, API keys),
 //!   the allowlist, rate limits and scopes, one [`auth::Authorized`] extractor per scope.
 //! - [`form`]: streaming `multipart/form-data` reading with per-part limits.
+//! - [`idempotency`]: `Idempotency-Key` on the creating POSTs: a retry answers the kept answer.
 //! - [`documents`]: the domain operations behind the document routes.
 //! - [`delivery`]: fulfillment: queued deliveries and the worker that sends them.
 //! - [`logs`]: audit-log exports (`GET /logs`), streamed as they are written, signed inside the zip.
@@ -34,6 +35,7 @@ pub mod delivery;
 pub mod documents;
 pub mod error;
 pub mod form;
+pub mod idempotency;
 pub mod logs;
 pub mod openapi;
 pub mod payload;

@@ -101,8 +101,8 @@ pub fn render(
             Captured::Http(CapturedRequest::of(&request))
         }
         Channel::XmlRpc(templates) => {
-            let values = message.values();
-            let request = xmlrpc::request(client, egress, templates, &values, key)?;
+            let values = (&message.values()[..], message.data());
+            let request = xmlrpc::request(client, egress, templates, values, key)?;
             Captured::Xmlrpc(CapturedRequest::of(&request))
         }
         Channel::Email(templates) => {

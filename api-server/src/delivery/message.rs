@@ -53,6 +53,11 @@ impl Message {
         })
     }
 
+    /// An `octet-stream` audience's data (base64 text), for XML-RPC's `<base64>` parameter.
+    pub fn data(&self) -> Option<&str> {
+        self.viewer.data.as_deref()
+    }
+
     /// Every variable as text (a batch's lists left out): what email and XML-RPC fill.
     pub fn values(&self) -> Vec<(&str, &str)> {
         variables(&self.own, &self.viewer, &self.secrets.form)
@@ -176,7 +181,7 @@ mod tests {
                 "v".to_owned(),
                 fields.first().map_or("", |f| f.1).to_owned(),
             )],
-            members: Vec::new(),
+            ..Viewer::default()
         }
     }
 

@@ -4,13 +4,13 @@
 use actix_multipart::Multipart;
 use actix_web::HttpRequest;
 use actix_web::http::header;
-use actix_web::web::Payload;
 use futures_util::StreamExt as _;
 use schema::objects::is_varname;
 
 use super::viewer::RESERVED;
 use crate::error::ApiError;
 use crate::form;
+use crate::idempotency::Body;
 
 /// Most fields a deliver request may hold.
 pub const MAX_FIELDS: usize = 100;
@@ -29,7 +29,7 @@ pub struct DeliverForm {
 /// Reads the form. A request without a body (and without `Content-Type`) sends no fields.
 /// Parts must be named as RFC 6570 variables (else they could fill no template), once each,
 /// and not as Sealpost's own variables (`link`, `placeholder`, `docId`).
-pub async fn read(request: &HttpRequest, mut payload: Payload) -> Result<DeliverForm, ApiError> {
+pub async fn read(request: &HttpRequest, mut payload: Body) -> Result<DeliverForm, ApiError> {
     if !request.headers().contains_key(header::CONTENT_TYPE) {
         return match payload.next().await {
             None => Ok(DeliverForm::default()),

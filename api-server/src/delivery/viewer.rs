@@ -21,7 +21,15 @@ pub struct Viewer {
     /// otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<Viewer>,
+    /// An `octet-stream` audience's `data`, the base64 text as the producer sent it (spec:
+    /// "base64-encoded string to be passed to fulfillment service"): the template variable
+    /// `data`, and an XML-RPC `<base64>` parameter where a template is exactly `{data}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
 }
+
+/// The variable an `octet-stream` audience's data fills.
+pub const DATA: &str = "data";
 
 /// One recipient per record of a `records` audience, in record order (each with its token
 /// when the audience has a viewer token: the tokens `POST /documents/{docId}/links` seals);
@@ -72,13 +80,13 @@ fn one_per_record(audience: Option<&Audience>, delivery_id: &str) -> Vec<NewReci
                     let viewer = Viewer {
                         fields,
                         token,
-                        members: Vec::new(),
+                        ..Viewer::default()
                     };
                     (Some(index as i64), viewer)
                 })
                 .collect()
         }
-        None => vec![(None, Viewer::default())],
+        None => vec![(None, octet_stream(audience))],
     };
     viewers
         .into_iter()
@@ -91,9 +99,21 @@ fn one_per_record(audience: Option<&Audience>, delivery_id: &str) -> Vec<NewReci
         .collect()
 }
 
+/// The one recipient of an audience without records: with the data of an `octet-stream` one.
+fn octet_stream(audience: Option<&Audience>) -> Viewer {
+    match audience {
+        Some(Audience::OctetStream { data, .. }) => Viewer {
+            data: Some(data.clone()),
+            ..Viewer::default()
+        },
+        _ => Viewer::default(),
+    }
+}
+
 /// The variables of one attempt, first match winning: Sealpost's own (`link`, `placeholder`,
-/// `docId`), then the viewer's record fields, then the deliver request's form fields. So a
-/// record's value is never replaced by a form field of the same name.
+/// `docId`), then an `octet-stream` audience's `data`, then the viewer's record fields, then
+/// the deliver request's form fields. So a record's value is never replaced by a form field of
+/// the same name.
 pub fn variables<'a>(
     own: &'a [(&'static str, String)],
     viewer: &'a Viewer,
@@ -101,6 +121,7 @@ pub fn variables<'a>(
 ) -> Vec<(&'a str, &'a str)> {
     own.iter()
         .map(|(name, value)| (*name, value.as_str()))
+        .chain(viewer.data.iter().map(|data| (DATA, data.as_str())))
         .chain(viewer.fields.iter().map(|(n, v)| (n.as_str(), v.as_str())))
         .chain(form.iter().map(|(n, v)| (n.as_str(), v.as_str())))
         .collect()
@@ -139,6 +160,23 @@ mod tests {
             viewer.members[1].token,
             [("first_name".to_owned(), "Bo".to_owned())]
         );
+    }
+
+    #[test]
+    fn an_octet_stream_audience_fills_data() {
+        let audience =
+            parse_audience(&json!({"type": "octet-stream", "viewerToken": null, "data": "AP8="}))
+                .unwrap();
+        let recipients = recipients(Some(&audience), "D", false);
+        assert_eq!(recipients.len(), 1);
+        let viewer: Viewer = serde_json::from_value(recipients[0].viewer.clone()).unwrap();
+        assert_eq!(viewer.data.as_deref(), Some("AP8="));
+        let form = [("data".to_owned(), "form".to_owned())];
+        let values = variables(&[], &viewer, &form);
+        assert_eq!(values[0], ("data", "AP8="), "the audience's data wins");
+        // A stored recipient from before (no `data`) still reads.
+        let old: Viewer = serde_json::from_value(json!({"fields": [], "token": []})).unwrap();
+        assert_eq!(old.data, None);
     }
 
     #[test]

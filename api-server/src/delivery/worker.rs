@@ -229,8 +229,8 @@ impl Worker {
                 http::send(&self.client, &self.egress, &templates, &message.vars(), key).await
             }
             Channel::XmlRpc(templates) => {
-                let values = message.values();
-                xmlrpc::send(&self.client, &self.egress, &templates, &values, key).await
+                let values = (&message.values()[..], message.data());
+                xmlrpc::send(&self.client, &self.egress, &templates, values, key).await
             }
             Channel::Email(templates) => self.send_email(&templates, &message, key).await,
         }

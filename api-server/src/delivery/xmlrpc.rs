@@ -26,18 +26,56 @@ pub struct XmlRpcTemplates<'a> {
     pub params: &'a [Template],
 }
 
-/// The `methodCall` document (every parameter a `<string>`).
-pub fn method_call(method_name: &str, params: &[String]) -> Result<String, Failure> {
+/// One parameter of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// A filled template: `<string>`.
+    String(String),
+    /// An `octet-stream` audience's data where a template is exactly `{data}`: `<base64>`,
+    /// XML-RPC's type for bytes, holding the producer's base64 text as sent (it was checked
+    /// to decode when the audience was stored), so the receiver gets the bytes themselves.
+    Base64(String),
+}
+
+impl From<&str> for Param {
+    fn from(text: &str) -> Self {
+        Param::String(text.to_owned())
+    }
+}
+
+/// The `methodCall` document.
+pub fn method_call(method_name: &str, params: &[Param]) -> Result<String, Failure> {
     let mut xml = String::from("<?xml version=\"1.0\"?>\n<methodCall><methodName>");
     escape_into(&mut xml, method_name)?;
     xml.push_str("</methodName><params>");
     for param in params {
-        xml.push_str("<param><value><string>");
-        escape_into(&mut xml, param)?;
-        xml.push_str("</string></value></param>");
+        let (tag, text) = match param {
+            Param::String(text) => ("string", text),
+            Param::Base64(text) => ("base64", text),
+        };
+        xml.push_str(&format!("<param><value><{tag}>"));
+        escape_into(&mut xml, text)?;
+        xml.push_str(&format!("</{tag}></value></param>"));
     }
     xml.push_str("</params></methodCall>\n");
     Ok(xml)
+}
+
+/// The template that passes an `octet-stream` audience's data as `<base64>`.
+const DATA_TEMPLATE: &str = "{data}";
+
+/// The parameters of a call: each template filled, or the audience's `data` as `<base64>`.
+fn params(
+    templates: &XmlRpcTemplates<'_>,
+    values: &[(&str, &str)],
+    data: Option<&str>,
+) -> Result<Vec<Param>, Failure> {
+    (templates.params.iter().enumerate())
+        .map(|(i, template)| match data {
+            Some(data) if template.as_str() == DATA_TEMPLATE => Ok(Param::Base64(data.to_owned())),
+            _ => fill(template, values, &format!("params[{i}]")).map(Param::String),
+        })
+        .collect()
 }
 
 /// XML-escapes `text`; CR is written `&#13;` so it survives line-end normalization. XML 1.0
@@ -65,10 +103,10 @@ pub async fn send(
     client: &reqwest::Client,
     egress: &EgressPolicy,
     templates: &XmlRpcTemplates<'_>,
-    values: &[(&str, &str)],
+    (values, data): (&[(&str, &str)], Option<&str>),
     idempotency_key: &str,
 ) -> Attempt {
-    let request = request(client, egress, templates, values, idempotency_key)?;
+    let request = request(client, egress, templates, (values, data), idempotency_key)?;
     let response = client.execute(request).await.map_err(network)?;
     let status = http_status(response.status().as_u16())?;
     let answer = read_body(response).await?;
@@ -76,23 +114,19 @@ pub async fn send(
 }
 
 /// The `methodCall` POST [`send`] sends, built but not sent (a test delivery captures it).
+/// `data`: an `octet-stream` audience's data ([`Param::Base64`]).
 pub fn request(
     client: &reqwest::Client,
     egress: &EgressPolicy,
     templates: &XmlRpcTemplates<'_>,
-    values: &[(&str, &str)],
+    (values, data): (&[(&str, &str)], Option<&str>),
     idempotency_key: &str,
 ) -> Result<reqwest::Request, Failure> {
     let url = url(templates.href, values)?;
     egress
         .check_url(&url, Scope::Default)
         .map_err(|_| refused())?;
-    let params = templates
-        .params
-        .iter()
-        .enumerate()
-        .map(|(i, template)| fill(template, values, &format!("params[{i}]")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let params = params(templates, values, data)?;
     let body = method_call(templates.method_name, &params)?;
     client
         .post(url)
@@ -265,6 +299,11 @@ mod tests {
             "{xml}"
         );
         assert!(method_call("m", &["\u{1}".into()]).is_err());
+        let xml = method_call("m", &[Param::Base64("AP8=".into())]).unwrap();
+        assert!(
+            xml.contains("<param><value><base64>AP8=</base64></value></param>"),
+            "{xml}"
+        );
         let ok = b"<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><boolean>1</boolean></value>\n</param>\n</params>\n</methodResponse>\n";
         assert_eq!(read_answer(ok), Answer::Success);
         let fault = b"<?xml version='1.0'?>\n<methodResponse>\n<fault>\n<value><struct>\n<member>\n<name>faultCode</name>\n<value><int>4</int></value>\n</member>\n<member>\n<name>faultString</name>\n<value><string>unknown list &amp; id</string></value>\n</member>\n</struct></value>\n</fault>\n</methodResponse>\n";

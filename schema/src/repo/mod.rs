@@ -107,6 +107,7 @@ pub trait Repository:
     + LogRepo
     + DeliveryRepo
     + NonceUseRepo
+    + IdempotencyRepo
     + 'static
 {
     /// Applies this database's migrations (idempotent).
@@ -130,11 +131,13 @@ mod allowlist;
 mod api_keys;
 mod areas;
 pub mod delivery;
+pub mod idempotency;
 mod nonce_uses;
 mod producer_keys;
 
 pub use allowlist::AllowlistRepo;
 pub use api_keys::{ApiKeyRecord, ApiKeyRepo, KeyRate};
+pub use idempotency::IdempotencyRepo;
 pub use nonce_uses::{NONCE_HASH_LEN, NonceUseRepo};
 pub use producer_keys::{KeyRemoval, MAX_KEYS_PER_PRODUCER, ProducerKey, ProducerKeyRepo};
 

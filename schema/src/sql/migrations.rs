@@ -106,6 +106,11 @@ macro_rules! embedded_migrations {
                 )),
             ),
             (
+                18,
+                "idempotency",
+                include_str!(concat!("../../migrations/", $dir, "/0018_idempotency.sql")),
+            ),
+            (
                 19,
                 "view_attribution",
                 include_str!(concat!(

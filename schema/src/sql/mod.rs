@@ -14,6 +14,7 @@ mod api_keys;
 mod deliveries;
 pub mod dialect;
 mod documents;
+mod idempotency;
 mod lockout;
 mod logs;
 mod migrations;

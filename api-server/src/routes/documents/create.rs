@@ -2,13 +2,14 @@
 
 use actix_multipart::Multipart;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{Authorized, Write};
 use crate::context::ApiContext;
 use crate::documents;
 use crate::error::ApiError;
 use crate::form::DocumentForm;
+use crate::idempotency;
 use crate::openapi::schemas::{DocumentRecord, NewDocumentForm};
 use crate::representation;
 
@@ -51,18 +52,24 @@ use crate::representation;
 pub async fn create(
     context: web::Data<ApiContext>,
     principal: Authorized<Write>,
-    mut multipart: Multipart,
+    request: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let form = DocumentForm::read(&mut multipart, &context).await?;
-    let record = documents::create(&context, &principal, form).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LAST_MODIFIED,
-            representation::http_date(record.last_modified),
-        ))
-        .insert_header((
-            header::CONTENT_LOCATION,
-            representation::self_href(&context.links, &record),
-        ))
-        .json(representation::record(&context.links, &record)))
+    let (context, principal, headers) = (&context, &principal, request.headers());
+    idempotency::run(context, principal, &request, payload, |body| async move {
+        let mut multipart = Multipart::new(headers, body);
+        let form = DocumentForm::read(&mut multipart, context).await?;
+        let record = documents::create(context, principal, form).await?;
+        Ok(HttpResponse::Created()
+            .insert_header((
+                header::LAST_MODIFIED,
+                representation::http_date(record.last_modified),
+            ))
+            .insert_header((
+                header::CONTENT_LOCATION,
+                representation::self_href(&context.links, &record),
+            ))
+            .json(representation::record(&context.links, &record)))
+    })
+    .await
 }

@@ -38,7 +38,8 @@ pub async fn delete(
     }
 }
 
-/// Deleting only the content is not allowed: the whole record must be deleted (spec).
+/// Deleting only the content is not allowed: the whole record must be deleted (spec): 409
+/// with an empty body, as the spec says (404/410 for an unknown or expired document first).
 #[utoipa::path(
     delete,
     path = "/documents/{doc_id}/document",
@@ -46,7 +47,7 @@ pub async fn delete(
     tag = "documents",
     params(("doc_id" = String, Path, description = "The document's id")),
     responses(
-        (status = 409, description = "Always: DELETE the document instead"),
+        (status = 409, description = "Always (empty body): DELETE the document instead"),
         (status = 404, description = "No such document"),
         (status = 410, description = "The document expired"),
     ),
@@ -57,9 +58,8 @@ pub async fn content(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     documents::find(&context, &principal, &path).await?;
-    Err(ApiError::Conflict(
-        "the content cannot be deleted alone; DELETE the document instead".into(),
-    ))
+    // The spec's answer exactly: "Response: empty, code 409" (signed over the empty body).
+    Ok(HttpResponse::Conflict().finish())
 }
 
 /// Deletes a JSON sub-resource (it becomes `null`).

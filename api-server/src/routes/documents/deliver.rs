@@ -7,7 +7,7 @@ use crate::auth::{Authorized, Deliver};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::openapi::schemas::DeliveryStatus;
-use crate::{delivery, documents};
+use crate::{delivery, documents, idempotency};
 
 /// Queues a delivery of the document's sealed links through its fulfillment (spec,
 /// "Controller URIs"). The body is `multipart/form-data` of producer-defined text fields, the
@@ -45,14 +45,18 @@ pub async fn deliver(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let record = documents::find(&context, &principal, &path).await?;
-    let form = delivery::request::read(&request, body).await?;
-    let id = delivery::deliver(&context, &principal, &record, form).await?;
-    let status = delivery::status(&context, &principal, &record, id.as_str()).await?;
-    let href = self_href(&context, record.id.as_str(), id.as_str());
-    Ok(HttpResponse::Accepted()
-        .insert_header((header::LOCATION, href.clone()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(delivery::status_json(&context, &status, &href)))
+    let (context, principal, record, request) = (&context, &principal, &record, &request);
+    idempotency::run(context, principal, request, body, |body| async move {
+        let form = delivery::request::read(request, body).await?;
+        let id = delivery::deliver(context, principal, record, form).await?;
+        let status = delivery::status(context, principal, record, id.as_str()).await?;
+        let href = self_href(context, record.id.as_str(), id.as_str());
+        Ok(HttpResponse::Accepted()
+            .insert_header((header::LOCATION, href.clone()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(delivery::status_json(context, &status, &href)))
+    })
+    .await
 }
 
 /// A delivery's per-recipient status (queued, sent, failed with reason, attempts).

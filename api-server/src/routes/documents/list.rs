@@ -19,7 +19,8 @@ pub struct Paging {
 }
 
 /// Lists the caller's documents, `{docId: name}` each, in id order (`limit`, `after` page
-/// through them). A high-security instance does not browse: 405 with `Allow: POST`.
+/// through them). A high-security instance does not browse: 405 with `Allow: POST` and an
+/// empty body, as the spec says.
 #[utoipa::path(
     get,
     path = "/documents",
@@ -32,7 +33,7 @@ pub struct Paging {
     responses(
         (status = 200, description = "The documents", body = DocumentList),
         (status = 400, description = "A malformed query string"),
-        (status = 405, description = "A high-security instance does not browse"),
+        (status = 405, description = "A high-security instance does not browse (`Allow: POST`, empty body)"),
     ),
 )]
 pub async fn list(
@@ -41,7 +42,11 @@ pub async fn list(
     paging: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     if context.security == SecurityMode::High {
-        return Err(ApiError::MethodNotAllowed { allow: "POST" });
+        // The spec's answer exactly: "Response: empty, code 405, Allow: POST" (signed, as
+        // every answer, over the empty body).
+        return Ok(HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "POST"))
+            .finish());
     }
     let documents =
         documents::list(&context, &principal, paging.after.as_deref(), paging.limit).await?;

@@ -22,7 +22,10 @@ use crate::representation;
     params(("doc_id" = String, Path, description = "The document's id")),
     responses(
         (status = 200, description = "The record", body = DocumentRecord,
-            headers(("Last-Modified" = String, description = "An HTTP-date"))),
+            headers(
+                ("Last-Modified" = String, description = "An HTTP-date"),
+                ("Content-Location" = String, description = "`{apiRoot}/documents/{docId}`, as Create answers"),
+            )),
         (status = 404, description = "No such document (or another producer's)"),
         (status = 410, description = "The document expired"),
     ),
@@ -39,6 +42,10 @@ pub async fn record(
         .insert_header((
             header::LAST_MODIFIED,
             representation::http_date(record.last_modified),
+        ))
+        .insert_header((
+            header::CONTENT_LOCATION,
+            representation::self_href(&context.links, &record),
         ))
         .content_type(mime::APPLICATION_JSON)
         .body(body))

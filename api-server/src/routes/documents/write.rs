@@ -11,6 +11,7 @@ use crate::context::ApiContext;
 use crate::documents::{self, Outcome};
 use crate::error::ApiError;
 use crate::form::{self, DocumentForm};
+use crate::idempotency;
 use crate::openapi::schemas::{Binary, DocumentRecord, Part, UpdateDocumentForm};
 use crate::representation;
 
@@ -25,7 +26,10 @@ use crate::representation;
     request_body(content = UpdateDocumentForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The updated record", body = DocumentRecord,
-            headers(("Last-Modified" = String, description = "An HTTP-date"))),
+            headers(
+                ("Last-Modified" = String, description = "An HTTP-date"),
+                ("Content-Location" = String, description = "`{apiRoot}/documents/{docId}`, as Create answers"),
+            )),
         (status = 400, description = "A malformed form or part, an unknown or repeated part"),
         (status = 404, description = "No such document (or another producer's)"),
         (status = 410, description = "The document expired"),
@@ -37,18 +41,28 @@ use crate::representation;
 pub async fn update(
     context: web::Data<ApiContext>,
     principal: Authorized<Write>,
+    request: HttpRequest,
     path: web::Path<String>,
-    mut multipart: Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     documents::find(&context, &principal, &path).await?;
-    let form = DocumentForm::read(&mut multipart, &context).await?;
-    let record = documents::update(&context, &principal, &path, form).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            header::LAST_MODIFIED,
-            representation::http_date(record.last_modified),
-        ))
-        .json(representation::record(&context.links, &record)))
+    let (context, principal, headers) = (&context, &principal, request.headers());
+    idempotency::run(context, principal, &request, payload, |body| async move {
+        let mut multipart = Multipart::new(headers, body);
+        let form = DocumentForm::read(&mut multipart, context).await?;
+        let record = documents::update(context, principal, &path, form).await?;
+        Ok(HttpResponse::Ok()
+            .insert_header((
+                header::LAST_MODIFIED,
+                representation::http_date(record.last_modified),
+            ))
+            .insert_header((
+                header::CONTENT_LOCATION,
+                representation::self_href(&context.links, &record),
+            ))
+            .json(representation::record(&context.links, &record)))
+    })
+    .await
 }
 
 /// Overwrites the content in place (the placeholder stays). The body is the new content and
