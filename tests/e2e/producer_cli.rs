@@ -1,8 +1,10 @@
 //! The producer's command line (issue 21, item 1): the built `sealpost` binary run against an
 //! instance as a producer would run it: `upload` with a CSV audience, `links`, `deliver
 //! --wait`, `logs get` (verified before it is kept), `get`; ids beginning with `-`; exit codes;
-//! top-secret round trips ([`top_secret`]); progress on a terminal only ([`terminal`]).
+//! top-secret round trips ([`top_secret`]); progress on a terminal only ([`terminal`]); the
+//! retry of a cut connection ([`retry`]).
 
+mod retry;
 mod terminal;
 mod top_secret;
 
