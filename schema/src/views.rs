@@ -5,7 +5,7 @@
 //! writes it to `gateway_views` in the transaction that writes the log line, keyed by the
 //! line's hit-number. The vault hands over nothing new: its log line already names the handle
 //! (`/h/<redacted:NONCE>`), so the repository reads the nonce, status and byte counts back out
-//! of the line it is writing ([`VaultDownload::of_line`], the 14 columns of DESIGN.md, "Audit
+//! of the line it is writing (`VaultDownload::of_line`, the 14 columns of DESIGN.md, "Audit
 //! logs") and, when the nonce is one a `gateway_views` row issued, writes a `vault_downloads`
 //! row in the same transaction. The report and the receipts read only these two tables (and
 //! the deliveries): grouped, indexed queries, never the log text.

@@ -1,4 +1,4 @@
-//! The report's rows as JSON or CSV, written a chunk of [`CHUNK_ROWS`] rows at a time as the
+//! The report's rows as JSON or CSV, written a chunk of `CHUNK_ROWS` rows at a time as the
 //! response body is read: the grouped rows are merged with the audience in record order by
 //! cursors, so nothing but the chunk being written is built.
 //!
