@@ -2,7 +2,7 @@
 //! `POST /documents/{docId}/deliver` (issue 21, item 4; DESIGN, "Producer API details the spec
 //! lost"): a retry answers the kept answer and does nothing again (one document, one delivery);
 //! the key used for another request is 422; a request while the first runs is 409; keys are
-//! per producer; an expired key is forgotten; a failed request releases its key.
+//! per producer and environment; an expired key is forgotten; a failed request releases its key.
 
 mod concurrent;
 
@@ -20,7 +20,7 @@ on_both_databases!(
     the_key_of_another_request_is_422,
     a_retried_update_is_not_applied_twice,
     a_retried_delivery_sends_once,
-    keys_are_per_producer_and_forgotten_once_expired,
+    keys_are_per_producer_and_environment_and_forgotten_once_expired,
     a_failed_request_releases_its_key,
     malformed_keys_are_400_naming_the_header,
 );
@@ -171,7 +171,7 @@ async fn a_retried_delivery_sends_once(db: Db) {
     );
 }
 
-async fn keys_are_per_producer_and_forgotten_once_expired(db: Db) {
+async fn keys_are_per_producer_and_environment_and_forgotten_once_expired(db: Db) {
     let app = TestApp::spawn(db).await;
     let token = app.login().await;
     let other = app.login_with(&app.add_producer("other").await).await;
@@ -180,19 +180,42 @@ async fn keys_are_per_producer_and_forgotten_once_expired(db: Db) {
         answer(post(&app, &other, "/documents", "shared").multipart(form())).await;
     assert_eq!(status, 201, "another producer's key is independent");
     assert_ne!(mine["id"], theirs["id"]);
+    // The same producer's other environment: independent too.
+    let test = login_in_test(&app).await;
+    let (status, _, in_test) =
+        answer(post(&app, &test, "/documents", "shared").multipart(form())).await;
+    assert_eq!((status, &in_test["environment"]), (201, &json!("test")));
+    assert_ne!(mine["id"], in_test["id"]);
     assert_eq!(
         (documents(&app, &token).await, documents(&app, &other).await),
         (1, 1)
     );
+    assert_eq!(documents(&app, &test).await, 1);
     // 25 hours on, the key is gone: the same request is a new one.
     let repo = app.repo().await;
     let later = chrono::Utc::now() + chrono::Duration::hours(25);
-    assert_eq!(repo.prune_idempotency_keys(later).await.unwrap(), 2);
+    assert_eq!(repo.prune_idempotency_keys(later).await.unwrap(), 3);
     let (status, _, again) =
         answer(post(&app, &token, "/documents", "shared").multipart(form())).await;
     assert_eq!(status, 201);
     assert_ne!(again["id"], mine["id"]);
     assert_eq!(documents(&app, &token).await, 2);
+}
+
+/// The default producer's token in the test environment.
+async fn login_in_test(app: &TestApp) -> String {
+    let form = Form::new()
+        .text("key", app.default_key())
+        .text("email", "operator@example.com")
+        .text("environment", "test");
+    let response = app.client.post(app.url("/login")).multipart(form);
+    let response = response.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let token = response.headers()["authorization"].to_str().unwrap();
+    for part in token.split(' ') {
+        crate::secrets::record("login token", part);
+    }
+    token.to_owned()
 }
 
 async fn a_failed_request_releases_its_key(db: Db) {
