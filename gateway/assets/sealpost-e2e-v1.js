@@ -291,7 +291,9 @@
   } else if (key) {
     run({ key });
   } else {
-    status('Enter the passphrase the sender gave you.');
+    status('This document needs its key or its passphrase. If the link in your message ends in ' +
+      '#k=…, open the whole link from your message again; otherwise enter the passphrase the ' +
+      'sender gave you.');
     $('passphrase-form').hidden = false;
   }
 })();

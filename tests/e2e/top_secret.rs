@@ -12,6 +12,7 @@
 //! ([`crate::secrets::record`], kinds `e2e key` and `e2e passphrase`).
 
 mod chromium;
+mod oauth;
 mod server;
 
 use reqwest::multipart::{Form, Part};

@@ -201,7 +201,10 @@ pub async fn start(
     let state_cookie = oauth
         .cookies
         .state_cookie(&authorization.state, expires_at, now);
-    Ok(pages::see_other(authorization.url)
+    // An empty fragment: a redirect without one would carry the viewer's (a top-secret link's
+    // `#k=…` key) on to the provider's pages, where its scripts could read it. An authorization
+    // URL never has a fragment of its own (RFC 6749, 3.1).
+    Ok(pages::see_other(format!("{}#", authorization.url))
         .cookie(state_cookie)
         .finish())
 }
