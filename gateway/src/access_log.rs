@@ -261,6 +261,39 @@ mod tests {
     }
 
     #[test]
+    fn only_a_matched_record_of_a_document_is_attributed() {
+        let nonce = Nonce([7; 16]);
+        let facts = Facts {
+            document_id: Some(DocumentId::random()),
+            producer_id: Some(ProducerId::random()),
+            handle_nonce: Some(nonce),
+        };
+        let remote = Some(IpAddr::from([192, 0, 2, 1]));
+        let matched = Attribution {
+            record: Some(4),
+            verdict: Some(ViewOutcome::Passed),
+        };
+        let view = view_of(matched, &facts, remote);
+        assert_eq!(
+            view,
+            Some(GatewayView {
+                record: 4,
+                outcome: ViewOutcome::Passed,
+                nonce: Some(nonce.to_string()),
+                address: Some("192.0.2.1".to_owned()),
+            })
+        );
+        let undecided = Attribution {
+            verdict: None,
+            ..matched
+        };
+        let opened = view_of(undecided, &facts, None).map(|v| v.outcome);
+        assert_eq!(opened, Some(ViewOutcome::Opened));
+        assert_eq!(view_of(Attribution::default(), &facts, remote), None);
+        assert_eq!(view_of(matched, &Facts::default(), remote), None);
+    }
+
+    #[test]
     fn a_request_that_issued_a_handle_names_its_nonce() {
         let nonce = Nonce([7; 16]);
         assert_eq!(
