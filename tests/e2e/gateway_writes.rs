@@ -14,9 +14,12 @@ use schema::{
 use sqlx::Connection as _;
 
 use crate::common::{Db, TestApp, on_both_databases};
-use crate::gateway::{audience, basic, create, field, harry, no_redirects};
+use crate::gateway::{audience, basic, create, digest, field, harry, no_redirects};
 
-on_both_databases!(a_basic_success_writes_nothing_to_the_lockout_tables);
+on_both_databases!(
+    a_basic_success_writes_nothing_to_the_lockout_tables,
+    a_digest_success_writes_only_its_counter,
+);
 
 const ADDRESS: &str = "192.0.2.77";
 
@@ -210,4 +213,48 @@ async fn a_basic_success_writes_nothing_to_the_lockout_tables(db: Db) {
     assert_eq!(lockout_rows(&app, db).await, (2, 0));
     let counted = "address_failures WHERE failures = 1";
     assert_eq!(rows(&app, db, counted).await, 2);
+}
+
+/// `curl --digest -u {user_pass} {url}` (curl answers the challenge): the final status.
+async fn curl_digest(user_pass: &str, url: &str) -> u16 {
+    let args = [
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--digest",
+        "-u",
+        user_pass,
+        url,
+    ];
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl").args(&args).output()
+    });
+    let output = output.await.unwrap().expect("curl runs");
+    String::from_utf8(output.stdout).unwrap().parse().unwrap()
+}
+
+/// A Digest success records its `(nonce, nc)` (the replay guard) and nothing in the lockout
+/// tables; a wrong answer is counted; a success after it clears the pair.
+async fn a_digest_success_writes_only_its_counter(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await;
+    let objects = [
+        ("audience", audience()),
+        ("challenge", digest(field("pin"))),
+    ];
+    let doc = create(&app, &token, b"held digest", &objects).await;
+    let url = harry(&app, &doc);
+
+    assert_eq!(curl_digest("harry:s3cret", &url).await, 303);
+    assert_eq!(lockout_rows(&app, db).await, (0, 0), "a success wrote");
+    assert_eq!(rows(&app, db, "digest_nonce_uses").await, 1);
+
+    assert_eq!(curl_digest("harry:wrong", &url).await, 401);
+    assert_eq!(lockout_rows(&app, db).await, (2, 1));
+    assert_eq!(curl_digest("harry:s3cret", &url).await, 303);
+    assert_eq!(lockout_rows(&app, db).await, (2, 0));
+    assert_eq!(rows(&app, db, "digest_nonce_uses").await, 2);
 }
