@@ -5,6 +5,7 @@
 //! per producer and environment; an expired key is forgotten; a failed request releases its key.
 
 mod concurrent;
+mod repo;
 
 use reqwest::RequestBuilder;
 use reqwest::multipart::Form;
