@@ -265,7 +265,8 @@ async fn every_route_of_the_table_answers_sealed_or_binary(db: Db) {
             .replace("{part}", "metadata")
             .replace("{id}", "unknown")
             .replace("{name}", "unknown")
-            .replace("{key_id}", "unknown");
+            .replace("{key_id}", "unknown")
+            .replace("{n}", "1");
         let body = matches!(route.method, "POST" | "PUT").then(|| json!({}));
         let response = s.send(&app, route.method, &path, body.as_ref()).await;
         let status = response.status().as_u16();

@@ -25,6 +25,7 @@ fn path_of(route: &Route, doc_id: &str) -> String {
         .replace("{id}", "no-such-delivery")
         .replace("{name}", "no-such-key")
         .replace("{key_id}", "no-such-key")
+        .replace("{n}", "1")
 }
 
 fn method_of(route: &Route) -> Method {
