@@ -17,8 +17,8 @@ use crate::instance::Instance;
 /// viewers open links in a browser (the gateway) and download the decrypted document from the
 /// vault. Everything is stored encrypted under one data directory.
 ///
-/// Start here: `sealpost up`, then log in with the key it writes to
-/// `sealpost-data/producer-default.pem` (see README.md for a curl walk-through).
+/// Start here: `sealpost up`, then `sealpost upload FILE --key sealpost-data/producer-default.pem`
+/// (README.md, "Quick start"; docs/api-walkthrough.md does the same with curl).
 #[derive(Debug, Parser)]
 #[command(name = "sealpost", version, about, long_about)]
 pub struct Cli {
@@ -80,7 +80,7 @@ pub enum Command {
         #[command(subcommand)]
         command: LogsCommand,
     },
-    /// Check signed view receipts (GET /documents/{docId}/views/{n}/receipt).
+    /// Check signed view receipts (GET /documents/{docId}/views/N/receipt).
     Receipt {
         #[command(subcommand)]
         command: crate::receipt::ReceiptCommand,

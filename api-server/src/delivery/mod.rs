@@ -1,6 +1,6 @@
 //! Fulfillment: `POST /documents/{docId}/deliver` queues a durable delivery; a worker in each
 //! API server sends every recipient its sealed link through the document's fulfillment (HTTP,
-//! email or XML-RPC), retrying with backoff (README.md, "Delivery").
+//! email or XML-RPC), retrying with backoff (docs/delivery.md).
 //!
 //! # Layout
 //! - [`request`]: the deliver request's form fields and `smtp_url`.
