@@ -174,7 +174,21 @@ pub async fn print_upload(
         .get("id")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow::anyhow!("the record has no id"))?;
-    let mut links = super::links::fetch(api, id).await?;
+    let mut links = match super::links::fetch(api, id).await {
+        Ok(links) => links,
+        Err(error) => {
+            // The document is stored and its random key exists nowhere else: say it (on
+            // stderr, the producer's own terminal) rather than lose the document for good.
+            if let (None, Some(fragment)) = (&args.save_key, &sealing.fragment) {
+                eprintln!(
+                    "sealpost: document {id} is stored but its links could not be fetched; its \
+                     key is {fragment}: keep it (e.g. in a file for `sealpost links {id} \
+                     --key-file FILE`), without it the document cannot be decrypted"
+                );
+            }
+            return Err(error);
+        }
+    };
     if let Some(fragment) = &sealing.fragment {
         super::links::add_fragment(&mut links, fragment);
     }

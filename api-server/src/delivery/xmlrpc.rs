@@ -72,10 +72,17 @@ fn params(
 ) -> Result<Vec<Param>, Failure> {
     (templates.params.iter().enumerate())
         .map(|(i, template)| match data {
-            Some(data) if template.as_str() == DATA_TEMPLATE => Ok(Param::Base64(data.to_owned())),
+            Some(data) if template.as_str() == DATA_TEMPLATE => Ok(Param::Base64(padded(data))),
             _ => fill(template, values, &format!("params[{i}]")).map(Param::String),
         })
         .collect()
+}
+
+/// `data` (standard base64, stored with its padding or without: both are accepted) with its
+/// padding: XML-RPC receivers decode `<base64>` strictly (Python's `xmlrpc.client` refuses
+/// "Incorrect padding"). Valid unpadded base64 is never 1 short of a multiple of 4.
+fn padded(data: &str) -> String {
+    format!("{data}{}", "=".repeat((4 - data.len() % 4) % 4))
 }
 
 /// XML-escapes `text`; CR is written `&#13;` so it survives line-end normalization. XML 1.0
@@ -316,6 +323,18 @@ mod tests {
         );
         assert_eq!(read_answer(b"<html>no</html>"), Answer::Malformed);
         assert_eq!(read_answer(b"not xml <<<"), Answer::Malformed);
+    }
+
+    #[test]
+    fn octet_stream_data_is_sent_padded() {
+        for (stored, sent) in [
+            ("AP8", "AP8="),
+            ("AP8=", "AP8="),
+            ("AA", "AA=="),
+            ("AAAA", "AAAA"),
+        ] {
+            assert_eq!(padded(stored), sent);
+        }
     }
 
     #[test]

@@ -87,9 +87,9 @@ pub fn page(handle_url: &str, ttl_minutes: u64, test: bool) -> Markup {
                 "This page works for " (ttl_minutes) " minutes; after that, open the link from your message again."
             }
             p.small {
-                "A very large file? Save "
+                "A very large file? Give " code { "sealpost get" } " the address of "
                 a href=(handle_url) rel="noreferrer" { "the encrypted file" }
-                " and decrypt it with " code { "sealpost get" } " and the same key or passphrase."
+                " (or the link you opened) and the same key or passphrase: it downloads and decrypts it."
             }
             script src=(SCRIPT_PATH) integrity=(script_hash()) defer {}
         },
