@@ -259,14 +259,7 @@ async fn every_route_of_the_table_answers_sealed_or_binary(db: Db) {
     let record = upload_sealed(&app, &s).await;
     let id = record["id"].as_str().unwrap();
     for route in ROUTES {
-        let path = route
-            .path
-            .replace("{doc_id}", id)
-            .replace("{part}", "metadata")
-            .replace("{id}", "unknown")
-            .replace("{name}", "unknown")
-            .replace("{key_id}", "unknown")
-            .replace("{n}", "1");
+        let path = crate::credentials::scopes::path_of(route, id);
         let body = matches!(route.method, "POST" | "PUT").then(|| json!({}));
         let response = s.send(&app, route.method, &path, body.as_ref()).await;
         let status = response.status().as_u16();

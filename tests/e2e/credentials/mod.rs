@@ -7,4 +7,4 @@ mod assertion;
 mod environments;
 mod producer_keys;
 mod rate_limits;
-mod scopes;
+pub mod scopes;

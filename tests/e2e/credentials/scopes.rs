@@ -17,7 +17,7 @@ on_both_databases!(
 );
 
 /// The route's path with its parameters filled: a real document where it names one.
-fn path_of(route: &Route, doc_id: &str) -> String {
+pub fn path_of(route: &Route, doc_id: &str) -> String {
     route
         .path
         .replace("{doc_id}", doc_id)
