@@ -139,7 +139,8 @@ impl<D: Dialect> DocumentRepo for SqlRepository<D> {
 }
 
 impl<D: Dialect> SqlRepository<D> {
-    /// Deletes the document row and its object row (the wrapped data key) in one transaction,
+    /// Deletes the document row, its object row (the wrapped data key) and its attribution rows
+    /// (`views::wipe_views`) in one transaction,
     /// when it is in `environment` (any when `None`) and `expected_last_modified` is `None` or
     /// still matches.
     async fn delete_where(
@@ -171,6 +172,7 @@ impl<D: Dialect> SqlRepository<D> {
             .execute(D::on_conn(&mut tx))
             .await?;
         wipe_deliveries::<D>(&mut tx, producer, id).await?;
+        super::views::wipe_views::<D>(&mut tx, id).await?;
         tx.commit().await.map_err(codec::db_error)?;
         self.documents_changed();
         D::after_delete(&self.pool);

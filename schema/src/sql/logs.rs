@@ -193,6 +193,7 @@ impl<D: Dialect> LogRepo for SqlRepository<D> {
             let done = producers.len();
             lc::tally(&mut purged, producers)?;
             if done < lc::PURGE_CHUNK.unsigned_abs() as usize {
+                self.purge_views_before(kind, millis(before)).await?;
                 return Ok(purged);
             }
         }

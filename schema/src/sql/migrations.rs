@@ -119,6 +119,15 @@ macro_rules! embedded_migrations {
                     "/0019_view_attribution.sql"
                 )),
             ),
+            (
+                20,
+                "view_retention",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0020_view_retention.sql"
+                )),
+            ),
         ]
     };
 }

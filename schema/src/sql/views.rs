@@ -5,7 +5,8 @@
 use super::query::Sql;
 use super::{Dialect, SqlRepository, sql};
 use crate::ids::DocumentId;
-use crate::log_codec::NewLine;
+use crate::log_codec::{NewLine, PURGE_CHUNK};
+use crate::model::LogKind;
 use crate::repo::RepoError;
 use crate::views::{
     DownloadEvent, GatewayView, RecordDelivery, RecordDownloads, RecordHistory, RecordOf,
@@ -96,6 +97,44 @@ pub(crate) async fn write_vault_downloads<D: Dialect>(
     Ok(())
 }
 
+/// One chunk of the attribution rows older than `$1` that go with `kind`'s log lines (at most
+/// `$2` rows), oldest first through the `time` indexes of migration 0020; none for the API log.
+fn purge_chunk(kind: LogKind) -> Option<&'static str> {
+    match kind {
+        LogKind::Gateway => Some(
+            "DELETE FROM gateway_views WHERE (document_id, record, hit) IN \
+             (SELECT document_id, record, hit FROM gateway_views \
+              WHERE time < $1 ORDER BY time LIMIT $2)",
+        ),
+        LogKind::Vault => Some(
+            "DELETE FROM vault_downloads WHERE seq IN \
+             (SELECT seq FROM vault_downloads WHERE time < $1 ORDER BY time LIMIT $2)",
+        ),
+        LogKind::Api => None,
+    }
+}
+
+/// Deletes a document's attribution rows in the caller's transaction (the document's
+/// deletion): they name its records, handles and viewers' addresses, and nothing reads them
+/// once the document is gone (its report and receipts are 404). The log lines stay until
+/// retention takes them, as they would without this table. A gateway request already past its
+/// document lookup when the deletion commits may still add a row after it: retention takes
+/// that one with its line.
+pub(crate) async fn wipe_views<D: Dialect>(
+    conn: &mut D::Connection,
+    document: &DocumentId,
+) -> Result<(), RepoError> {
+    sql("DELETE FROM gateway_views WHERE document_id = $1")
+        .bind(document.as_str())
+        .execute(D::on_conn(conn))
+        .await?;
+    sql("DELETE FROM vault_downloads WHERE document_id = $1")
+        .bind(document.as_str())
+        .execute(D::on_conn(conn))
+        .await?;
+    Ok(())
+}
+
 impl<D: Dialect> SqlRepository<D> {
     /// The grouped rows of `document`'s report: three statements, each one indexed range
     /// grouped by record (see migration 0019), whatever the audience size.
@@ -130,6 +169,31 @@ impl<D: Dialect> SqlRepository<D> {
             downloads,
             deliveries,
         })
+    }
+
+    /// Purges the attribution rows older than `before` (milliseconds) that go with `kind`'s
+    /// log lines, which the retention job is purging: they hold the same client addresses.
+    /// In chunks of their own short transactions, as the lines, so appends wait at most one.
+    pub(crate) async fn purge_views_before(
+        &self,
+        kind: LogKind,
+        before: i64,
+    ) -> Result<u64, RepoError> {
+        let Some(statement) = purge_chunk(kind) else {
+            return Ok(0);
+        };
+        let mut purged = 0;
+        loop {
+            let done = sql(statement)
+                .bind(before)
+                .bind(PURGE_CHUNK)
+                .execute(self.db())
+                .await?;
+            purged += done;
+            if done < PURGE_CHUNK.unsigned_abs() {
+                return Ok(purged);
+            }
+        }
     }
 
     /// Every request and download of one record, in time order, and its delivery.

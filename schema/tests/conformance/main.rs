@@ -49,6 +49,7 @@ mod reservations;
 mod sessions;
 mod upgrade;
 mod vault;
+mod views;
 mod writes;
 
 conformance!(migrate_twice_is_fine);
