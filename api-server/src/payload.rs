@@ -45,6 +45,7 @@ use base64::engine::general_purpose::STANDARD;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::hkdf::{HKDF_SHA256, Salt};
 use ring::rand::{SecureRandom as _, SystemRandom};
+use shared::content_signature::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 
 use crate::error::ApiError;
 
@@ -276,6 +277,11 @@ async fn sealed(
                 HeaderValue::from_static(SEALED_MEDIA_TYPE),
             );
             response.headers_mut().remove(header::CONTENT_LENGTH);
+            // A signature made over the plaintext (a streamed answer signed by its handler)
+            // no longer covers the bytes sent: the signing middleware signs the sealed ones.
+            for name in [SIGNATURE_HEADER, SIGNATURE_DATE_HEADER] {
+                response.headers_mut().remove(name);
+            }
             ServiceResponse::new(request, response)
         }
         Err(error) => ServiceResponse::new(request, HttpResponse::from_error(error)),

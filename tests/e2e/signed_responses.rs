@@ -40,7 +40,7 @@ async fn send(request: RequestBuilder) -> Answer {
     }
 }
 
-fn verify(keys: &KeySet, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+pub(crate) fn verify(keys: &KeySet, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
     let header = |name: &str| {
         headers
             .get(name)

@@ -6,6 +6,7 @@
 
 mod scenario;
 
+use api_server::payload::PayloadKey;
 use serde_json::{Value, json};
 
 use crate::common::{Db, on_both_databases};
@@ -16,6 +17,7 @@ on_both_databases!(
     the_csv_report_says_the_same,
     a_receipt_verifies_and_fails_after_one_changed_byte,
     the_report_needs_the_logs_scope_and_a_known_record,
+    the_report_streams_signed_over_the_bytes_sent,
 );
 
 async fn the_report_says_who_opened_failed_passed_and_downloaded(db: Db) {
@@ -214,5 +216,59 @@ async fn the_report_needs_the_logs_scope_and_a_known_record(db: Db) {
         app.get(&other_token, &path).send().await.unwrap().status(),
         404
     );
+    app.stop().await;
+}
+
+/// The report is streamed (no `Content-Length`: the signing middleware does not hold it) and
+/// signed over the bytes sent, in JSON and CSV; sealed for an encryption key, the signature
+/// covers the sealed bytes instead.
+async fn the_report_streams_signed_over_the_bytes_sent(db: Db) {
+    let mut app = scenario::spawn(db).await;
+    let scenario = Scenario::play(&app).await;
+    let keys = crate::logs_export::keys(&app).await;
+    let mut plain = Vec::new();
+    for suffix in ["/views", "/views?format=csv"] {
+        let response = scenario.get(&app, suffix).await;
+        assert_eq!(response.status(), 200, "{suffix}");
+        assert_eq!(response.content_length(), None, "{suffix}: streamed");
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap();
+        crate::signed_responses::verify(&keys, &headers, &body).unwrap();
+        let mut flipped = body.to_vec();
+        flipped[body.len() / 2] ^= 1;
+        assert!(crate::signed_responses::verify(&keys, &headers, &flipped).is_err());
+        plain.push(body);
+    }
+
+    let response = app
+        .client
+        .post(app.url("/keys"))
+        .bearer_auth(&scenario.token)
+        .json(&json!({"name": "sealed", "scopes": ["logs"], "encryption": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let key = response.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    crate::secrets::record("api key", &key);
+    let path = format!("/documents/{}/views", scenario.doc.id);
+    let response = (app.client.get(app.url(&path)))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/plain");
+    let headers = response.headers().clone();
+    let sealed = response.bytes().await.unwrap();
+    crate::signed_responses::verify(&keys, &headers, &sealed).unwrap();
+    let opened = PayloadKey::derive(&key)
+        .open(&format!("200 GET {path}"), &sealed)
+        .unwrap();
+    let report: Value = serde_json::from_slice(&opened).unwrap();
+    assert_eq!(report, serde_json::from_slice::<Value>(&plain[0]).unwrap());
     app.stop().await;
 }

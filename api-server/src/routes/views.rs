@@ -1,9 +1,12 @@
 //! `GET /documents/{docId}/views{?format}` (the auditor's report) and
 //! `GET /documents/{docId}/views/{n}/receipt` (one record's signed receipt); scope `logs`.
 
+use std::sync::Arc;
+
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
+use shared::content_signature::{SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 
 use super::method_not_allowed;
 use crate::auth::{Authorized, Logs};
@@ -59,14 +62,25 @@ pub async fn report(
         Some("csv") => render::Format::Csv,
         Some(_) => return Err(ApiError::bad_request("format", "must be json or csv")),
     };
-    let report = views::report(&context, &principal, &path).await?;
+    let report = Arc::new(views::report(&context, &principal, &path).await?);
     let content_type = match format {
         render::Format::Json => "application/json",
         render::Format::Csv => "text/csv; charset=utf-8; header=present",
     };
+    // Signed here, over the digest of a first writing, so that the body streams: the signing
+    // middleware leaves a signed answer as it is, and would otherwise hold the whole report
+    // (at most 16 MiB: a 100,000-record audience's report is larger). An encrypted answer
+    // (payload encryption) drops this signature and is signed again over the sealed bytes.
+    let writing = Arc::clone(&report);
+    let digest = tokio::task::spawn_blocking(move || render::sha256_hex(writing, format))
+        .await
+        .map_err(ApiError::internal)?;
+    let (signature, date) = context.signer.sign_digest(&digest);
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((SIGNATURE_HEADER, signature))
+        .insert_header((SIGNATURE_DATE_HEADER, date))
         .streaming(render::body(report, format)))
 }
 

@@ -12,6 +12,7 @@
 //! per record; an absent value is an empty cell.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -58,24 +59,30 @@ pub struct Row<'a> {
 }
 
 /// The body: the report in `format`, chunk by chunk.
-pub fn body(report: Report, format: Format) -> impl Stream<Item = Result<Bytes, Infallible>> {
-    let cursor = Cursor {
-        report,
-        format,
-        next: 0,
-        positions: [0; 3],
-        started: false,
-        finished: false,
-    };
-    futures_util::stream::unfold(cursor, |mut cursor| async move {
+pub fn body(report: Arc<Report>, format: Format) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    futures_util::stream::unfold(Cursor::new(report, format), |mut cursor| async move {
         let chunk = cursor.chunk()?;
         Some((Ok(chunk), cursor))
     })
 }
 
+/// The lowercase hex SHA-256 of the whole [`body`], written and hashed a chunk at a time and
+/// never kept: the answer's signature is over it (DESIGN.md, "Signed responses"), so the
+/// body can then stream rather than be held whole by the signing middleware. The same
+/// `report` writes the same bytes twice: the rows are read from the database once, before.
+/// CPU-bound (about as long as writing the body): call it off the async workers.
+pub fn sha256_hex(report: Arc<Report>, format: Format) -> String {
+    let mut cursor = Cursor::new(report, format);
+    let mut digest = shared::hex::Sha256::new();
+    while let Some(chunk) = cursor.chunk() {
+        digest.update(&chunk);
+    }
+    digest.finish_hex()
+}
+
 /// Where the writing stands.
 struct Cursor {
-    report: Report,
+    report: Arc<Report>,
     format: Format,
     /// The next record index.
     next: usize,
@@ -86,6 +93,17 @@ struct Cursor {
 }
 
 impl Cursor {
+    fn new(report: Arc<Report>, format: Format) -> Self {
+        Self {
+            report,
+            format,
+            next: 0,
+            positions: [0; 3],
+            started: false,
+            finished: false,
+        }
+    }
+
     /// The next chunk; `None` once everything was written.
     fn chunk(&mut self) -> Option<Bytes> {
         if self.finished {
