@@ -12,7 +12,7 @@ use super::args::Deliver;
 use super::http::{Api, idempotency_key};
 use super::links::check_doc;
 use super::multipart::Form;
-use super::{print_result, progress, usage};
+use super::{FailedAfterResult, print_result, progress, usage};
 
 /// How often `--wait` asks for the status.
 const POLL: Duration = Duration::from_millis(500);
@@ -29,7 +29,10 @@ pub async fn run(args: &Deliver) -> anyhow::Result<()> {
     print_result(args.remote.json, &status, None);
     let failed = count(&status, "failed");
     if args.wait && failed > 0 {
-        anyhow::bail!("{failed} recipient(s) failed (see the status above)");
+        return Err(FailedAfterResult(format!(
+            "{failed} recipient(s) failed (see the status above)"
+        ))
+        .into());
     }
     Ok(())
 }

@@ -55,6 +55,12 @@ fn problem_summary(problem: &Value) -> String {
         .join(": ")
 }
 
+/// The command printed its result on stdout and still fails (exit 1): `deliver --wait` whose
+/// recipients failed. With `--json` the result is the one JSON object: no `{"error"}` follows.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FailedAfterResult(pub String);
+
 /// A usage error (exit 2) saying `message`.
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
@@ -78,7 +84,7 @@ pub fn report_failure(error: &anyhow::Error, json_mode: bool) -> ExitCode {
         eprintln!("sealpost: {refused}");
         return ExitCode::FAILURE;
     }
-    if json_mode {
+    if json_mode && error.downcast_ref::<FailedAfterResult>().is_none() {
         println!("{}", json!({ "error": format!("{error:#}") }));
     }
     eprintln!("sealpost: {error:#}");

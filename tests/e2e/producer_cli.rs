@@ -204,6 +204,17 @@ async fn upload_links_deliver_logs_and_get(db: Db) {
     assert_eq!(status["counts"]["sent"], 2);
     let requests = receiver.requests().await;
     assert_eq!(requests.len(), 2, "one request per record, no duplicate");
+    // A recipient refused for good: exit 1, and with --json still exactly one JSON object
+    // (the status, which says so).
+    receiver.script(&[400], 0).await;
+    let failed = producer.run(&["deliver", &id, "--wait", "--json"]).await;
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert_eq!(failed.json()["counts"]["failed"], 1, "{}", failed.stdout);
+    assert!(
+        failed.stderr.contains("1 recipient(s) failed"),
+        "{}",
+        failed.stderr
+    );
 
     logs_get_keeps_only_a_verified_zip(&producer, &id).await;
     get_downloads_through_a_link(&producer, links[0], &content).await;

@@ -93,6 +93,7 @@ pub async fn find(
 /// The spec's cross-object rules over the record's whole state (422 naming the field); each
 /// object was parsed already, when it was set ([`Part::set`]) or read.
 pub fn validate_objects(record: &DocumentRecord) -> Result<(), ApiError> {
+    check_sensitivity(record)?;
     objects::check_rules(
         record.audience.as_ref().map(Typed::value),
         record.challenge.as_ref().map(Typed::value),
@@ -102,6 +103,38 @@ pub fn validate_objects(record: &DocumentRecord) -> Result<(), ApiError> {
         field: error.field,
         detail: error.detail,
     })
+}
+
+/// A document its metadata labels top-secret (`"sensitivity": "top-secret"`, DESIGN.md
+/// "Top-secret documents") must be content its producer encrypted, of media type
+/// `application/vnd.sealpost.e2e`: a plaintext under that label would be held and served by a
+/// server its producer meant never to see it. 422 naming `metadata.sensitivity`, checked on
+/// every write (create, update, a new metadata part, new content), so nothing is stored.
+/// The e2e media type without the label is accepted: the content is ciphertext either way.
+fn check_sensitivity(record: &DocumentRecord) -> Result<(), ApiError> {
+    let label = record
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.get("sensitivity"))
+        .and_then(serde_json::Value::as_str);
+    let top_secret = label.is_some_and(|label| label.eq_ignore_ascii_case("top-secret"));
+    let essence = record
+        .media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim();
+    if top_secret && !essence.eq_ignore_ascii_case(shared::e2e::MEDIA_TYPE) {
+        return Err(ApiError::invalid(
+            "metadata.sensitivity",
+            format!(
+                "a top-secret document is encrypted by its producer: media type {} \
+                 (sealpost upload --top-secret), not {essence}",
+                shared::e2e::MEDIA_TYPE
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A committed write: the record before and after.

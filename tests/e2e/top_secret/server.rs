@@ -57,6 +57,65 @@ async fn stored_re_encrypted_and_served_exactly_as_uploaded(db: Db) {
     assert_eq!(served.as_ref(), ciphertext.as_slice());
     assert_eq!(open(&source, &served).unwrap(), content);
     assert!(open(&KeySource::Key(key()), &served).is_err());
+    plaintext_is_never_labelled_top_secret(&app, &token, &doc.id, &served).await;
+}
+
+/// `"sensitivity": "top-secret"` with content that is not `sealpost-e2e-v1` is 422 naming
+/// `metadata.sensitivity`, whichever write would make it so, and nothing changes.
+async fn plaintext_is_never_labelled_top_secret(
+    app: &crate::common::TestApp,
+    token: &str,
+    id: &str,
+    stored: &[u8],
+) {
+    let label = serde_json::json!({"sensitivity": "Top-Secret"}).to_string();
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "document",
+            reqwest::multipart::Part::bytes(b"plain text".to_vec())
+                .file_name("plan.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        )
+        .text("metadata", label.clone());
+    let refused = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 422);
+        let problem = response.text().await.unwrap();
+        assert!(problem.contains("metadata.sensitivity"), "{problem}");
+    };
+    refused(app.upload_form(token, form).await).await;
+    assert_eq!(
+        app.object_files().len(),
+        1,
+        "the refused upload left no object"
+    );
+    // New plain content under the label.
+    let put = (app
+        .client
+        .put(app.url(&format!("/documents/{id}/document"))))
+    .bearer_auth(token)
+    .header("content-type", "text/plain")
+    .body("plain text")
+    .send()
+    .await
+    .unwrap();
+    refused(put).await;
+    // The label on a plain document.
+    let plain = app.upload(token, "plan.txt", b"plain text".to_vec()).await;
+    let path = format!("/documents/{}/metadata", plain["id"].as_str().unwrap());
+    let put = (app.client.put(app.url(&path)))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(label)
+        .send()
+        .await
+        .unwrap();
+    refused(put).await;
+    let content = app
+        .client
+        .get(app.url(&format!("/documents/{id}/document")));
+    let content = content.bearer_auth(token).send().await.unwrap();
+    assert_eq!(content.bytes().await.unwrap().as_ref(), stored, "unchanged");
 }
 
 async fn the_page_runs_only_the_served_script_by_its_hash(db: Db) {
