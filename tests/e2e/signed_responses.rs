@@ -17,6 +17,7 @@ use shared::content_signature::{self, SIGNATURE_DATE_HEADER, SIGNATURE_HEADER};
 use shared::logzip::{KeySet, sha256_hex};
 
 use crate::common::{Db, TestApp, document_form, on_both_databases};
+use crate::credentials::scopes::path_of;
 use crate::logs_export::keys;
 
 on_both_databases!(
@@ -65,16 +66,6 @@ fn check(keys: &KeySet, route: &Route, what: &str, answer: &Answer) -> u16 {
             .unwrap_or_else(|error| panic!("{what} ({}): {error}", answer.status));
     }
     answer.status
-}
-
-fn path_of(route: &Route, doc_id: &str) -> String {
-    route
-        .path
-        .replace("{doc_id}", doc_id)
-        .replace("{part}", "metadata")
-        .replace("{id}", "no-such-delivery")
-        .replace("{name}", "no-such-key")
-        .replace("{key_id}", "no-such-key")
 }
 
 /// The request a client would send to `route` (a body where the route takes one).

@@ -67,15 +67,7 @@ pub async fn report(
         render::Format::Json => "application/json",
         render::Format::Csv => "text/csv; charset=utf-8; header=present",
     };
-    // Signed here, over the digest of a first writing, so that the body streams: the signing
-    // middleware leaves a signed answer as it is, and would otherwise hold the whole report
-    // (at most 16 MiB: a 100,000-record audience's report is larger). An encrypted answer
-    // (payload encryption) drops this signature and is signed again over the sealed bytes.
-    let writing = Arc::clone(&report);
-    let digest = tokio::task::spawn_blocking(move || render::sha256_hex(writing, format))
-        .await
-        .map_err(ApiError::internal)?;
-    let (signature, date) = context.signer.sign_digest(&digest);
+    let (signature, date) = views::sign(&context, &report, format).await?;
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -15,6 +15,8 @@
 pub mod receipt;
 pub mod render;
 
+use std::sync::Arc;
+
 use schema::DocumentRecord;
 use schema::objects::Audience;
 use schema::views::ViewReport;
@@ -49,6 +51,24 @@ pub async fn report(
         viewers,
         grouped,
     })
+}
+
+/// The signature headers' values (`x-sealpost-signature`, its date) over the report's body in
+/// `format`, made over the digest of a first writing (off the async workers) so that the body
+/// can stream: the signing middleware leaves a signed answer as it is, and would otherwise
+/// hold the whole report (at most 16 MiB: a 100,000-record audience's report is larger). An
+/// encrypted answer (payload encryption) drops this signature and is signed again over the
+/// sealed bytes.
+pub async fn sign(
+    context: &ApiContext,
+    report: &Arc<Report>,
+    format: render::Format,
+) -> Result<(String, String), ApiError> {
+    let writing = Arc::clone(report);
+    let digest = tokio::task::spawn_blocking(move || render::sha256_hex(writing, format))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(context.signer.sign_digest(&digest))
 }
 
 /// The viewer-token field names of the document's `records` audience and each record's values

@@ -179,20 +179,18 @@ impl<D: Dialect> SqlRepository<D> {
         &self,
         kind: LogKind,
         before: i64,
-    ) -> Result<u64, RepoError> {
+    ) -> Result<(), RepoError> {
         let Some(statement) = purge_chunk(kind) else {
-            return Ok(0);
+            return Ok(());
         };
-        let mut purged = 0;
         loop {
             let done = sql(statement)
                 .bind(before)
                 .bind(PURGE_CHUNK)
                 .execute(self.db())
                 .await?;
-            purged += done;
             if done < PURGE_CHUNK.unsigned_abs() {
-                return Ok(purged);
+                return Ok(());
             }
         }
     }
