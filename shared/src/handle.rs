@@ -72,6 +72,23 @@ impl Nonce {
         }
         Self(bytes)
     }
+
+    /// A handle's nonce: the minting time in milliseconds since the Unix epoch (48 bits,
+    /// big-endian), then 80 random bits. Why not all random: the gateway's audit commit
+    /// indexes every issued nonce (`gateway_views`, for the auditor's report), and random keys
+    /// put each row on a B-tree page of its own: ~1 page (4 KiB) written to the WAL per request.
+    /// Time-ordered, one commit's nonces share a page or two. Nothing is revealed that the
+    /// handle does not already say (its expiry is minting time + TTL), and 80 random bits
+    /// keep nonces minted in the same millisecond apart (and unguessable).
+    pub fn time_ordered() -> Self {
+        let mut nonce = Self::random();
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis());
+        let millis = u64::try_from(millis).unwrap_or(u64::MAX);
+        nonce.0[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+        nonce
+    }
 }
 
 impl std::fmt::Display for Nonce {
@@ -271,6 +288,29 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
+
+    /// A time-ordered nonce starts with the minting millisecond, later ones sort after
+    /// earlier ones, and two minted in the same millisecond still differ (80 random bits).
+    #[test]
+    fn time_ordered_nonces_start_with_the_minting_millisecond() {
+        let before = Utc::now().timestamp_millis();
+        let first = Nonce::time_ordered();
+        let second = Nonce::time_ordered();
+        let after = Utc::now().timestamp_millis();
+        let millis = |nonce: &Nonce| {
+            let mut be = [0u8; 8];
+            be[2..].copy_from_slice(&nonce.0[..6]);
+            i64::from_be_bytes(be)
+        };
+        assert!((before..=after).contains(&millis(&first)));
+        assert!(millis(&first) <= millis(&second));
+        assert_ne!(first.0[6..], second.0[6..], "the random part differs");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(
+            Nonce::time_ordered().0 > first.0,
+            "a later nonce sorts after"
+        );
+    }
 
     fn claims(ttl: i64) -> HandleClaims {
         HandleClaims {
