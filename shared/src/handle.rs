@@ -77,7 +77,9 @@ impl Nonce {
     /// big-endian), then 80 random bits. Why not all random: the gateway's audit commit
     /// indexes every issued nonce (`gateway_views`, for the auditor's report), and random keys
     /// put each row on a B-tree page of its own: ~1 page (4 KiB) written to the WAL per request.
-    /// Time-ordered, one commit's nonces share a page or two. Nothing is revealed that the
+    /// The index holds the base64url text, whose order is not the bytes' order, but nonces
+    /// minted within the same few milliseconds share their first characters: one commit's
+    /// nonces land on a page or two. Nothing is revealed that the
     /// handle does not already say (its expiry is minting time + TTL), and 80 random bits
     /// keep nonces minted in the same millisecond apart (and unguessable).
     pub fn time_ordered() -> Self {
