@@ -96,7 +96,7 @@ fn hand_over(
     viewer: &Viewer,
     now: DateTime<Utc>,
 ) -> HttpResponse {
-    let nonce = Nonce::time_ordered();
+    let nonce = Nonce::time_ordered(now);
     let handle_url = mint_handle(service, document, viewer, nonce, now);
     if let Some(facts) = request.extensions_mut().get_mut::<Facts>() {
         facts.handle_nonce = Some(nonce);

@@ -73,21 +73,18 @@ impl Nonce {
         Self(bytes)
     }
 
-    /// A handle's nonce: the minting time in milliseconds since the Unix epoch (48 bits,
+    /// A handle's nonce minted `at`: that time in milliseconds since the Unix epoch (48 bits,
     /// big-endian), then 80 random bits. Why not all random: the gateway's audit commit
     /// indexes every issued nonce (`gateway_views`, for the auditor's report), and random keys
     /// put each row on a B-tree page of its own: ~1 page (4 KiB) written to the WAL per request.
     /// The index holds the base64url text, whose order is not the bytes' order, but nonces
     /// minted within the same few milliseconds share their first characters: one commit's
-    /// nonces land on a page or two. Nothing is revealed that the
-    /// handle does not already say (its expiry is minting time + TTL), and 80 random bits
-    /// keep nonces minted in the same millisecond apart (and unguessable).
-    pub fn time_ordered() -> Self {
+    /// nonces land on a page or two. Nothing is revealed that the handle does not already say
+    /// (its expiry is `at` + TTL), and 80 random bits keep nonces minted in the same
+    /// millisecond apart (and unguessable).
+    pub fn time_ordered(at: DateTime<Utc>) -> Self {
         let mut nonce = Self::random();
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis());
-        let millis = u64::try_from(millis).unwrap_or(u64::MAX);
+        let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
         nonce.0[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
         nonce
     }
@@ -296,8 +293,8 @@ mod tests {
     #[test]
     fn time_ordered_nonces_start_with_the_minting_millisecond() {
         let before = Utc::now().timestamp_millis();
-        let first = Nonce::time_ordered();
-        let second = Nonce::time_ordered();
+        let first = Nonce::time_ordered(Utc::now());
+        let second = Nonce::time_ordered(Utc::now());
         let after = Utc::now().timestamp_millis();
         let millis = |nonce: &Nonce| {
             let mut be = [0u8; 8];
@@ -309,7 +306,7 @@ mod tests {
         assert_ne!(first.0[6..], second.0[6..], "the random part differs");
         std::thread::sleep(std::time::Duration::from_millis(2));
         assert!(
-            Nonce::time_ordered().0 > first.0,
+            Nonce::time_ordered(Utc::now()).0 > first.0,
             "a later nonce sorts after"
         );
     }
