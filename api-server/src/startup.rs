@@ -189,7 +189,9 @@ pub fn remote_vault(settings: &Settings) -> anyhow::Result<RemoteVault> {
             .with_context(|| format!("vault.internal_ca_file: reading {}", ca_file.display()))?;
         Some(pem)
     };
-    RemoteVault::trusting(url, credential, ca.as_deref()).context("vault.internal_url")
+    // The vault is configured like this process (one `server` section for every service).
+    let keep_alive = Duration::from_secs(settings.server.keep_alive_secs);
+    RemoteVault::trusting(url, credential, ca.as_deref(), keep_alive).context("vault.internal_url")
 }
 
 /// Creates the data directory (mode 0700) if needed.

@@ -22,6 +22,7 @@
 use std::error::Error as StdError;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -216,6 +217,9 @@ impl EgressPolicy {
     /// `builder` with this policy: names resolved by [`PolicyResolver`], no redirects
     /// followed, no proxy (a proxy would be the address judged). Callers still run
     /// [`check_url`](Self::check_url) for IP literals.
+    ///
+    /// Idle connections are reused for [`POOL_IDLE`] only, not reqwest's 90 s: a peer closing
+    /// one at the moment it is reused fails the call (hyperium/hyper#2136).
     pub fn http_client(
         self: &Arc<Self>,
         builder: reqwest::ClientBuilder,
@@ -228,8 +232,13 @@ impl EgressPolicy {
             })
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            .pool_idle_timeout(POOL_IDLE)
     }
 }
+
+/// How long an idle connection to a peer is kept for reuse: below the shortest keep-alive of
+/// common servers (Node.js closes idle connections after 5 s, nginx after 75 s).
+pub const POOL_IDLE: Duration = Duration::from_secs(2);
 
 /// Whether `error` (or any error in its source chain) is a refusal by the policy.
 pub fn is_refusal(error: &(dyn StdError + 'static)) -> bool {

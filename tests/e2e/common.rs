@@ -347,10 +347,15 @@ impl TestApp {
 }
 
 /// An app dropped without `stop` still has its logs dumped for the secret grep (on a thread of
-/// its own, as `drop` cannot await); not while a test panics.
+/// its own, as `drop` cannot await); not while a test panics, which prints instead what the
+/// services complained of.
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if self.secret_grep_dumped || std::thread::panicking() {
+        if std::thread::panicking() {
+            crate::secrets::print_server_complaints();
+            return;
+        }
+        if self.secret_grep_dumped {
             return;
         }
         self.secret_grep_dumped = true;

@@ -2,6 +2,8 @@
 //! vault runs inside `sealpost up`, and as atomic across the process boundary as in-process.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +22,7 @@ on_both_databases!(
     the_internal_api_is_absent_inside_sealpost_up,
     failed_remote_uploads_leave_nothing_before_they_answer,
     a_separate_vault_sweeps_only_orphans_past_the_grace,
+    calls_straddling_the_vaults_keep_alive_never_meet_a_closed_connection,
 );
 
 const OBJECTS: &str = "/internal/v1/objects";
@@ -245,4 +248,57 @@ async fn a_separate_vault_sweeps_only_orphans_past_the_grace(db: Db) {
     let remote = client_for(&vault, &settings);
     assert!(matches!(remote.read(&key).await, Err(VaultError::NotFound)));
     vault.stop().await;
+}
+
+/// A caller must not reuse a connection the vault may be closing for idleness at that moment:
+/// a streamed upload cannot be replayed, so that race (hyperium/hyper#2136) was a rare 500 on
+/// `POST /documents` in the split wiring. The client keeps an idle connection for half the
+/// vault's keep-alive, counted here at a proxy that sees every connection.
+async fn calls_straddling_the_vaults_keep_alive_never_meet_a_closed_connection(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, _database) =
+        vault_settings(db, dir.path(), &[("server.keep_alive_secs", "4")]).await;
+    let vault = vault::standalone::start(&settings).await.unwrap();
+    let (proxy, connections) = counting_proxy(vault.addr).await;
+    let credential = ServiceCredential::from_settings(&settings, false).unwrap();
+    let remote = RemoteVault::trusting(
+        &format!("http://{proxy}"),
+        credential,
+        None,
+        Duration::from_secs(4),
+    )
+    .unwrap();
+    let put = || async { remote.put(body(1, None), 1 << 20).await.unwrap().keep() };
+    put().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    put().await;
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "reused while fresh");
+    // Idle past half the keep-alive, still short of it: a new connection, not the old one.
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    put().await;
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "not reused near the keep-alive"
+    );
+    vault.stop().await;
+}
+
+/// A TCP proxy to `target` on a loopback port of its own, and the count of connections it
+/// accepted.
+async fn counting_proxy(target: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(target).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    (addr, connections)
 }

@@ -68,18 +68,45 @@ pub fn record(kind: &str, value: &str) {
 /// Sends this process's tracing output (the services' log, at the operators' default filter)
 /// to `logs/trace-PID-TEST.log`; once per process, before the first instance starts.
 pub fn capture_tracing(filter: &str) {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
+    TRACE_FILE.get_or_init(|| {
         let logs = suite_dir().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
         let path = logs.join(format!("trace-{}-{}.log", std::process::id(), test_name()));
-        let file = std::fs::File::create(path).unwrap();
+        let file = std::fs::File::create(&path).unwrap();
         let _already_set = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .with_ansi(false)
             .with_writer(Mutex::new(file))
             .try_init();
+        path
     });
+}
+
+/// This process's tracing file, once [`capture_tracing`] made it.
+static TRACE_FILE: OnceLock<PathBuf> = OnceLock::new();
+
+/// The last `ERROR` and `WARN` lines of this process's tracing output, for a failing test's
+/// stderr: a bare 500 in a CI log otherwise says nothing of its cause. The same file is in the
+/// secret grep, so what is printed holds no recorded secret either.
+pub fn print_server_complaints() {
+    const LINES: usize = 20;
+    let Some(text) = TRACE_FILE
+        .get()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+    else {
+        return;
+    };
+    let complaints: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains(" ERROR ") || line.contains(" WARN "))
+        .collect();
+    let shown = &complaints[complaints.len().saturating_sub(LINES)..];
+    if !shown.is_empty() {
+        eprintln!("the services' last {} complaints:", shown.len());
+        for line in shown {
+            eprintln!("  {line}");
+        }
+    }
 }
 
 /// The running test's name, fit for a file name.

@@ -23,6 +23,8 @@ use crate::{ObjectOwner, ObjectReader, PendingObject, VaultError};
 /// Frames queued between the caller's body and the request: bounds an upload's memory.
 const FRAMES_IN_FLIGHT: usize = 8;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The vault's keep-alive when the caller does not say (`server.keep_alive_secs`' default).
+const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 /// Why a call to the remote vault failed, beyond what [`VaultError`] already names.
 #[derive(Debug, thiserror::Error)]
@@ -69,18 +71,26 @@ impl fmt::Debug for RemoteVault {
 }
 
 impl RemoteVault {
-    /// A client for the vault at `base_url` (`vault.internal_url`). Redirects are never
-    /// followed: the credential must not travel to another host.
+    /// A client for the vault at `base_url` (`vault.internal_url`), which keeps idle
+    /// connections for the default `server.keep_alive_secs`. Redirects are never followed: the
+    /// credential must not travel to another host.
     pub fn new(base_url: &str, credential: ServiceCredential) -> Result<Self, RemoteError> {
-        Self::trusting(base_url, credential, None)
+        Self::trusting(base_url, credential, None, DEFAULT_KEEP_ALIVE)
     }
 
     /// [`Self::new`], trusting only the CA certificates in `ca_pem` (PEM, `vault.internal_ca_file`)
-    /// for an `https://` vault when given, the system's roots otherwise.
+    /// for an `https://` vault when given, the system's roots otherwise, for a vault that closes
+    /// idle connections after `keep_alive` (zero: after every answer).
+    ///
+    /// An idle connection is reused for at most half of `keep_alive`. Reusing one the vault is
+    /// closing at that moment fails the call with nothing to retry it from (an upload's body is a
+    /// stream, read once): hyper's well-known race with a server's keep-alive
+    /// (hyperium/hyper#2136), which surfaced as a rare 500 on `POST /documents`.
     pub fn trusting(
         base_url: &str,
         credential: ServiceCredential,
         ca_pem: Option<&[u8]>,
+        keep_alive: Duration,
     ) -> Result<Self, RemoteError> {
         let base = base_url.trim_end_matches('/');
         let parsed = reqwest::Url::parse(base).map_err(|_| RemoteError::BadUrl {
@@ -94,7 +104,11 @@ impl RemoteVault {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            .pool_idle_timeout(keep_alive / 2);
+        if keep_alive.is_zero() {
+            builder = builder.pool_max_idle_per_host(0);
+        }
         if let Some(pem) = ca_pem {
             let roots = reqwest::Certificate::from_pem_bundle(pem).map_err(RemoteError::BadCa)?;
             builder = builder.tls_certs_only(roots);
