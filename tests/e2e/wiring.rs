@@ -56,17 +56,18 @@ pub fn scheme(settings: &Settings) -> &'static str {
     }
 }
 
-/// The suite's HTTP client: in the TLS wiring it trusts the wiring's CA only.
+/// The suite's HTTP client: in the TLS wiring it trusts the wiring's CA only. An idle
+/// connection is reused for 2 s only, well inside the services' keep-alive (5 s by default):
+/// a test that pauses about that long (a browser's sign-in) must not send its next request
+/// on a connection the service is closing (hyperium/hyper#2136).
 pub fn client() -> reqwest::Client {
+    let builder = reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(2));
     let Some(dir) = tls_dir() else {
-        return reqwest::Client::new();
+        return builder.build().unwrap();
     };
     let pem = std::fs::read(dir.join("ca.pem")).unwrap();
     let roots = reqwest::Certificate::from_pem_bundle(&pem).unwrap();
-    reqwest::Client::builder()
-        .tls_certs_only(roots)
-        .build()
-        .unwrap()
+    builder.tls_certs_only(roots).build().unwrap()
 }
 
 /// Whether this run uses the split wiring.
