@@ -122,6 +122,10 @@ pub struct ApiSettings {
 
 /// What every HTTP service (API, gateway, vault with its internal API) allows a client, so a
 /// slow or idle one cannot hold connections for as long as it likes (issue 14, finding 5).
+/// `server.keep_alive_secs` when unset; also what a client of our services assumes when it is
+/// not told the server's (`vault::internal::RemoteVault::new`).
+pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 5;
+
 /// Document bodies have an idle timeout but no total one, so a slow but honest multi-gigabyte
 /// upload completes; every other body must arrive whole within `small_body_timeout_secs`.
 #[derive(Debug, Clone, Deserialize)]
@@ -343,7 +347,7 @@ impl Settings {
             .set_default("api.rate_per_sec", 100)?
             .set_default("api.rate_burst", 200)?
             .set_default("server.header_timeout_secs", 10)?
-            .set_default("server.keep_alive_secs", 5)?
+            .set_default("server.keep_alive_secs", DEFAULT_KEEP_ALIVE_SECS)?
             .set_default("server.body_idle_timeout_secs", 30)?
             .set_default("server.small_body_timeout_secs", 60)?
             .set_default("server.max_connections", 10_000)?

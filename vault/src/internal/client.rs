@@ -24,7 +24,7 @@ use crate::{ObjectOwner, ObjectReader, PendingObject, VaultError};
 const FRAMES_IN_FLIGHT: usize = 8;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The vault's keep-alive when the caller does not say (`server.keep_alive_secs`' default).
-const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(5);
+const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(shared::config::DEFAULT_KEEP_ALIVE_SECS);
 
 /// Why a call to the remote vault failed, beyond what [`VaultError`] already names.
 #[derive(Debug, thiserror::Error)]
